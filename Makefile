@@ -1,0 +1,34 @@
+# The README's two commands: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export FLASK_APP := app
+
+.PHONY: run test install assets lint check-migrations clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+install: $(VENV)/.installed static/vendor/htmx.min.js
+
+## Install, prepare the SQLite database and demo data, start localstripe and the portal.
+run: install
+	./scripts/run.sh
+
+## Install and run every test (PostgreSQL, Redis, localstripe and Chromium tiers skip
+## with a reason when their service is missing; CI requires them all).
+test: install
+	./scripts/test.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance

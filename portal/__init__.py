@@ -1,0 +1,101 @@
+"""M4SH Portal: payments and tutor earnings."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from portal.config import INSTANCE, ROOT, Config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(INSTANCE),
+    )
+    settings = Config(config)
+    settings.validate()
+    app.config.from_mapping(settings.as_dict())
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    import portal.models  # noqa: F401 - all tables on the metadata
+    from portal.celery import celery_init_app
+    from portal.db import render_migration_item
+    from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.security import register_security
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.signin"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from portal.accounts.models import User
+
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    register_security(app)
+    celery_init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.accounts import api as accounts_api
+    from portal.accounts import views as accounts_views
+    from portal.admin import views as admin_views
+    from portal.bookings import api as bookings_api
+    from portal.bookings import views as bookings_views
+
+    for module in (accounts_views, accounts_api, bookings_views, bookings_api, admin_views):
+        app.register_blueprint(module.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.commands import register_commands as register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.money import format_money
+
+    app.add_template_filter(format_money, "money")
+
+    @app.template_filter("dt")
+    def format_datetime(value, fmt: str = "%a %d %b %Y, %H:%M UTC") -> str:
+        return value.strftime(fmt) if value else ""
+
+    @app.context_processor
+    def inject_settings():
+        from portal.navigation import nav_items
+
+        return {
+            "nav_items": nav_items,
+            "currency": app.config["PLATFORM_CURRENCY"],
+            "stripe_js_url": app.config["STRIPE_JS_URL"],
+        }

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+
+from portal.accounts.decorators import admin_required
+from portal.accounts.models import User
+from portal.bookings.forms import EmptyForm
+from portal.bookings.models import Booking
+from portal.extensions import db
+from portal.pagination import Page
+from portal.rendering import render_page
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@admin_required
+def index():
+    users_by_role = dict(
+        db.session.execute(sa.select(User.role, sa.func.count()).group_by(User.role)).all()
+    )
+    bookings_by_status = dict(
+        db.session.execute(
+            sa.select(Booking.status, sa.func.count()).group_by(Booking.status)
+        ).all()
+    )
+    return render_page(
+        "admin/index.html", users_by_role=users_by_role, bookings_by_status=bookings_by_status
+    )
+
+
+@bp.get("/lessons")
+@admin_required
+def lessons():
+    query = sa.select(Booking).order_by(Booking.starts_at.desc(), Booking.id.desc())
+    status = request.args.get("status")
+    if status:
+        query = query.where(Booking.status == status)
+    page = Page.of(query, request.args.get("page"), per_page=50)
+    return render_page(
+        "admin/lessons.html",
+        page=page,
+        status=status,
+        form=EmptyForm(),
+        fragments={"lessons": "lessons"},
+    )

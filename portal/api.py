@@ -1,0 +1,120 @@
+"""Helpers shared by the JSON API of every feature (SPEC §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+
+from portal.errors import ValidationError
+from portal.extensions import db
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def api_blueprint(name: str, import_name: str, prefix: str) -> Blueprint:
+    return Blueprint(name, import_name, url_prefix=f"/api/v1{prefix}")
+
+
+def json_body(allowed: set[str] | None = None, *, required: bool = True) -> dict:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    if not request.data and not required:
+        return {}
+    data = request.get_json(silent=True)
+    if data is None and not request.data:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    if allowed is not None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ValidationError(
+                f"Unknown field(s): {', '.join(unknown)}.",
+                fields={name: ["Unknown field."] for name in unknown},
+            )
+    return data
+
+
+def int_field(
+    data: dict,
+    name: str,
+    *,
+    required: bool = True,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ValidationError(
+                f"{name} is required.", fields={name: ["This field is required."]}
+            )
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(f"{name} must be an integer.", fields={name: ["Must be an integer."]})
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValidationError(f"{name} is out of range.", fields={name: ["Out of range."]})
+    return value
+
+
+def str_field(data: dict, name: str, *, required: bool = True, max_length: int = 255) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ValidationError(
+                f"{name} is required.", fields={name: ["This field is required."]}
+            )
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string.", fields={name: ["Must be a string."]})
+    if len(value) > max_length:
+        raise ValidationError(
+            f"{name} is too long.", fields={name: [f"At most {max_length} characters."]}
+        )
+    return value
+
+
+def query_int(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(
+            f"{name} must be an integer.", fields={name: ["Must be an integer."]}
+        ) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValidationError(f"{name} is out of range.", fields={name: ["Out of range."]})
+    return value
+
+
+def paginate(select: sa.Select, serialize: Callable[[object], dict]) -> dict:
+    """`{"count", "next", "previous", "results"}` for a select, paged by ?page=&page_size=."""
+    page = query_int("page", 1)
+    size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(select.order_by(None).subquery())
+    )
+    rows = db.session.scalars(select.limit(size).offset((page - 1) * size)).all()
+    return {
+        "count": count,
+        "next": _page_url(page + 1) if page * size < count else None,
+        "previous": _page_url(page - 1) if page > 1 else None,
+        "results": [serialize(row) for row in rows],
+    }
+
+
+def _page_url(page: int) -> str:
+    args = request.args.to_dict()
+    args["page"] = str(page)
+    from urllib.parse import urlencode
+
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from portal.accounts.decorators import login_required, roles_required, student_required
+from portal.accounts.models import Role, User
+from portal.accounts.services import list_tutors
+from portal.bookings import services
+from portal.bookings.forms import BookingForm, EmptyForm
+from portal.bookings.models import Booking, BookingStatus
+from portal.errors import NotFound, PortalError
+from portal.extensions import db
+from portal.forms import apply_field_errors
+from portal.pagination import Page
+from portal.rendering import render_page
+
+bp = Blueprint("bookings", __name__)
+
+
+@bp.get("/tutors")
+@login_required
+def tutors():
+    return render_page("bookings/tutors.html", tutors=list_tutors())
+
+
+@bp.route("/tutors/<int:tutor_id>/book", methods=["GET", "POST"])
+@student_required
+def book(tutor_id: int):
+    tutor = db.session.get(User, tutor_id)
+    if tutor is None or tutor.role != Role.TUTOR or not tutor.active:
+        raise NotFound("No such tutor.")
+    form = BookingForm()
+    if form.validate_on_submit():
+        starts_at = datetime.combine(form.date.data, form.time.data, tzinfo=UTC)
+        try:
+            services.create_booking(
+                current_user,
+                tutor.id,
+                starts_at,
+                int(form.duration_minutes.data),
+                currency=current_app.config["PLATFORM_CURRENCY"],
+            )
+        except PortalError as exc:
+            db.session.rollback()
+            fields = dict(exc.fields or {})
+            if "starts_at" in fields:
+                fields["time"] = fields.pop("starts_at")
+            apply_field_errors(form, fields, exc.message)
+        else:
+            db.session.commit()
+            flash(f"Lesson with {tutor.name} booked. Pay for it to confirm your place.", "success")
+            return redirect(url_for("bookings.my_lessons"))
+    prices = {m: services.lesson_price(tutor.hourly_rate, m) for m in services.ALLOWED_DURATIONS}
+    status = 422 if form.errors or form.form_errors else 200
+    return render_page("bookings/book.html", form=form, tutor=tutor, prices=prices, status=status)
+
+
+LESSON_FILTERS = {
+    "upcoming": lambda q: q.where(
+        Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED])
+    ),
+    "completed": lambda q: q.where(Booking.status == BookingStatus.COMPLETED),
+    "cancelled": lambda q: q.where(Booking.status == BookingStatus.CANCELLED),
+    "all": lambda q: q,
+}
+
+
+@bp.get("/lessons")
+@roles_required("student", "tutor")
+def my_lessons():
+    show = request.args.get("show", "upcoming")
+    if show not in LESSON_FILTERS:
+        show = "upcoming"
+    query = LESSON_FILTERS[show](services.visible_bookings(current_user))
+    page = Page.of(query, request.args.get("page"), per_page=20)
+    return render_page(
+        "bookings/lessons.html",
+        page=page,
+        show=show,
+        form=EmptyForm(),
+        fragments={"lessons": "lessons"},
+    )
+
+
+def _row_response(booking: Booking):
+    return render_page(
+        "bookings/lessons.html",
+        page=Page.single(booking),
+        show="all",
+        form=EmptyForm(),
+        booking=booking,
+        fragments={f"booking-{booking.id}": "row"},
+    )
+
+
+@bp.post("/lessons/<int:booking_id>/complete")
+@roles_required("tutor", "admin")
+def complete(booking_id: int):
+    booking = services.complete_booking(current_user, booking_id)
+    db.session.commit()
+    flash("Lesson marked as completed.", "success")
+    return _after_action(booking)
+
+
+@bp.post("/lessons/<int:booking_id>/cancel")
+@login_required
+def cancel(booking_id: int):
+    booking = services.cancel_booking(current_user, booking_id)
+    db.session.commit()
+    flash("Lesson cancelled.", "info")
+    return _after_action(booking)
+
+
+def _after_action(booking: Booking):
+    if request.headers.get("HX-Target") == f"booking-{booking.id}":
+        return _row_response(booking)
+    return redirect(request.referrer or url_for("bookings.my_lessons"))

@@ -1,0 +1,87 @@
+"""The `flask` command line of SPEC §7: users, demo data and tasks."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from portal.errors import PortalError
+from portal.extensions import db
+
+users_cli = AppGroup("users", help="Create users and API tokens.")
+tasks_cli = AppGroup("tasks", help="Run scheduled tasks.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["student", "tutor", "admin"]), required=True)
+@click.option("--password", required=True)
+@click.option("--name", default=None)
+@click.option("--hourly-rate", type=int, default=None, help="Minor units, tutors only.")
+def create_user_command(email, role, password, name, hourly_rate):
+    """Create a user (admins are created only here)."""
+    from portal.accounts.services import create_user
+
+    try:
+        user = create_user(email, password, role, name=name, hourly_rate=hourly_rate)
+    except PortalError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@users_cli.command("token")
+@click.argument("email")
+def token_command(email):
+    """Print a new API token for EMAIL and nothing else."""
+    from portal.accounts.services import get_user_by_email, issue_token
+
+    user = get_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email}.")
+    token = issue_token(user)
+    db.session.commit()
+    click.echo(token)
+
+
+@tasks_cli.command("run")
+@click.argument("name")
+def run_task_command(name):
+    """Run one registered task now, in this process."""
+    celery_app = current_app.extensions["celery"]
+    task = celery_app.tasks.get(name)
+    if task is None or name.startswith("celery."):
+        known = ", ".join(sorted(n for n in celery_app.tasks if not n.startswith("celery.")))
+        raise click.ClickException(f"Unknown task {name!r}. Known tasks: {known}.")
+    result = task.apply()
+    if result.failed():
+        raise click.ClickException(f"{name} failed: {result.result!r}")
+    click.echo(f"{name}: {result.result}")
+
+
+@tasks_cli.command("list")
+def list_tasks_command():
+    """List the registered tasks."""
+    celery_app = current_app.extensions["celery"]
+    for name in sorted(n for n in celery_app.tasks if not n.startswith("celery.")):
+        click.echo(name)
+
+
+@click.command("demo")
+def demo_command():
+    """Load the demo users and lessons; running it again changes nothing."""
+    from portal.demo import DEMO_PASSWORD, load_demo
+
+    users = load_demo()
+    db.session.commit()
+    click.echo("Demo data is loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
+    for user in users:
+        click.echo(f"  {user.role:<8} {user.email}")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tasks_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,96 @@
+"""Configuration from the environment, with the embedded defaults of the spec."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+class Config:
+    """Read once per app. Every value has an embedded default but SECRET_KEY in production."""
+
+    def __init__(self, environ_overrides: dict | None = None) -> None:
+        self.ENV_NAME = _env("PORTAL_ENV", "development")
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = _normalise_db_url(
+            _env("DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.sqlite3'}")
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.CELERY_BROKER_URL = _env("CELERY_BROKER_URL")
+        self.CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
+
+        self.STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY", "sk_test_localstripe")
+        self.STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
+        self.STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET", "whsec_localstripe")
+        self.STRIPE_API_BASE = _env("STRIPE_API_BASE", "http://127.0.0.1:8420")
+        self.STRIPE_JS_URL = _env("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/")
+        self.STRIPE_TIMEOUT_SECONDS = _int("STRIPE_TIMEOUT_SECONDS", 10)
+        self.STRIPE_MAX_NETWORK_RETRIES = _int("STRIPE_MAX_NETWORK_RETRIES", 2)
+
+        self.PLATFORM_FEE_PERCENT = Decimal(_env("PLATFORM_FEE_PERCENT", "15.00"))
+        self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()
+        self.EARNINGS_HOLD_DAYS = _int("EARNINGS_HOLD_DAYS", 7)
+        self.REFUND_CUTOFF_HOURS = _int("REFUND_CUTOFF_HOURS", 24)
+        self.MIN_PAYOUT_AMOUNT = _int("MIN_PAYOUT_AMOUNT", 1000)
+        self.TAX_RATE_PERCENT = Decimal(_env("TAX_RATE_PERCENT", "0"))
+        self.INVOICE_DUE_DAYS = _int("INVOICE_DUE_DAYS", 14)
+        self.FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS")
+
+        self.MAIL_SERVER = _env("MAIL_SERVER", "127.0.0.1")
+        self.MAIL_PORT = _int("MAIL_PORT", 1025)
+        self.MAIL_USE_TLS = _env("MAIL_USE_TLS", "0") == "1"
+        self.MAIL_USERNAME = _env("MAIL_USERNAME")
+        self.MAIL_PASSWORD = _env("MAIL_PASSWORD")
+        self.MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "M4SH Portal <billing@m4sh.app>")
+        self.MAIL_SUPPRESS_SEND = _env("MAIL_SUPPRESS_SEND", "0") == "1"
+
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
+        self.SIGN_IN_RATE_LIMIT = _env("SIGN_IN_RATE_LIMIT", "10 per minute")
+        # The largest amount any form or endpoint accepts: 1,000,000.00 in minor units.
+        self.MAX_AMOUNT = _int("MAX_AMOUNT", 100_000_000)
+        self.MAX_CONTENT_LENGTH = 1024 * 1024
+
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.ENV_NAME == "production"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.WTF_CSRF_TIME_LIMIT = None
+        # CSRF is enforced by the portal's own before-request hook (see portal/security.py),
+        # which knows about bearer tokens and the webhook route.
+        self.WTF_CSRF_CHECK_DEFAULT = False
+
+        for key, value in (environ_overrides or {}).items():
+            setattr(self, key, value)
+
+    def validate(self) -> None:
+        if self.SECRET_KEY is None:
+            if self.ENV_NAME == "production":
+                raise RuntimeError("SECRET_KEY must be set in production")
+            self.SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development default
+        if self.PLATFORM_FEE_PERCENT < 0 or self.PLATFORM_FEE_PERCENT > 100:
+            raise RuntimeError("PLATFORM_FEE_PERCENT must be between 0 and 100")
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def _normalise_db_url(url: str) -> str:
+    # psycopg 3 is the driver; accept the common postgres:// spellings.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,26 @@
+"""One view serves both a page and its htmx fragments.
+
+A fragment is a named block of the page template. htmx sends `HX-Target` with the id of
+the element it will swap; boosted navigation also sends `HX-Request` but wants the whole
+page, so the target (not `HX-Request`) decides.
+"""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from jinja2_fragments.flask import render_block
+
+
+def htmx_target() -> str | None:
+    if not request.headers.get("HX-Request") or request.headers.get("HX-Boosted"):
+        return None
+    return request.headers.get("HX-Target")
+
+
+def render_page(
+    template: str, *, fragments: dict[str, str] | None = None, status: int = 200, **context
+):
+    target = htmx_target()
+    if target and fragments and target in fragments:
+        return render_block(template, fragments[target], **context), status
+    return render_template(template, **context), status

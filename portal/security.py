@@ -1,0 +1,109 @@
+"""Request security: bearer tokens, CSRF, safe redirects and response headers.
+
+CSRF applies to every state-changing request that rides on the browser session. Two kinds
+of request are exempt because no browser session is involved: calls that carry an
+`Authorization: Bearer` token, and views marked with `@csrf_exempt` (the Stripe webhook,
+which is verified by its signature instead).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from flask import Flask, current_app, g, request
+from flask_wtf.csrf import CSRFError
+
+from portal.errors import NotAuthenticated
+from portal.extensions import csrf
+
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def csrf_exempt(view):
+    view._csrf_exempt = True
+    return view
+
+
+def local_path_or(target: str | None, default: str) -> str:
+    """`target` if it points inside this site (a path, or our own host), else `default`."""
+    if not target:
+        return default
+    parts = urlsplit(urljoin(request.host_url, target))
+    host = urlsplit(request.host_url)
+    if parts.scheme not in ("http", "https") or parts.netloc != host.netloc:
+        return default
+    if target.startswith("//") or "\\" in target:
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _authenticate_bearer() -> None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        if request.path.startswith("/api/"):
+            raise NotAuthenticated("Use 'Authorization: Bearer <token>'.")
+        return
+    from portal.accounts.services import user_for_token
+
+    user = user_for_token(token.strip())
+    if user is None:
+        raise NotAuthenticated("The API token is invalid or revoked.")
+    g.bearer_user = user
+    # Flask-Login reads the request's user from g._login_user; setting it here makes the
+    # token user current for this request only, without touching the session cookie.
+    g._login_user = user
+
+
+def _enforce_csrf() -> None:
+    if request.method not in _UNSAFE or g.get("bearer_user") is not None:
+        return
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is not None and getattr(view, "_csrf_exempt", False):
+        return
+    csrf.protect()
+
+
+def _security_headers(response):
+    config = current_app.config
+    stripe_js = _origin(config["STRIPE_JS_URL"])
+    stripe_api = _origin(config["STRIPE_API_BASE"])
+    frames = " ".join(sorted({stripe_js, "https://js.stripe.com", "https://hooks.stripe.com"}))
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; "
+        f"script-src 'self' {stripe_js}; "
+        f"connect-src 'self' {stripe_api} {stripe_js}; "
+        f"frame-src {frames}; "
+        "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "base-uri 'self'; form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.headers.get("HX-Request"):
+        response.vary.add("HX-Request")
+    return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def register_security(app: Flask) -> None:
+    app.before_request(_authenticate_bearer)
+    app.before_request(_enforce_csrf)
+    app.after_request(_security_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(exc: CSRFError):
+        from portal.errors import ValidationError, _handle_portal_error
+
+        return _handle_portal_error(
+            ValidationError(f"{exc.description} Reload the page and try again.", code="csrf_failed")
+        )

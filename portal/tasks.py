@@ -1,0 +1,4 @@
+"""Imports every feature's tasks so the Celery app and `flask tasks run` know them."""
+
+from portal.bookings import tasks as booking_tasks  # noqa: F401
+from portal.system import tasks as system_tasks  # noqa: F401

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the portal on the embedded default: SQLite under instance/, eager Celery, and
+# localstripe alongside as the payment provider. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export FLASK_APP=app
+VENV=${VENV:-.venv}
+PORT=${PORT:-5000}
+STRIPE_PORT=${STRIPE_PORT:-8420}
+export STRIPE_API_BASE=${STRIPE_API_BASE:-http://127.0.0.1:$STRIPE_PORT}
+export STRIPE_JS_URL=${STRIPE_JS_URL:-$STRIPE_API_BASE/js.stripe.com/v3/}
+export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_localstripe}
+
+mkdir -p instance
+"$VENV/bin/flask" db upgrade
+"$VENV/bin/flask" demo
+
+"$VENV/bin/localstripe" --port "$STRIPE_PORT" > instance/localstripe.log 2>&1 &
+STRIPE_PID=$!
+trap 'kill $STRIPE_PID 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 50); do
+  curl -fs -o /dev/null "$STRIPE_API_BASE/js.stripe.com/v3/" && break
+  sleep 0.2
+done
+# localstripe delivers signed webhooks to the portal, like Stripe would.
+curl -fs -o /dev/null -u "${STRIPE_SECRET_KEY:-sk_test_localstripe}:" \
+  "$STRIPE_API_BASE/_config/webhooks/portal" \
+  -d "url=http://127.0.0.1:$PORT/api/v1/webhooks/stripe/" -d "secret=$STRIPE_WEBHOOK_SECRET" \
+  || echo "warning: could not register the webhook with localstripe"
+
+echo
+echo "M4SH Portal: http://127.0.0.1:$PORT  (localstripe on $STRIPE_API_BASE)"
+echo "Test card: 4242 4242 4242 4242, any future expiry, any CVC."
+echo
+"$VENV/bin/flask" run --host 127.0.0.1 --port "$PORT"

@@ -1,0 +1,189 @@
+"""Fixtures: one app per session, a clean database per test, clients and a login helper.
+
+The suite runs on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL` is set.
+Each test starts from empty tables: SQLite recreates them, PostgreSQL truncates them
+(TRUNCATE, unlike DELETE, does not trip the ledger's append-only triggers).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from portal import create_app
+from portal.extensions import db as _db
+from tests import factories
+from tests.tiers import database_url, unavailable
+
+
+def _test_config(tmp_path_factory) -> dict:
+    url = database_url()
+    if url is None:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if url.startswith("postgresql://")
+        else url,
+        "CELERY_BROKER_URL": None,
+        "CELERY_RESULT_BACKEND": None,
+        "RATELIMIT_ENABLED": False,
+        "MAIL_SUPPRESS_SEND": True,
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    app = create_app(_test_config(tmp_path_factory))
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def db(app):
+    ctx = app.app_context()
+    ctx.push()
+    yield _db
+    _db.session.rollback()
+    _db.session.remove()
+    _reset_tables()
+    ctx.pop()
+
+
+def _reset_tables() -> None:
+    engine = _db.engine
+    if engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        _db.drop_all()
+        _db.create_all()
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    return _db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def postgres(is_postgres):
+    if not is_postgres:
+        unavailable("PostgreSQL tier: set TEST_DATABASE_URL to run it")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+class Session:
+    """A signed-in browser: pages and session-authenticated API calls, CSRF included."""
+
+    def __init__(self, client, user=None):
+        self.client = client
+        self.user = user
+        self._csrf = None
+
+    @property
+    def csrf(self) -> str:
+        if self._csrf is None:
+            page = self.client.get("/account" if self.user else "/signin").get_data(as_text=True)
+            self._csrf = CSRF_RE.search(page).group(1)
+        return self._csrf
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf)
+        return self.client.post(url, data=data, **kwargs)
+
+    def api(self, method, url, json=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        headers.setdefault("X-CSRFToken", self.csrf)
+        return self.client.open(url, method=method, json=json, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def login(app):
+    """`login(user)` → a Session signed in as `user` through the real sign-in form."""
+
+    def _login(user, password=factories.PASSWORD):
+        client = app.test_client()
+        browser = Session(client)
+        response = browser.post("/signin", {"email": user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        browser.user = user
+        browser._csrf = None
+        return browser
+
+    return _login
+
+
+@pytest.fixture
+def anon(app):
+    return Session(app.test_client())
+
+
+@pytest.fixture
+def bearer():
+    """`bearer(user)` → headers with a fresh API token for `user`."""
+    from portal.accounts.services import issue_token
+
+    def _headers(user):
+        token = issue_token(user)
+        _db.session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return _headers
+
+
+@pytest.fixture
+def student():
+    return factories.UserFactory(role="student")
+
+
+@pytest.fixture
+def tutor():
+    return factories.UserFactory(role="tutor", hourly_rate=4500)
+
+
+@pytest.fixture
+def admin():
+    return factories.UserFactory(role="admin")
+
+
+@pytest.fixture
+def count_queries(app):
+    """Context manager counting the SQL statements run inside it."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def _count():
+        statements = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        sa.event.listen(_db.engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(_db.engine, "before_cursor_execute", before)
+
+    return _count
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
