@@ -187,3 +187,57 @@ def count_queries(app):
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The test app served over HTTP on a free port (session-wide)."""
+    from tests.live import LiveServer
+
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("browser tier: playwright is not installed")
+    from tests.live import launch_chromium
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    """A fresh browser context; `page.goto(path)` is relative to the live server."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in():
+    """`sign_in(page, user)` signs in through the real form."""
+
+    def _sign_in(page, user, password=factories.PASSWORD):
+        page.goto("/signin")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/signin" not in url)
+
+    return _sign_in
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a screenshot of what the user saw, under test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
