@@ -205,7 +205,7 @@ def complete_ended_lessons(now: datetime | None = None) -> int:
         booking = db.session.scalar(
             sa.select(Booking)
             .where(Booking.id == booking_id, Booking.status == BookingStatus.SCHEDULED)
-            .with_for_update()
+            .with_for_update(of=Booking)
         )
         if booking is not None:
             _mark_completed(booking)

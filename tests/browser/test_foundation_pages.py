@@ -49,8 +49,9 @@ def test_booking_form_shows_errors(page, sign_in, student, tutor):
 
 
 def test_tutor_completes_a_started_lesson_in_place(page, sign_in, tutor):
-    booking = factories.BookingFactory(tutor=tutor, status=BookingStatus.SCHEDULED,
-                                       starts_at=utcnow() - timedelta(minutes=30))
+    booking = factories.BookingFactory(
+        tutor=tutor, status=BookingStatus.SCHEDULED, starts_at=utcnow() - timedelta(minutes=30)
+    )
     sign_in(page, tutor)
     page.get_by_role("button", name="Mark completed").click()
     page.locator(f"#booking-{booking.id}").get_by_text("completed").wait_for()

@@ -1,0 +1,47 @@
+"""Races on PostgreSQL with real threads and real connections."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from portal.bookings.models import Booking
+from portal.bookings.services import create_booking
+from portal.db import utcnow
+from portal.errors import Conflict
+from portal.extensions import db
+from tests import factories
+
+pytestmark = pytest.mark.postgres
+
+
+def test_two_students_booking_the_same_slot_exactly_one_wins(app, postgres):
+    tutor = factories.UserFactory(role="tutor")
+    students = [factories.UserFactory(role="student").id for _ in range(8)]
+    starts_at = (utcnow() + timedelta(days=3)).replace(second=0, microsecond=0)
+    barrier = threading.Barrier(len(students))
+    outcomes: list[str] = []
+
+    def book(student_id: int) -> None:
+        with app.app_context():
+            from portal.accounts.models import User
+
+            student = db.session.get(User, student_id)
+            barrier.wait()
+            try:
+                create_booking(student, tutor.id, starts_at, 60, currency="usd")
+                db.session.commit()
+                outcomes.append("won")
+            except Conflict:
+                db.session.rollback()
+                outcomes.append("slot_taken")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=book, args=(sid,)) for sid in students]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["slot_taken"] * 7 + ["won"]
+    assert db.session.query(Booking).count() == 1

@@ -1,0 +1,83 @@
+"""Who may open what: every route, every role.
+
+Anonymous users get 401 from the API and a redirect to sign-in from pages, on every
+route but the public ones. Roles and other users' objects are checked route by route.
+"""
+
+import re
+
+import pytest
+
+from tests import factories
+
+PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "accounts.signout"}
+
+
+def _concrete(rule) -> str:
+    # Fill every converter with an id that exists for nobody: access is checked before lookup.
+    return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or getattr(
+            app.view_functions[rule.endpoint], "_csrf_exempt", False
+        ):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, _concrete(rule)
+
+
+def test_anonymous_is_refused_everywhere(app, anon):
+    checked = 0
+    for method, path in _routes(app):
+        response = (
+            anon.api(method, path, json={})
+            if path.startswith("/api/")
+            else (anon.get(path) if method == "GET" else anon.post(path))
+        )
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path)
+            assert response.json["error"]["code"] == "not_authenticated"
+        else:
+            assert response.status_code == 302, (method, path)
+            assert "/signin" in response.headers["Location"], (method, path)
+        checked += 1
+    assert checked > 10
+
+
+# (method, path template, {role: expected status}); {b} is a booking of somebody else.
+MATRIX = [
+    ("GET", "/lessons", {"student": 200, "tutor": 200, "admin": 403}),
+    ("GET", "/tutors", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/tutors/{t}/book", {"student": 200, "tutor": 403, "admin": 403}),
+    ("GET", "/account", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/admin/", {"student": 403, "tutor": 403, "admin": 200}),
+    ("GET", "/admin/lessons", {"student": 403, "tutor": 403, "admin": 200}),
+    ("POST", "/lessons/{b}/complete", {"student": 403, "tutor": 404, "admin": 302}),
+    ("POST", "/lessons/{b}/cancel", {"student": 404, "tutor": 404, "admin": 302}),
+    ("GET", "/api/v1/me/", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/api/v1/tutors/", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/api/v1/bookings/", {"student": 200, "tutor": 200, "admin": 200}),
+    ("POST", "/api/v1/bookings/", {"student": 400, "tutor": 403, "admin": 403}),
+    ("GET", "/api/v1/bookings/{b}/", {"student": 404, "tutor": 404, "admin": 200}),
+    ("POST", "/api/v1/bookings/{b}/complete/", {"student": 403, "tutor": 404, "admin": 200}),
+    ("POST", "/api/v1/bookings/{b}/cancel/", {"student": 404, "tutor": 404, "admin": 200}),
+]
+
+
+@pytest.mark.parametrize("role", ["student", "tutor", "admin"])
+def test_role_matrix(role, login):
+    from portal.bookings.models import BookingStatus
+
+    user = factories.UserFactory(role=role)
+    browser = login(user)
+    for method, template, expected in MATRIX:
+        # A fresh scheduled booking between two other people for every row.
+        booking = factories.BookingFactory(status=BookingStatus.SCHEDULED)
+        path = template.format(b=booking.id, t=booking.tutor_id)
+        if path.startswith("/api/"):
+            response = browser.api(method, path, json={} if method == "POST" else None)
+        else:
+            response = browser.get(path) if method == "GET" else browser.post(path)
+        assert response.status_code == expected[role], (role, method, path, response.status_code)
