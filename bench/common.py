@@ -18,9 +18,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def serve(module: str, port: int, env: dict, workers: int = 2) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", module, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env=dict(os.environ, **env),
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            module,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, **env),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

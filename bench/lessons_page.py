@@ -32,15 +32,24 @@ def seed(url: str) -> str:
         db.drop_all()
         db.create_all()
         student = create_user("bench-student@m4sh.app", PASSWORD, "student")
-        tutors = [create_user(f"bench-tutor{i}@m4sh.app", PASSWORD, "tutor", hourly_rate=4500)
-                  for i in range(10)]
+        tutors = [
+            create_user(f"bench-tutor{i}@m4sh.app", PASSWORD, "tutor", hourly_rate=4500)
+            for i in range(10)
+        ]
         start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
         db.session.add_all(
-            Booking(tutor_id=tutors[i % 10].id, student_id=student.id,
-                    starts_at=start + timedelta(hours=2 * i),
-                    ends_at=start + timedelta(hours=2 * i, minutes=60), duration_minutes=60,
-                    price=4500, currency="usd", status="scheduled")
-            for i in range(1000))
+            Booking(
+                tutor_id=tutors[i % 10].id,
+                student_id=student.id,
+                starts_at=start + timedelta(hours=2 * i),
+                ends_at=start + timedelta(hours=2 * i, minutes=60),
+                duration_minutes=60,
+                price=4500,
+                currency="usd",
+                status="scheduled",
+            )
+            for i in range(1000)
+        )
         db.session.commit()
         db.engine.dispose()
     return student_email()
@@ -54,8 +63,11 @@ def signed_in_session(base: str) -> requests.Session:
     session = requests.Session()
     page = session.get(f"{base}/signin").text
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-    response = session.post(f"{base}/signin", data={"csrf_token": token, "email": student_email(),
-                                                    "password": PASSWORD}, allow_redirects=False)
+    response = session.post(
+        f"{base}/signin",
+        data={"csrf_token": token, "email": student_email(), "password": PASSWORD},
+        allow_redirects=False,
+    )
     assert response.status_code == 302, response.text
     return session
 
@@ -74,17 +86,29 @@ def main() -> None:
     try:
         sessions = [signed_in_session(base) for _ in range(8)]
         pool = iter(sessions)
-        bare = load(f"{base}/_bench/bare", session_factory=requests.Session, concurrency=8,
-                    seconds=args.seconds)
-        page = load(f"{base}/lessons?show=all", session_factory=lambda: next(pool),
-                    concurrency=8, seconds=args.seconds)
+        bare = load(
+            f"{base}/_bench/bare",
+            session_factory=requests.Session,
+            concurrency=8,
+            seconds=args.seconds,
+        )
+        page = load(
+            f"{base}/lessons?show=all",
+            session_factory=lambda: next(pool),
+            concurrency=8,
+            seconds=args.seconds,
+        )
     finally:
         stop(server)
-    print(f"database: {url.split('://')[0]}; 1,000 bookings; gunicorn 2 workers x 4 threads; "
-          f"8 client threads; {args.seconds:.0f} s each")
+    print(
+        f"database: {url.split('://')[0]}; 1,000 bookings; gunicorn 2 workers x 4 threads; "
+        f"8 client threads; {args.seconds:.0f} s each"
+    )
     for name, figures in (("bare route", bare), ("my lessons", page)):
-        print(f"{name:>12}: {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
-              f"p95 {figures['p95_ms']:6.1f} ms  errors {figures['errors']}")
+        print(
+            f"{name:>12}: {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
+            f"p95 {figures['p95_ms']:6.1f} ms  errors {figures['errors']}"
+        )
     print(f"       ratio: {page['rps'] / bare['rps']:.1%} of the bare route's throughput")
 
 
