@@ -65,6 +65,9 @@ BLUEPRINT_MODULES = (
     "portal.bookings.views",
     "portal.bookings.api",
     "portal.admin.views",
+    "portal.wallets.views",
+    "portal.wallets.api",
+    "portal.ledger.views",
 )
 
 

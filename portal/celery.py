@@ -17,6 +17,7 @@ from portal.extensions import db
 # Task name -> schedule. Later features add their tasks here.
 BEAT_SCHEDULE = {
     "complete_ended_lessons": crontab(minute="*/15"),
+    "release_pending_earnings": crontab(minute=5),  # hourly
 }
 
 

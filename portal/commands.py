@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from portal.errors import PortalError
 from portal.extensions import db
+from portal.ledger.commands import ledger_cli
 
 users_cli = AppGroup("users", help="Create users and API tokens.")
 tasks_cli = AppGroup("tasks", help="Run scheduled tasks.")
@@ -85,3 +86,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(ledger_cli)

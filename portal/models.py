@@ -2,3 +2,5 @@
 
 from portal.accounts.models import ApiToken, User  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
+from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
+from portal.wallets.models import TutorWallet, WalletTransaction  # noqa: F401

@@ -2,8 +2,12 @@
 
 NAV = {
     "student": [("bookings.my_lessons", "My lessons"), ("bookings.tutors", "Find a tutor")],
-    "tutor": [("bookings.my_lessons", "My lessons")],
-    "admin": [("admin.index", "Overview"), ("admin.lessons", "Lessons")],
+    "tutor": [("bookings.my_lessons", "My lessons"), ("wallets.earnings", "Earnings")],
+    "admin": [
+        ("admin.index", "Overview"),
+        ("admin.lessons", "Lessons"),
+        ("ledger_admin.index", "Ledger"),
+    ],
 }
 
 

@@ -2,3 +2,4 @@
 
 from portal.bookings import tasks as booking_tasks  # noqa: F401
 from portal.system import tasks as system_tasks  # noqa: F401
+from portal.wallets import tasks as wallet_tasks  # noqa: F401

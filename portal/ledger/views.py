@@ -1,0 +1,87 @@
+"""The admin's view of the ledger: what is owed, earned and refunded, any account's
+balance, recent entries and the invariant check."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+
+from portal.accounts.decorators import admin_required
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.ledger import services
+from portal.ledger.models import LedgerAccount, LedgerEntry
+from portal.rendering import render_page
+
+bp = Blueprint("ledger_admin", __name__, url_prefix="/admin/ledger")
+
+RECENT_ENTRIES = 20
+
+
+@bp.get("/")
+@admin_required
+def index():
+    from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
+
+    owed = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(TutorWallet.pending), 0).label("pending"),
+            sa.func.coalesce(sa.func.sum(TutorWallet.balance), 0).label("available"),
+            sa.func.coalesce(sa.func.sum(TutorWallet.in_flight), 0).label("in_flight"),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((TutorWallet.balance < 0, -TutorWallet.balance), else_=0)), 0
+            ).label("debt"),
+            sa.func.count(TutorWallet.id).label("wallets"),
+        )
+    ).one()
+    refunds = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(WalletTransaction.gross), 0),
+            sa.func.coalesce(sa.func.sum(WalletTransaction.fee), 0),
+            sa.func.count(WalletTransaction.id),
+        ).where(WalletTransaction.type == TransactionType.REFUND)
+    ).one()
+    balances = services.platform_balances()
+    lookup, looked_up, lookup_error = _lookup(request.args.get("account", "").strip())
+    recent = db.session.scalars(
+        sa.select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(RECENT_ENTRIES)
+    ).all()
+    return render_page(
+        "admin/ledger.html",
+        owed=owed,
+        refunds=refunds,
+        balances=balances,
+        by_code={account.code: balance for account, balance in balances},
+        lookup=lookup,
+        looked_up=looked_up,
+        lookup_error=lookup_error,
+        recent=recent,
+        drifts=services.check_invariants() if request.args.get("check") == "now" else None,
+        fragments={"ledger-check": "check"},
+    )
+
+
+def _lookup(query: str):
+    """Accounts matching an account code, a tutor's email or a tutor's id."""
+    if not query:
+        return query, [], None
+    accounts = db.session.scalars(sa.select(LedgerAccount).where(LedgerAccount.code == query)).all()
+    if not accounts:
+        tutor = (
+            db.session.get(User, int(query))
+            if query.isdigit()
+            else db.session.scalar(sa.select(User).where(User.email == query.lower()))
+        )
+        if tutor is not None:
+            accounts = db.session.scalars(
+                sa.select(LedgerAccount)
+                .where(LedgerAccount.tutor_id == tutor.id)
+                .order_by(LedgerAccount.id)
+            ).all()
+    if not accounts:
+        return query, [], f"No account or tutor matches “{query}”."
+    return (
+        query,
+        [(a, services.display_balance(a, services.account_balance(a.id))) for a in accounts],
+        None,
+    )

@@ -1,0 +1,149 @@
+"""The tutor's wallet over JSON (SPEC §7). Students and admins get 403."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import jsonify, request
+from flask_login import current_user
+
+from portal.accounts.decorators import tutor_required
+from portal.api import api_blueprint, iso, json_body, paginate
+from portal.db import utcnow
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.wallets import services
+from portal.wallets.models import WalletTransaction
+
+bp = api_blueprint("wallets_api", __name__, "/wallet")
+
+# The payouts feature adds the bank and Stripe account fields of SPEC §7 here.
+SETTINGS_FIELDS = {"payout_threshold", "auto_payout_enabled"}
+
+# The range `analytics/` covers when `from` is not given, per period.
+DEFAULT_SPAN = {"day": timedelta(days=29), "week": timedelta(weeks=11), "month": None}
+
+
+def wallet_json(summary: services.WalletSummary) -> dict:
+    return {
+        "balance": summary.balance,
+        "pending": summary.pending,
+        "in_flight": summary.in_flight,
+        "debt": summary.debt,
+        "total_earned": summary.total_earned,
+        "total_withdrawn": summary.total_withdrawn,
+        "currency": summary.currency,
+        "payout_threshold": summary.payout_threshold,
+        "auto_payout_enabled": summary.auto_payout_enabled,
+        # Bank details arrive with the payouts feature; only ever the last four digits.
+        "bank_last4": None,
+    }
+
+
+def transaction_json(line: WalletTransaction) -> dict:
+    return {
+        "id": line.id,
+        "type": line.type,
+        "description": line.description,
+        "amount": line.amount,
+        "available_change": line.available_change,
+        "pending_change": line.pending_change,
+        "in_flight_change": line.in_flight_change,
+        "balance_after": line.balance_after,
+        "pending_after": line.pending_after,
+        "in_flight_after": line.in_flight_after,
+        "currency": _currency(),
+        "booking_id": line.booking_id,
+        "payment_id": line.payment_id,
+        "payout_id": line.payout_id,
+        "entry_id": line.entry_id,
+        "created_at": iso(line.created_at),
+    }
+
+
+def _currency() -> str:
+    from flask import current_app
+
+    return current_app.config["PLATFORM_CURRENCY"]
+
+
+@bp.get("/")
+@tutor_required
+def wallet():
+    return jsonify(wallet_json(services.get_wallet_summary(current_user.id)))
+
+
+@bp.get("/transactions/")
+@tutor_required
+def transactions():
+    args = request.args
+    filters = services.parse_statement_filters(args.get("type"), args.get("from"), args.get("to"))
+    wallet = services.get_wallet(current_user.id)
+    # A tutor without a wallet has an empty statement: wallet id 0 matches nothing.
+    query = services.statement_query(wallet.id if wallet else 0, filters)
+    return jsonify(paginate(query, transaction_json))
+
+
+@bp.get("/analytics/")
+@tutor_required
+def analytics():
+    args = request.args
+    period = args.get("period", "month")
+    if period not in services.PERIODS:
+        raise ValidationError(
+            "period must be day, week or month.", fields={"period": ["Choose day, week or month."]}
+        )
+    dates = services.parse_statement_filters(None, args.get("from"), args.get("to"))
+    date_to = dates.date_to or utcnow().date()
+    date_from = dates.date_from
+    if date_from is None:
+        span = DEFAULT_SPAN[period]
+        date_from = services.last_months(12, date_to)[0] if span is None else date_to - span
+    if date_from > date_to:
+        raise ValidationError(
+            "The start date is after the end date.",
+            fields={"from": ["Must not be after the end date."]},
+        )
+    buckets = services.get_earnings_analytics(current_user.id, period, date_from, date_to)
+    return jsonify(
+        {
+            "period": period,
+            "from": date_from.isoformat(),
+            "to": date_to.isoformat(),
+            "currency": _currency(),
+            "results": [
+                {
+                    "period_start": b.start.isoformat(),
+                    "earned": b.earned,
+                    "fees": b.fees,
+                    "lessons": b.lessons,
+                    "refunds": b.refunds,
+                    "net": b.net,
+                }
+                for b in buckets
+            ],
+        }
+    )
+
+
+@bp.patch("/settings/")
+@tutor_required
+def settings():
+    data = json_body(SETTINGS_FIELDS)
+    threshold = data.get("payout_threshold")
+    if threshold is not None and (not isinstance(threshold, int) or isinstance(threshold, bool)):
+        raise ValidationError(
+            "payout_threshold must be a whole number of minor units (cents).",
+            fields={"payout_threshold": ["Must be an integer of minor units."]},
+        )
+    auto = data.get("auto_payout_enabled")
+    if auto is not None and not isinstance(auto, bool):
+        raise ValidationError(
+            "auto_payout_enabled must be true or false.",
+            fields={"auto_payout_enabled": ["Must be true or false."]},
+        )
+    services.update_payout_settings(
+        current_user.id, payout_threshold=threshold, auto_payout_enabled=auto
+    )
+    db.session.commit()
+    return jsonify(wallet_json(services.get_wallet_summary(current_user.id)))

@@ -1,0 +1,160 @@
+"""The wallet half of `flask ledger check`: projections and statements against postings."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from portal.extensions import db
+from portal.ledger.models import LedgerEntry, LedgerPosting
+from portal.ledger.services import MAX_REPORTED, Drift
+from portal.ledger.services import total as ledger_total
+from portal.wallets.models import EARNING_TYPES, TransactionType, TutorWallet, WalletTransaction
+
+BUCKETS = (
+    ("pending", "pending_account_id", "pending_change", "pending_after"),
+    ("balance", "available_account_id", "available_change", "balance_after"),
+    ("in_flight", "in_flight_account_id", "in_flight_change", "in_flight_after"),
+)
+
+
+def wallet_drifts() -> list[Drift]:
+    return (
+        _wallets_against_postings()
+        + _wallets_against_statements()
+        + _running_sums()
+        + _lines_against_postings()
+        + _entries_without_lines()
+    )
+
+
+def _account_sum(account_column):
+    return (
+        sa.select(ledger_total(LedgerPosting.amount, negate=True))
+        .where(LedgerPosting.account_id == account_column)
+        .correlate(TutorWallet)
+        .scalar_subquery()
+    )
+
+
+def _wallets_against_postings() -> list[Drift]:
+    columns = [_account_sum(getattr(TutorWallet, acct)) for _, acct, _, _ in BUCKETS]
+    drifts = []
+    for wallet, *sums in db.session.execute(sa.select(TutorWallet, *columns)).all():
+        for (name, *_), total in zip(BUCKETS, sums, strict=True):
+            if getattr(wallet, name) != total:
+                drifts.append(Drift(
+                    "wallet differs from its postings",
+                    f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
+                    f"postings say {total}",
+                ))  # fmt: skip
+    return drifts[:MAX_REPORTED]
+
+
+def _wallets_against_statements() -> list[Drift]:
+    t = WalletTransaction
+    earned = sa.case((t.type.in_((*EARNING_TYPES, TransactionType.REFUND)), t.amount), else_=0)
+    withdrawn = sa.case((t.type == TransactionType.PAYOUT_COMPLETED, -t.amount), else_=0)
+    sums = (
+        sa.select(
+            t.wallet_id,
+            sa.func.sum(t.pending_change).label("pending"),
+            sa.func.sum(t.available_change).label("balance"),
+            sa.func.sum(t.in_flight_change).label("in_flight"),
+            sa.func.sum(earned).label("total_earned"),
+            sa.func.sum(withdrawn).label("total_withdrawn"),
+        )
+        .group_by(t.wallet_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(TutorWallet, sums).outerjoin(sums, sums.c.wallet_id == TutorWallet.id)
+    ).all()
+    drifts = []
+    for row in rows:
+        wallet = row[0]
+        for name in ("pending", "balance", "in_flight", "total_earned", "total_withdrawn"):
+            expected = getattr(row, name) or 0
+            if getattr(wallet, name) != expected:
+                drifts.append(Drift(
+                    "wallet differs from its statement",
+                    f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
+                    f"statement lines say {expected}",
+                ))  # fmt: skip
+    return drifts[:MAX_REPORTED]
+
+
+def _running_sums() -> list[Drift]:
+    t = WalletTransaction
+    window = {"partition_by": t.wallet_id, "order_by": t.id}
+    running = sa.select(
+        t.id,
+        t.wallet_id,
+        *[getattr(t, after) for *_, after in BUCKETS],
+        *[
+            sa.func.sum(getattr(t, change)).over(**window).label(f"run_{after}")
+            for _, _, change, after in BUCKETS
+        ],
+    ).subquery()
+    mismatch = sa.or_(*[running.c[after] != running.c[f"run_{after}"] for *_, after in BUCKETS])
+    rows = db.session.execute(
+        sa.select(running).where(mismatch).order_by(running.c.id).limit(MAX_REPORTED)
+    ).all()
+    return [
+        Drift(
+            "statement running sum differs from balance_after",
+            f"line {row.id} (wallet {row.wallet_id}): after "
+            f"{row.pending_after}/{row.balance_after}/{row.in_flight_after}, running sums "
+            f"{row.run_pending_after}/{row.run_balance_after}/{row.run_in_flight_after} "
+            "(pending/available/in flight)",
+        )
+        for row in rows
+    ]
+
+
+def _lines_against_postings() -> list[Drift]:
+    t = WalletTransaction
+
+    def moved(account_column):
+        return (
+            sa.select(ledger_total(LedgerPosting.amount, negate=True))
+            .where(LedgerPosting.entry_id == t.entry_id, LedgerPosting.account_id == account_column)
+            .correlate(t, TutorWallet)
+            .scalar_subquery()
+        )
+
+    checks = [
+        getattr(t, change) != moved(getattr(TutorWallet, acct)) for _, acct, change, _ in BUCKETS
+    ]
+    rows = db.session.execute(
+        sa.select(t.id, t.entry_id, TutorWallet.tutor_id)
+        .join(TutorWallet, TutorWallet.id == t.wallet_id)
+        .join(LedgerEntry, LedgerEntry.id == t.entry_id)
+        .where(sa.or_(LedgerEntry.tutor_id != TutorWallet.tutor_id, *checks))
+        .order_by(t.id)
+        .limit(MAX_REPORTED)
+    ).all()
+    return [
+        Drift(
+            "statement line differs from its entry",
+            f"line {line} of tutor {tutor} does not match the postings of entry {entry}",
+        )
+        for line, entry, tutor in rows
+    ]
+
+
+def _entries_without_lines() -> list[Drift]:
+    line = so.aliased(WalletTransaction)
+    rows = db.session.execute(
+        sa.select(LedgerEntry.id, LedgerEntry.idempotency_key, LedgerEntry.tutor_id)
+        .where(
+            LedgerEntry.tutor_id.is_not(None),
+            ~sa.exists().where(line.entry_id == LedgerEntry.id),
+        )
+        .order_by(LedgerEntry.id)
+        .limit(MAX_REPORTED)
+    ).all()
+    return [
+        Drift("entry without a statement line", f"entry {i} ({key}) of tutor {tutor}")
+        for i, key, tutor in rows
+    ]

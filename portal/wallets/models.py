@@ -1,0 +1,163 @@
+"""Tutor wallets: a projection of the tutor's ledger accounts, and the statement lines.
+
+`TutorWallet` holds the three balances as columns (``pending``, ``balance`` = available,
+``in_flight``) plus lifetime figures and payout settings. Every change goes through
+`portal.wallets.services`, which locks the wallet row, posts a ledger entry and writes
+one `WalletTransaction` (a statement line) in the same transaction. Bank details live
+with the payouts feature.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from portal.accounts.models import User
+from portal.db import UTCDateTime, utcnow
+from portal.extensions import db
+from portal.ledger.models import BigId, LedgerEntry
+
+
+class TutorWallet(db.Model):
+    __tablename__ = "tutor_wallets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    tutor_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), unique=True)
+    currency: so.Mapped[str] = so.mapped_column(sa.String(3))
+    # Available to pay out. Negative after a refund of released money: a debt.
+    balance: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    pending: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    in_flight: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    # Lifetime net earnings (after the platform fee, less refunds) and payouts completed.
+    total_earned: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    total_withdrawn: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    payout_threshold: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    auto_payout_enabled: so.Mapped[bool] = so.mapped_column(default=False)
+    pending_account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ledger_accounts.id"))
+    available_account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ledger_accounts.id"))
+    in_flight_account_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ledger_accounts.id"))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    tutor: so.Mapped[User] = so.relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("pending >= 0", name="pending_not_negative"),
+        sa.CheckConstraint("in_flight >= 0", name="in_flight_not_negative"),
+        sa.CheckConstraint("total_withdrawn >= 0", name="total_withdrawn_not_negative"),
+        sa.CheckConstraint("payout_threshold > 0", name="payout_threshold_positive"),
+    )
+
+    @property
+    def debt(self) -> int:
+        """What the tutor owes the platform (a refund after release): 0 or more."""
+        return -self.balance if self.balance < 0 else 0
+
+    def account_ids(self) -> dict[str, int]:
+        return {
+            "pending": self.pending_account_id,
+            "available": self.available_account_id,
+            "in_flight": self.in_flight_account_id,
+        }
+
+    def __repr__(self) -> str:
+        return f"<TutorWallet tutor={self.tutor_id} bal={self.balance} pend={self.pending}>"
+
+
+class TransactionType(enum.StrEnum):
+    EARNING = "earning"
+    SUBSCRIPTION_EARNING = "subscription_earning"
+    RELEASE = "release"
+    REFUND = "refund"
+    CREDIT = "credit"
+    DEBIT = "debit"
+    PAYOUT = "payout"
+    PAYOUT_RETURNED = "payout_returned"
+    PAYOUT_COMPLETED = "payout_completed"
+
+
+# type -> (label for people, which balance the line's headline `amount` changes)
+TRANSACTION_TYPES: dict[str, tuple[str, str]] = {
+    TransactionType.EARNING: ("Lesson earning", "pending"),
+    TransactionType.SUBSCRIPTION_EARNING: ("Subscription lesson earning", "pending"),
+    TransactionType.RELEASE: ("Earning released", "available"),
+    TransactionType.REFUND: ("Refund", "total"),
+    TransactionType.CREDIT: ("Credit from M4SH", "available"),
+    TransactionType.DEBIT: ("Debit by M4SH", "available"),
+    TransactionType.PAYOUT: ("Payout requested", "available"),
+    TransactionType.PAYOUT_RETURNED: ("Payout returned", "available"),
+    TransactionType.PAYOUT_COMPLETED: ("Payout sent", "in_flight"),
+}
+
+EARNING_TYPES = (TransactionType.EARNING, TransactionType.SUBSCRIPTION_EARNING)
+
+
+class WalletTransaction(db.Model):
+    """A statement line: one per ledger entry that moves a tutor's wallet.
+
+    `amount` is the headline figure a tutor reads (an earning +3825, a refund -1700, a
+    payout request -10000). The three `*_change` columns say exactly how each balance
+    moved, and the `*_after` columns are the balances after the line, so that the
+    running sums of the changes equal the `*_after` figures line by line.
+    """
+
+    __tablename__ = "wallet_transactions"
+
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True)
+    wallet_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tutor_wallets.id"))
+    entry_id: so.Mapped[int] = so.mapped_column(
+        BigId, sa.ForeignKey("ledger_entries.id"), unique=True
+    )
+    type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    amount: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    available_change: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    pending_change: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    in_flight_change: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    balance_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    pending_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    in_flight_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    # For earnings: the lesson's price and the platform's fee; for refunds: the refund
+    # and the fee given back. Analytics add these up.
+    gross: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    fee: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    description: so.Mapped[str] = so.mapped_column(sa.String(255), default="")
+    # Plain integers like on the ledger entry: the foreign keys come with the integration.
+    payment_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    payout_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    booking_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("bookings.id"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    entry: so.Mapped[LedgerEntry] = so.relationship()
+
+    __table_args__ = (
+        sa.Index("ix_wallet_transactions_wallet_id_id", "wallet_id", "id"),
+        sa.Index("ix_wallet_transactions_wallet_type_id", "wallet_id", "type", "id"),
+        sa.Index("ix_wallet_transactions_wallet_created", "wallet_id", "created_at"),
+    )
+
+    @property
+    def label(self) -> str:
+        return TRANSACTION_TYPES.get(self.type, (self.type, ""))[0]
+
+    @property
+    def bucket(self) -> str:
+        return TRANSACTION_TYPES.get(self.type, ("", "available"))[1]
+
+    @property
+    def note(self) -> str:
+        """Where the money went, in a few words, for the statement."""
+        if self.type == TransactionType.REFUND:
+            if self.pending_change and self.available_change:
+                return "from pending and available"
+            return "from pending" if self.pending_change else "from available"
+        return {
+            "pending": "pending",
+            "available": "available",
+            "in_flight": "sent to your bank",
+        }.get(self.bucket, "")
+
+    def __repr__(self) -> str:
+        return f"<WalletTransaction {self.id} {self.type} {self.amount}>"

@@ -1,0 +1,147 @@
+"""The tutor's earnings dashboard: cards, a 12-month chart, the statement, CSV, settings."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from portal.accounts.decorators import tutor_required
+from portal.db import utcnow
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.forms import apply_field_errors
+from portal.rendering import htmx_target, render_page
+from portal.wallets import services
+from portal.wallets.charts import bar_chart
+from portal.wallets.forms import PayoutSettingsForm
+from portal.wallets.models import TRANSACTION_TYPES
+
+bp = Blueprint("wallets", __name__)
+
+STATEMENT_PAGE_SIZE = 25
+CHART_MONTHS = 12
+
+
+def _cursor(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _filters() -> tuple[services.StatementFilters, dict | None]:
+    """The statement filters from the query string, or no filters and the errors."""
+    args = request.args
+    try:
+        return services.parse_statement_filters(
+            args.get("type"), args.get("from"), args.get("to")
+        ), None
+    except ValidationError as exc:
+        return services.StatementFilters(), exc.fields
+
+
+@bp.get("/earnings")
+@tutor_required
+def earnings():
+    return _dashboard()
+
+
+def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
+    summary = services.get_wallet_summary(current_user.id)
+    filters, filter_errors = _filters()
+    page = services.statement_page(
+        None if filter_errors else summary.wallet_id,
+        filters,
+        before=_cursor("before"),
+        after=_cursor("after"),
+        per_page=STATEMENT_PAGE_SIZE,
+    )
+    context = {
+        "summary": summary,
+        "page": page,
+        "filters": filters,
+        "raw_filters": {k: request.args.get(k, "") for k in ("type", "from", "to")},
+        "filter_errors": filter_errors or {},
+        "types": TRANSACTION_TYPES,
+        "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
+    }
+    if htmx_target() != "statement":
+        context.update(_chart_context(summary))
+        context["form"] = form or PayoutSettingsForm(
+            formdata=None,
+            payout_threshold=summary.payout_threshold,
+            auto_payout_enabled=summary.auto_payout_enabled,
+        )
+    response, page_status = render_page(
+        "wallets/earnings.html", fragments={"statement": "statement"}, status=status, **context
+    )
+    return response, 422 if filter_errors else page_status
+
+
+def _chart_context(summary) -> dict:
+    if summary.is_empty:
+        return {"chart": None, "months": []}
+    start, end = services.last_months(CHART_MONTHS, utcnow().date())
+    months = services.get_earnings_analytics(current_user.id, "month", start, end)
+    points = [(m.start.strftime("%b"), m.earned) for m in months]
+    return {"chart": bar_chart(points, summary.currency), "months": months}
+
+
+@bp.post("/earnings/settings")
+@tutor_required
+def payout_settings():
+    """Save the threshold and auto-payout switch; htmx gets the form fragment back."""
+    form = PayoutSettingsForm()
+    saved = False
+    if form.validate_on_submit():
+        try:
+            services.update_payout_settings(
+                current_user.id,
+                payout_threshold=form.payout_threshold.data,
+                auto_payout_enabled=bool(form.auto_payout_enabled.data),
+            )
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_field_errors(form, exc.fields, exc.message)
+        else:
+            db.session.commit()
+            saved = True
+    status = 422 if form.errors or form.form_errors else 200
+    if htmx_target() == "payout-settings":
+        return render_page(
+            "wallets/_settings.html",
+            form=form,
+            saved=saved,
+            min_payout=current_app.config["MIN_PAYOUT_AMOUNT"],
+            status=status,
+        )
+    if saved:
+        flash("Payout settings saved.", "success")
+        return redirect(url_for("wallets.earnings"))
+    return _dashboard(form=form, status=status)
+
+
+@bp.get("/earnings/statement.csv")
+@tutor_required
+def statement_csv():
+    filters, errors = _filters()
+    if errors:
+        raise ValidationError(next(iter(errors.values()))[0], fields=errors)
+    wallet = services.get_wallet(current_user.id)
+    stamp = utcnow().strftime("%Y%m%d")
+    response = Response(
+        stream_with_context(services.statement_csv(wallet.id if wallet else None, filters)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="m4sh-statement-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+    return response
