@@ -31,7 +31,10 @@ def _test_config(tmp_path_factory) -> dict:
         else url,
         "CELERY_BROKER_URL": None,
         "CELERY_RESULT_BACKEND": None,
-        "RATELIMIT_ENABLED": False,
+        # Limits stay on (a disabled limiter never registers its hooks); the sign-in limit is
+        # high here and lowered by the test that checks it.
+        "RATELIMIT_ENABLED": True,
+        "SIGN_IN_RATE_LIMIT": "10000 per minute",
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": None,
     }

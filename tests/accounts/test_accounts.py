@@ -125,30 +125,16 @@ def test_sign_out_is_post_only(login, student):
     assert browser.get("/lessons").status_code == 302
 
 
-def test_sign_in_is_rate_limited(tmp_path):
-    from portal import create_app
-    from tests.conftest import Session
+def test_sign_in_is_rate_limited(app, anon, monkeypatch):
+    from portal.extensions import limiter
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "x",
-            "RATELIMIT_ENABLED": True,
-            "SIGN_IN_RATE_LIMIT": "3 per minute",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'rl.sqlite3'}",
-        }
-    )
-    with app.app_context():
-        db.create_all()
-        browser = Session(app.test_client())
-        codes = [
-            browser.post(
-                "/signin", {"email": "x@example.com", "password": "nope-nope-1"}
-            ).status_code
-            for _ in range(4)
-        ]
-        assert codes == [422, 422, 422, 429]
-        db.session.remove()
+    monkeypatch.setitem(app.config, "SIGN_IN_RATE_LIMIT", "3 per minute")
+    limiter.reset()
+    form = {"email": "x@example.com", "password": "nope-nope-1"}
+    codes = [anon.post("/signin", form).status_code for _ in range(4)]
+    limiter.reset()
+    assert codes == [422, 422, 422, 429]
+    assert anon.get("/signin").status_code == 200  # only attempts are limited
 
 
 def test_api_token_is_shown_once_and_stored_hashed(login, student):
