@@ -1,0 +1,214 @@
+"""Races on PostgreSQL with real threads and connections: no lost update, no overdraft,
+one entry per idempotency key."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.errors import Conflict, InsufficientFunds
+from portal.extensions import db
+from portal.ledger.models import LedgerAccount, LedgerEntry
+from portal.wallets import services as wallet
+from portal.wallets.models import TutorWallet
+from tests import factories
+from tests.wallets.conftest import assert_ledger_ok, figures
+
+pytestmark = pytest.mark.postgres
+
+
+def run_threads(app, count: int, work) -> list:
+    """Run work(i) in `count` threads, each in its own app context and connection."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def body(i: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                results[i] = work(i)
+            except Exception as exc:  # noqa: BLE001 - reported to the test below
+                db.session.rollback()
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tutor):
+    wallet.credit_wallet(tutor_id=tutor.id, amount=50_000, reason="seed", idempotency_key="seed")
+    wallet.process_lesson_earning(tutor_id=tutor.id, gross=1000, fee=100,
+                                  idempotency_key="seed-earning")  # fmt: skip
+    db.session.commit()
+    tutor_id = tutor.id
+
+    def work(worker: int) -> Counter:
+        rng = random.Random(worker)
+        done: Counter = Counter()
+        reserved: list[tuple[int, int]] = []
+        earned: list[tuple[int, int]] = []
+        credits: list[tuple[str, int, int]] = []
+        for step in range(50):
+            key = f"w{worker}:{step}"
+            op = rng.choice(["earn", "earn", "credit", "debit", "debit", "payout", "settle",
+                             "refund", "release", "replay"])  # fmt: skip
+            amount = rng.randint(100, 6000)
+            try:
+                if op == "earn":
+                    wallet.process_lesson_earning(tutor_id=tutor_id, gross=amount,
+                                                  fee=amount // 10, idempotency_key=key,
+                                                  payment_id=worker * 1000 + step)  # fmt: skip
+                    done["earned"] += amount - amount // 10
+                    done["moved"] += 1
+                    earned.append((worker * 1000 + step, amount))
+                elif op == "credit":
+                    line = wallet.credit_wallet(tutor_id=tutor_id, amount=amount, reason="r",
+                                                idempotency_key=key)  # fmt: skip
+                    credits.append((key, amount, line.id))
+                    done["credited"] += amount
+                    done["moved"] += 1
+                elif op == "debit":
+                    wallet.debit_wallet(tutor_id=tutor_id, amount=amount, reason="r",
+                                        idempotency_key=key)  # fmt: skip
+                    done["debited"] += amount
+                    done["moved"] += 1
+                elif op == "payout":
+                    payout_id = worker * 1000 + step
+                    wallet.reserve_payout(tutor_id=tutor_id, amount=amount, idempotency_key=key,
+                                          payout_id=payout_id)  # fmt: skip
+                    reserved.append((payout_id, amount))
+                    done["reserved"] += amount
+                    done["moved"] += 1
+                elif op == "settle" and reserved:
+                    payout_id, amount = reserved.pop()
+                    if rng.random() < 0.5:
+                        wallet.complete_payout_funds(tutor_id=tutor_id, amount=amount,
+                                                     idempotency_key=key,
+                                                     payout_id=payout_id)  # fmt: skip
+                        done["withdrawn"] += amount
+                        done["moved"] += 1
+                    else:
+                        wallet.release_payout_reservation(tutor_id=tutor_id, amount=amount,
+                                                          idempotency_key=key,
+                                                          payout_id=payout_id)  # fmt: skip
+                        done["returned"] += amount
+                        done["moved"] += 1
+                elif op == "refund" and earned:
+                    payment_id, gross = earned.pop()
+                    wallet.process_refund_deduction(tutor_id=tutor_id, refund=gross,
+                                                    fee_part=gross // 10, idempotency_key=key,
+                                                    payment_id=payment_id)  # fmt: skip
+                    done["refunded"] += gross - gross // 10
+                    done["moved"] += 1
+                elif op == "release":
+                    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
+                    done["released_calls"] += 1
+                elif op == "replay" and credits:
+                    old_key, old_amount, line_id = rng.choice(credits)
+                    again = wallet.credit_wallet(tutor_id=tutor_id, amount=old_amount,
+                                                 reason="r", idempotency_key=old_key)  # fmt: skip
+                    assert again.id == line_id
+                    done["replayed"] += 1
+                elif op == "replay":  # a replay of a movement of another kind is refused
+                    wallet.credit_wallet(tutor_id=tutor_id, amount=1, reason="r",
+                                         idempotency_key="seed-earning")  # fmt: skip
+                db.session.commit()
+                done["ok"] += 1
+            except InsufficientFunds:
+                db.session.rollback()
+                done["refused"] += 1
+            except Conflict:  # a replayed key of another kind of movement
+                db.session.rollback()
+                done["conflict"] += 1
+        return done
+
+    results = run_threads(app, 16, work)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, errors
+    total = sum(results, Counter())
+    assert total["ok"] + total["refused"] + total["conflict"] == 16 * 50
+    assert total["refused"] > 0  # the test did push against the balance
+
+    db.session.expire_all()
+    got = figures(tutor_id)
+    assert got["earned"] == 900 + total["earned"] - total["refunded"]
+    assert got["withdrawn"] == total["withdrawn"]
+    assert got["in_flight"] == total["reserved"] - total["withdrawn"] - total["returned"]
+    owed = got["pending"] + got["available"] + got["in_flight"] + got["withdrawn"]
+    assert owed == 50_000 + got["earned"] + total["credited"] - total["debited"]
+    entries = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
+    releases = db.session.scalar(
+        sa.select(sa.func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.kind == "earning_released")
+    )  # fmt: skip
+    # One entry for each movement that succeeded (replays add none), plus the releases.
+    assert entries == 2 + total["moved"] + releases
+    assert_ledger_ok()
+
+
+def test_eight_workers_posting_the_same_key_make_exactly_one_entry(app, postgres, tutor):
+    tutor_id = tutor.id
+    wallet.get_or_create_wallet(tutor_id)
+    db.session.commit()
+
+    def work(_):
+        line = wallet.process_lesson_earning(tutor_id=tutor_id, gross=4500, fee=675,
+                                             idempotency_key="payment:42:captured",
+                                             payment_id=42)  # fmt: skip
+        db.session.commit()
+        return line.id
+
+    results = run_threads(app, 8, work)
+    assert all(isinstance(r, int) for r in results), results
+    assert len(set(results)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 1
+    assert figures(tutor_id)["pending"] == 3825
+    assert_ledger_ok()
+
+
+def test_eight_workers_opening_the_same_wallet_make_one(app, postgres):
+    tutor_id = factories.UserFactory(role="tutor").id
+
+    def work(i):
+        line = wallet.credit_wallet(tutor_id=tutor_id, amount=100, reason="r",
+                                    idempotency_key=f"c{i}")  # fmt: skip
+        db.session.commit()
+        return line.wallet_id
+
+    results = run_threads(app, 8, work)
+    assert all(isinstance(r, int) for r in results), results
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TutorWallet)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerAccount)) == 3 + 4
+    assert figures(tutor_id)["available"] == 800
+    assert_ledger_ok()
+
+
+def test_concurrent_debits_never_overdraw(app, postgres, tutor):
+    wallet.credit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="c")
+    db.session.commit()
+    tutor_id = tutor.id
+
+    def work(i):
+        try:
+            wallet.debit_wallet(tutor_id=tutor_id, amount=300, reason="r",
+                                idempotency_key=f"d{i}")  # fmt: skip
+            db.session.commit()
+            return "ok"
+        except InsufficientFunds:
+            db.session.rollback()
+            return "refused"
+
+    assert sorted(run_threads(app, 8, work)) == ["ok"] * 3 + ["refused"] * 5
+    assert figures(tutor_id)["available"] == 100
