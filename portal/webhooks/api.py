@@ -1,0 +1,44 @@
+"""`POST /api/v1/webhooks/stripe/`: Stripe's signature instead of a session or a token.
+
+Order matters for speed and safety: no signature header, no database; a body over the
+limit is refused before it is read; only a verified event is stored, and only a newly
+stored one is queued (after the commit, so the task finds its row).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from portal.api import api_blueprint
+from portal.celery import enqueue_after_commit
+from portal.extensions import db
+from portal.security import csrf_exempt
+from portal.webhooks.models import EventStatus
+from portal.webhooks.receive import BadSignature, record_event, secrets_from, verify_event
+from portal.webhooks.tasks import process_webhook_event
+
+bp = api_blueprint("webhooks", __name__, "/webhooks")
+
+
+@bp.post("/stripe/")
+@csrf_exempt
+def stripe_webhook():
+    header = request.headers.get("Stripe-Signature")
+    if not header:
+        raise BadSignature("The Stripe-Signature header is missing.", code="missing_signature")
+    payload = _read_body(current_app.config["STRIPE_WEBHOOK_MAX_BYTES"])
+    event = verify_event(payload, header, secrets_from(current_app.config["STRIPE_WEBHOOK_SECRET"]))
+    receipt = record_event(event)
+    if not receipt.duplicate and receipt.status == EventStatus.RECEIVED:
+        enqueue_after_commit(process_webhook_event, receipt.event_id)
+    db.session.commit()
+    return jsonify(received=True, id=receipt.stripe_id, duplicate=receipt.duplicate)
+
+
+def _read_body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(f"A webhook body may be at most {limit} bytes.")
+    # Also bounds a chunked body, which announces no length.
+    request.max_content_length = limit
+    return request.get_data(cache=False)

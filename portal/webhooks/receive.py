@@ -1,0 +1,136 @@
+"""The receive path: verify Stripe's signature, store the event once, say whether it is new.
+
+Nothing here touches payments; it has to answer fast whatever the load. A request is
+refused (400, nothing stored) when the signature does not match any configured secret,
+is older than the tolerance, or the signed body is not a Stripe event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import stripe
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.webhooks.handlers import HANDLERS
+from portal.webhooks.models import EventStatus, WebhookEvent
+
+# Stripe's own default: a signature older than five minutes may be a replayed request.
+TOLERANCE_SECONDS = 300
+_EVENT_ID_RE = re.compile(r"^evt_[A-Za-z0-9_]{1,250}$")
+_TYPE_RE = re.compile(r"^[a-z0-9_.]{1,100}$")
+_MAX_CREATED = 2**40
+
+
+class BadSignature(ValidationError):
+    code = "bad_signature"
+
+
+class BadEvent(ValidationError):
+    code = "bad_event"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The parts of an event every event has, checked."""
+
+    stripe_id: str
+    type: str
+    created: datetime
+    api_version: str | None
+    object_id: str | None
+    livemode: bool
+
+
+@dataclass(frozen=True)
+class Receipt:
+    event_id: int | None
+    stripe_id: str
+    status: str
+    duplicate: bool
+
+
+def secrets_from(value: str | None) -> list[str]:
+    """The webhook secrets: several, comma-separated, while one is being rotated."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def verify_event(payload: bytes, header: str, secrets: list[str]) -> dict:
+    """The event Stripe signed, as a dict; BadSignature or BadEvent if it is not one."""
+    for secret in secrets:
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, header, secret, tolerance=TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError:
+            continue
+        except (ValueError, TypeError, AttributeError):
+            # Signed (or not even decodable as text), but not a JSON object.
+            raise BadEvent("The body is not a Stripe event.") from None
+        return event.to_dict()
+    raise BadSignature("The Stripe-Signature header does not match this request.")
+
+
+def parse_envelope(data: dict) -> Envelope:
+    stripe_id, type_, created = data.get("id"), data.get("type"), data.get("created")
+    if not isinstance(stripe_id, str) or not _EVENT_ID_RE.match(stripe_id):
+        raise BadEvent("The event has no valid id.")
+    if not isinstance(type_, str) or not _TYPE_RE.match(type_):
+        raise BadEvent("The event has no valid type.")
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 < created < _MAX_CREATED:
+        raise BadEvent("The event has no valid created time.")
+    api_version = data.get("api_version")
+    obj = (data.get("data") or {}).get("object") if isinstance(data.get("data"), dict) else None
+    object_id = obj.get("id") if isinstance(obj, dict) else None
+    return Envelope(
+        stripe_id=stripe_id,
+        type=type_,
+        created=datetime.fromtimestamp(created, UTC),
+        api_version=api_version[:40] if isinstance(api_version, str) else None,
+        object_id=object_id[:255] if isinstance(object_id, str) else None,
+        livemode=data.get("livemode") is True,
+    )
+
+
+def record_event(data: dict) -> Receipt:
+    """Store the event unless its id is already stored; one statement, safe under a race.
+
+    Two deliveries of the same event at the same moment both try the insert; the unique
+    id lets exactly one of them in and the other finds it already there (ON CONFLICT DO
+    NOTHING is the database catching that unique-key race for us).
+    """
+    envelope = parse_envelope(data)
+    status = EventStatus.RECEIVED if envelope.type in HANDLERS else EventStatus.IGNORED
+    statement = (
+        _insert(WebhookEvent)
+        .values(
+            stripe_id=envelope.stripe_id,
+            type=envelope.type,
+            api_version=envelope.api_version,
+            object_id=envelope.object_id,
+            stripe_created=envelope.created,
+            livemode=envelope.livemode,
+            payload=data,
+            status=status,
+            attempts=0,
+            result=None if status == EventStatus.RECEIVED else "No handler for this event type.",
+        )
+        .on_conflict_do_nothing(index_elements=["stripe_id"])
+        .returning(WebhookEvent.id)
+    )
+    event_id = db.session.scalar(statement)
+    return Receipt(event_id, envelope.stripe_id, status, duplicate=event_id is None)
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def event_by_stripe_id(stripe_id: str) -> WebhookEvent | None:
+    return db.session.scalar(sa.select(WebhookEvent).where(WebhookEvent.stripe_id == stripe_id))

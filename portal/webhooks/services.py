@@ -1,0 +1,151 @@
+"""Processing stored events, and what the admin pages ask about them.
+
+These functions add and flush; the caller that owns the unit of work (the task, the
+replay view, the replay command) commits or rolls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.errors import NotFound, PortalError
+from portal.extensions import db
+from portal.webhooks.handlers import HANDLERS, EventNotApplicable
+from portal.webhooks.models import MAX_ERROR_LENGTH, MAX_RESULT_LENGTH, EventStatus, WebhookEvent
+
+DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
+
+
+def lock_event(event_id: int) -> WebhookEvent | None:
+    """The event, locked: two runs of the same event (a retry and a replay) take turns."""
+    return db.session.scalars(
+        sa.select(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def handle(event: WebhookEvent) -> str:
+    """Run the event's handler and mark it processed (or ignored); the handler may raise."""
+    handler = HANDLERS.get(event.type)
+    event.attempts += 1
+    if handler is None:
+        event.status = EventStatus.IGNORED
+        event.result = "No handler for this event type."
+    else:
+        event.result = handler(event)[:MAX_RESULT_LENGTH]
+        event.status = EventStatus.PROCESSED
+        event.processed_at = utcnow()
+    event.last_error = None
+    db.session.flush()
+    return event.status
+
+
+def record_failure(event_id: int, exc: BaseException) -> WebhookEvent | None:
+    """Mark the event failed with the reason; its handler's changes were rolled back."""
+    event = lock_event(event_id)
+    if event is None:
+        return None
+    event.attempts += 1
+    event.status = EventStatus.FAILED
+    event.last_error = describe(exc)[:MAX_ERROR_LENGTH]
+    db.session.flush()
+    return event
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, EventNotApplicable):
+        return str(exc)
+    if isinstance(exc, PortalError):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True when retrying cannot help: the event or the portal's answer to it is final.
+
+    A gateway that may come back (Stripe unreachable) and anything unexpected (a bug, a
+    lost database connection) are worth a retry; an admin can Replay after a fix.
+    """
+    if isinstance(exc, EventNotApplicable):
+        return True
+    return isinstance(exc, PortalError) and not getattr(exc, "retryable", False)
+
+
+# For the admin pages
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    type: str | None
+    status: str | None
+
+
+def parse_filters(type_: object, status: object) -> EventFilters:
+    """Filters from the query string; unknown values are dropped, not an error page."""
+    status = status if status in set(EventStatus) else None
+    type_ = type_ if isinstance(type_, str) and 0 < len(type_) <= 100 else None
+    return EventFilters(type=type_, status=status)
+
+
+def events_query(filters: EventFilters) -> sa.Select:
+    query = sa.select(WebhookEvent).order_by(
+        WebhookEvent.received_at.desc(), WebhookEvent.id.desc()
+    )
+    if filters.type:
+        query = query.where(WebhookEvent.type == filters.type)
+    if filters.status:
+        query = query.where(WebhookEvent.status == filters.status)
+    return query
+
+
+def event_types() -> list[str]:
+    """Every type seen or handled, for the type filter."""
+    seen = db.session.scalars(sa.select(WebhookEvent.type).distinct()).all()
+    return sorted(set(seen) | set(HANDLERS))
+
+
+def failed_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(WebhookEvent)
+        .where(WebhookEvent.status == EventStatus.FAILED)
+    )
+
+
+def get_event(event_id: int) -> WebhookEvent:
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None:
+        raise NotFound("No such webhook event.")
+    return event
+
+
+def related_events(event: WebhookEvent) -> list[WebhookEvent]:
+    """The other events about the same Stripe object, in Stripe's order."""
+    if event.object_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(WebhookEvent)
+            .where(WebhookEvent.object_id == event.object_id, WebhookEvent.id != event.id)
+            .order_by(WebhookEvent.stripe_created, WebhookEvent.id)
+            .limit(50)
+        )
+    )
+
+
+def stuck_event_ids(before: datetime, limit: int = 500) -> list[int]:
+    """Events stored but never processed (their task was lost with a broker outage)."""
+    return list(
+        db.session.scalars(
+            sa.select(WebhookEvent.id)
+            .where(WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at < before)
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,130 @@
+"""Processing webhook events after the response, and catching the ones that never came.
+
+`run_event` is the unit of work for one event: the task, the admin's Replay button and
+`flask webhooks replay` all go through it. A handler's changes commit together with the
+event's new status, or roll back together, and the failure is then recorded on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from celery import shared_task
+from flask import current_app
+
+from portal.celery import enqueue_after_commit
+from portal.db import utcnow
+from portal.extensions import db
+from portal.webhooks import services
+from portal.webhooks.models import EventStatus
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 5
+BACKOFF_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+# Pending attempts older than this are abandoned carts, not missed webhooks.
+SYNC_WINDOW = timedelta(days=7)
+SYNC_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    retry: bool = False
+    error: str | None = None
+
+
+def run_event(event_id: int, *, replay: bool = False) -> Outcome:
+    """Process one stored event; without `replay`, an event already done is left alone."""
+    event = services.lock_event(event_id)
+    if event is None or (event.status in services.DONE and not replay):
+        status = event.status if event is not None else "missing"
+        db.session.rollback()
+        return Outcome(status)
+    try:
+        status = services.handle(event)
+        db.session.commit()
+    except Exception as exc:  # every failure is recorded on the event
+        db.session.rollback()
+        log.warning("webhook event %s failed: %s", event_id, services.describe(exc))
+        failed = services.record_failure(event_id, exc)
+        db.session.commit()
+        error = failed.last_error if failed is not None else None
+        return Outcome(EventStatus.FAILED, retry=not services.is_permanent(exc), error=error)
+    return Outcome(status)
+
+
+def backoff(retries: int) -> int:
+    return min(BACKOFF_SECONDS * 2**retries, BACKOFF_CAP_SECONDS)
+
+
+@shared_task(bind=True, name="process_webhook_event", max_retries=MAX_RETRIES)
+def process_webhook_event(self, event_id: int, replay: bool = False):
+    """Process a stored Stripe event, retrying a failure that may pass with backoff."""
+    outcome = run_event(event_id, replay=replay)
+    if outcome.retry and self.request.retries < self.max_retries:
+        countdown = backoff(self.request.retries)
+        if self.request.is_eager:
+            # Run in process (no broker): apply() runs a returned Retry again at once;
+            # a raised one would escape into the commit that queued this task.
+            return self.retry(countdown=countdown, throw=False)
+        raise self.retry(countdown=countdown)
+    return outcome.status
+
+
+@shared_task(name="sync_payment_status")
+def sync_payment_status() -> str:
+    """Ask Stripe about payments still pending after PAYMENT_SYNC_AFTER_MINUTES and apply
+    the answer through the same success and failure paths as the webhook; re-queue events
+    that were stored but never processed."""
+    now = utcnow()
+    cutoff = now - timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
+    outcomes = Counter(_sync_payment(pid) for pid in stale_pending_payment_ids(cutoff, now))
+    requeued = services.stuck_event_ids(cutoff)
+    for event_id in requeued:
+        enqueue_after_commit(process_webhook_event, event_id)
+    db.session.commit()
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())) or "none"
+    return f"pending payments checked: {counts}; events re-queued: {len(requeued)}"
+
+
+def stale_pending_payment_ids(cutoff, now) -> list[int]:
+    from portal.payments.models import Payment, PaymentStatus
+
+    return list(
+        db.session.scalars(
+            sa.select(Payment.id)
+            .where(
+                Payment.status == PaymentStatus.PENDING,
+                Payment.created_at < cutoff,
+                Payment.created_at >= now - SYNC_WINDOW,
+            )
+            .order_by(Payment.created_at)
+            .limit(SYNC_BATCH)
+        )
+    )
+
+
+def _sync_payment(payment_id: int) -> str:
+    """One payment, one transaction: a payment Stripe cannot answer for does not stop the rest."""
+    from portal.payments.models import Payment, PaymentStatus
+    from portal.webhooks.handlers import settle_from_provider
+
+    try:
+        payment = db.session.get(Payment, payment_id)
+        if payment is None or payment.status != PaymentStatus.PENDING:
+            db.session.rollback()
+            return "already settled"
+        settle_from_provider(payment)
+        status = payment.status
+        db.session.commit()
+    except Exception:  # logged; the next run asks again
+        db.session.rollback()
+        log.exception("could not sync payment %s with Stripe", payment_id)
+        return "errors"
+    return status
