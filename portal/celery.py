@@ -18,6 +18,8 @@ from portal.extensions import db
 BEAT_SCHEDULE = {
     "complete_ended_lessons": crontab(minute="*/15"),
     "release_pending_earnings": crontab(minute=5),  # hourly
+    "process_auto_payouts": crontab(hour=6, minute=0),  # daily, before the admins' day
+    "process_pending_payouts": crontab(hour=6, minute=30),  # daily
 }
 
 

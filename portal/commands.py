@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from portal.crypto import keys_cli
 from portal.errors import PortalError
 from portal.extensions import db
 from portal.ledger.commands import ledger_cli
@@ -87,3 +88,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(tasks_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(keys_cli)

@@ -81,6 +81,12 @@ class Config:
             if self.ENV_NAME == "production":
                 raise RuntimeError("SECRET_KEY must be set in production")
             self.SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development default
+        if self.FIELD_ENCRYPTION_KEYS is None and self.ENV_NAME == "production":
+            raise RuntimeError("FIELD_ENCRYPTION_KEYS must be set in production")
+        if self.FIELD_ENCRYPTION_KEYS is not None:
+            from portal.crypto import parse_keys
+
+            parse_keys(self.FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start
         if self.PLATFORM_FEE_PERCENT < 0 or self.PLATFORM_FEE_PERCENT > 100:
             raise RuntimeError("PLATFORM_FEE_PERCENT must be between 0 and 100")
 

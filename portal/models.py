@@ -1,6 +1,8 @@
 """Every feature's models, imported so metadata (and Alembic) sees all tables."""
 
 from portal.accounts.models import ApiToken, User  # noqa: F401
+from portal.audit.models import AuditLog  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
+from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401
 from portal.wallets.models import TutorWallet, WalletTransaction  # noqa: F401

@@ -1,12 +1,20 @@
 """The navigation bar by role: (endpoint, label) pairs, in order."""
 
+from portal.payouts.web import PendingPayoutsLabel
+
 NAV = {
     "student": [("bookings.my_lessons", "My lessons"), ("bookings.tutors", "Find a tutor")],
-    "tutor": [("bookings.my_lessons", "My lessons"), ("wallets.earnings", "Earnings")],
+    "tutor": [
+        ("bookings.my_lessons", "My lessons"),
+        ("wallets.earnings", "Earnings"),
+        ("payouts.index", "Payouts"),
+    ],
     "admin": [
         ("admin.index", "Overview"),
         ("admin.lessons", "Lessons"),
         ("ledger_admin.index", "Ledger"),
+        ("payouts_admin.index", PendingPayoutsLabel()),
+        ("audit.index", "Audit log"),
     ],
 }
 

@@ -1,0 +1,196 @@
+"""The admin payout queue: tabs, filters, row actions swapped in place, bulk approve.
+
+Every action works without JavaScript (a form POST, then a redirect with a flash); with
+htmx the row (or the whole queue, for bulk approve) comes back in place, with the tab
+counts updated out of band.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from portal.accounts.decorators import admin_required
+from portal.bookings.forms import EmptyForm
+from portal.errors import PortalError, ValidationError
+from portal.forms import apply_field_errors
+from portal.payouts import queue, services
+from portal.payouts.forms import CompleteForm, FailForm
+from portal.payouts.models import PayoutMethod
+from portal.payouts.web import unit_of_work
+from portal.rendering import htmx_target, render_page
+
+bp = Blueprint("payouts_admin", __name__, url_prefix="/admin/payouts")
+
+QUEUE = "payouts/queue.html"
+FAIL = "payouts/fail.html"
+DONE = {
+    "approve": "Payout approved.",
+    "process": "Payout processing.",
+    "complete": "Payout completed.",
+    "fail": "Payout marked failed; the money is back in the tutor's balance.",
+}
+
+
+def _filters() -> queue.QueueFilters:
+    try:
+        filters = queue.parse_filters(request.args)
+    except PortalError:
+        return queue.QueueFilters()
+    return filters if filters.status in queue.TABS else queue.QueueFilters()
+
+
+def _queue_context(filters: queue.QueueFilters, notice: str | None = None) -> dict:
+    counts = queue.status_counts(filters)
+    return {
+        "filters": filters,
+        "counts": counts,
+        "page": queue.queue_page(filters, request.args.get("page"), counts),
+        "form": EmptyForm(),
+        "complete_form": CompleteForm(formdata=None),
+        "notice": notice,
+        "methods": list(PayoutMethod),
+        "allowed_actions": services.allowed_actions,
+    }
+
+
+@bp.get("")
+@admin_required
+def index():
+    return render_page(QUEUE, fragments={"queue": "queue"}, **_queue_context(_filters()))
+
+
+@bp.get("/tabs")
+@admin_required
+def tabs():
+    """The status tabs alone: they reload themselves after an action changed a count."""
+    filters = _filters()
+    return render_block(QUEUE, "tabs", filters=filters, counts=queue.status_counts(filters))
+
+
+def _row_response(payout, *, error: str | None = None, complete_form=None, status: int = 200):
+    """The payout's row; `payouts-changed` tells the tabs to recount and the dialog to close."""
+    html = render_block(
+        QUEUE,
+        "row",
+        row=queue.queue_row(payout),
+        filters=_filters(),
+        form=EmptyForm(),
+        complete_form=complete_form or CompleteForm(formdata=None),
+        row_error=error,
+        allowed_actions=services.allowed_actions,
+    )
+    return html, status, {"HX-Trigger": "payouts-changed"}
+
+
+def _act(payout_id, action: str, call, *, form=None):
+    """Run one admin action; htmx gets the row back, a plain form a redirect and a flash."""
+    in_place = htmx_target() == f"payout-{payout_id}"
+    try:
+        with unit_of_work():
+            payout = call()
+    except PortalError as exc:
+        if not in_place:
+            raise
+        if form is not None:
+            apply_field_errors(form, exc.fields, exc.message)
+        payout = services.get_payout_for(current_user, payout_id)
+        return _row_response(payout, error=exc.message, complete_form=form, status=422)
+    if in_place:
+        return _row_response(payout)
+    flash(DONE[action], "success")
+    return redirect(url_for("payouts_admin.index", **_filters().as_args()))
+
+
+@bp.post("/<uuid:payout_id>/approve")
+@admin_required
+def approve(payout_id):
+    return _act(payout_id, "approve", lambda: services.approve_payout(current_user, payout_id))
+
+
+@bp.post("/<uuid:payout_id>/process")
+@admin_required
+def process(payout_id):
+    return _act(payout_id, "process", lambda: services.process_payout(current_user, payout_id))
+
+
+@bp.post("/<uuid:payout_id>/complete")
+@admin_required
+def complete(payout_id):
+    form = CompleteForm()
+    payout = services.get_payout_for(current_user, payout_id)
+    reference = (form.reference.data or "").strip()
+
+    def call():
+        if payout.payout_method == PayoutMethod.BANK_TRANSFER and not reference:
+            raise _missing_reference()
+        return services.complete_payout(current_user, payout_id, reference=reference or None)
+
+    return _act(payout_id, "complete", call, form=form)
+
+
+def _missing_reference() -> ValidationError:
+    message = "Enter the bank's reference for this transfer."
+    return ValidationError(message, fields={"reference": [message]})
+
+
+# --- failing, in a dialog -------------------------------------------------------------
+
+
+@bp.get("/<uuid:payout_id>/fail")
+@admin_required
+def fail_dialog(payout_id):
+    payout = services.get_payout_for(current_user, payout_id)
+    return _fail_page(payout, FailForm(formdata=None))
+
+
+def _fail_page(payout, form, status: int = 200):
+    context = {"payout": payout, "fail_form": form, "filters": _filters()}
+    if htmx_target() in ("dialog-slot", f"payout-{payout.uuid}"):
+        response = render_block(FAIL, "dialog", **context)
+        headers = {"HX-Retarget": "#dialog-slot", "HX-Reswap": "innerHTML"}
+        return response, status, headers
+    return render_page(FAIL, status=status, **context)
+
+
+@bp.post("/<uuid:payout_id>/fail")
+@admin_required
+def fail(payout_id):
+    form = FailForm()
+    payout = services.get_payout_for(current_user, payout_id)
+    if not form.validate():
+        return _fail_page(payout, form, status=422)
+    return _act(
+        payout_id,
+        "fail",
+        lambda: services.fail_payout(current_user, payout_id, reason=form.reason.data),
+    )
+
+
+# --- bulk approve ---------------------------------------------------------------------
+
+
+@bp.post("/approve")
+@admin_required
+def bulk_approve():
+    filters = _filters()
+    ids = request.form.getlist("ids")
+    try:
+        with unit_of_work():
+            result = services.approve_payouts(current_user, ids)
+    except PortalError as exc:
+        notice = exc.message
+    else:
+        notice = _bulk_notice(result)
+    if htmx_target() == "queue":
+        return render_page(QUEUE, fragments={"queue": "queue"}, **_queue_context(filters, notice))
+    flash(notice, "success")
+    return redirect(url_for("payouts_admin.index", **filters.as_args()))
+
+
+def _bulk_notice(result: services.BulkResult) -> str:
+    text = f"Approved {len(result.approved)} payout{'s' if len(result.approved) != 1 else ''}."
+    if result.skipped:
+        text += f" Skipped {len(result.skipped)} no longer pending."
+    return text

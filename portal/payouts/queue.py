@@ -1,0 +1,152 @@
+"""The admin payout queue: tabs by status with counts, filters, and rows with what is owed.
+
+A queue page costs the same few queries however many payouts wait: one GROUP BY for
+the tab counts (which is also the page's total) and one for the page's rows joined to
+the tutor and the wallet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+
+from portal.accounts.models import User
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.pagination import Page
+from portal.payouts.models import OPEN_STATUSES, PayoutMethod, PayoutRequest, PayoutStatus
+from portal.wallets.models import TutorWallet
+
+TABS = tuple(PayoutStatus)
+PER_PAGE = 50
+MAX_TUTOR_FILTER = 120
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = PayoutStatus.PENDING
+    tutor: str = ""
+    method: str = ""
+
+    def as_args(self, **changes) -> dict[str, str]:
+        args = {k: v for k, v in asdict(self).items() if v}
+        args.update(changes)
+        return args
+
+
+def parse_filters(args, *, default_status: str = PayoutStatus.PENDING) -> QueueFilters:
+    """Filters from a query string: ?status=&tutor=&method= (a bad value is a 400)."""
+    status = (args.get("status") or default_status).strip()
+    if status not in TABS and status != "all":
+        raise ValidationError(
+            f"Unknown status {status!r}.", fields={"status": [f"One of: {', '.join(TABS)}."]}
+        )
+    method = (args.get("method") or args.get("payout_method") or "").strip()
+    if method and method not in set(PayoutMethod):
+        raise ValidationError("Choose bank_transfer or stripe.",
+                              fields={"method": ["bank_transfer or stripe."]})  # fmt: skip
+    tutor = (args.get("tutor") or args.get("tutor_id") or "").strip()
+    if len(tutor) > MAX_TUTOR_FILTER:
+        raise ValidationError("The tutor filter is too long.", fields={"tutor": ["Too long."]})
+    return QueueFilters(status=status, tutor=tutor, method=method)
+
+
+def _filtered(query: sa.Select, filters: QueueFilters) -> sa.Select:
+    if filters.method:
+        query = query.where(PayoutRequest.payout_method == filters.method)
+    if filters.tutor:
+        if filters.tutor.isdigit():
+            return query.where(PayoutRequest.tutor_id == int(filters.tutor))
+        text = filters.tutor.lower()
+        tutors = sa.select(User.id).where(
+            sa.or_(
+                sa.func.lower(User.name).contains(text, autoescape=True),
+                User.email.contains(text, autoescape=True),
+            )
+        )
+        query = query.where(PayoutRequest.tutor_id.in_(tutors))
+    return query
+
+
+def status_counts(filters: QueueFilters) -> dict[str, int]:
+    """How many payouts each tab holds, under the tutor and method filters."""
+    query = sa.select(PayoutRequest.status, sa.func.count()).group_by(PayoutRequest.status)
+    counts = dict(db.session.execute(_filtered(query, filters)).all())
+    return {status: counts.get(status, 0) for status in TABS}
+
+
+def pending_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PayoutRequest)
+        .where(PayoutRequest.status == PayoutStatus.PENDING)
+    )
+
+
+@dataclass
+class QueueRow:
+    payout: PayoutRequest
+    tutor_name: str
+    tutor_email: str
+    available: int
+    pending: int
+    in_flight: int
+
+    @property
+    def owed(self) -> int:
+        """Everything the platform holds for the tutor: pending + available + in flight."""
+        return self.pending + self.available + self.in_flight
+
+
+def _rows_query() -> sa.Select:
+    return (
+        sa.select(
+            PayoutRequest,
+            User.name,
+            User.email,
+            TutorWallet.balance,
+            TutorWallet.pending,
+            TutorWallet.in_flight,
+        )  # fmt: skip
+        .join(User, User.id == PayoutRequest.tutor_id)
+        .join(TutorWallet, TutorWallet.id == PayoutRequest.wallet_id)
+    )
+
+
+def _ordered(query: sa.Select, status: str) -> sa.Select:
+    # Work waits oldest first; history reads newest first.
+    if status in OPEN_STATUSES:
+        return query.order_by(PayoutRequest.created_at, PayoutRequest.id)
+    return query.order_by(PayoutRequest.created_at.desc(), PayoutRequest.id.desc())
+
+
+def queue_page(filters: QueueFilters, number: object, counts: dict[str, int]) -> Page:
+    """One page of the chosen tab; `counts` (from `status_counts`) gives its total."""
+    page = Page(items=[], number=_page_number(number), per_page=PER_PAGE,
+                total=counts.get(filters.status, 0))  # fmt: skip
+    query = _filtered(_rows_query(), filters).where(PayoutRequest.status == filters.status)
+    query = _ordered(query, filters.status).limit(PER_PAGE).offset((page.number - 1) * PER_PAGE)
+    page.items = [QueueRow(*row) for row in db.session.execute(query).all()]
+    return page
+
+
+def _page_number(value: object) -> int:
+    try:
+        return max(1, int(value or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def queue_row(payout: PayoutRequest) -> QueueRow:
+    """The queue row of one payout (after an action on it)."""
+    row = db.session.execute(_rows_query().where(PayoutRequest.id == payout.id)).one()
+    return QueueRow(*row)
+
+
+def admin_list(filters: QueueFilters) -> sa.Select:
+    """The API's admin list: payouts in `filters.status` ("all": every status)."""
+    query = _filtered(sa.select(PayoutRequest), filters)
+    if filters.status == "all":
+        return query.order_by(PayoutRequest.created_at, PayoutRequest.id)
+    return _ordered(query.where(PayoutRequest.status == filters.status), filters.status)

@@ -1,0 +1,57 @@
+"""The daily payout jobs. Each payout is its own unit of work: one failure stops nothing."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from portal.db import utcnow
+from portal.errors import GatewayError, PortalError
+from portal.extensions import db
+from portal.payouts import services
+from portal.payouts.models import PayoutStatus
+
+
+@shared_task(name="process_pending_payouts")
+def process_pending_payouts() -> dict:
+    """Process every approved `stripe` payout (daily); idempotent.
+
+    A payout somebody else processed meanwhile is skipped; Stripe unreachable leaves the
+    payout approved for the next run, which reuses the same idempotency key.
+    """
+    outcome = {"completed": 0, "failed": 0, "retry_later": 0, "skipped": 0}
+    for payout_id in services.approved_stripe_payouts():
+        try:
+            payout = services.process_payout(None, payout_id)
+        except GatewayError:
+            db.session.rollback()
+            outcome["retry_later"] += 1
+            continue
+        except PortalError:
+            db.session.rollback()
+            outcome["skipped"] += 1
+            continue
+        db.session.commit()
+        outcome["completed" if payout.status == PayoutStatus.COMPLETED else "failed"] += 1
+    return outcome
+
+
+@shared_task(name="process_auto_payouts")
+def process_auto_payouts() -> dict:
+    """Request a payout for each wallet with auto-payout on and available ≥ threshold (daily).
+
+    At most one auto-payout per tutor per day, so running it again changes nothing.
+    """
+    today = utcnow().date()
+    outcome = {"requested": 0, "skipped": 0}
+    for tutor_id in services.auto_payout_candidates():
+        try:
+            payout = services.request_auto_payout(tutor_id, today)
+        except PortalError:
+            payout = None
+        if payout is None:
+            db.session.rollback()
+            outcome["skipped"] += 1
+            continue
+        db.session.commit()
+        outcome["requested"] += 1
+    return outcome

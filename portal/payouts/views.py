@@ -1,0 +1,180 @@
+"""The tutor's payout pages: request and follow payouts, and where the money goes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from portal.accounts.decorators import tutor_required
+from portal.bookings.forms import EmptyForm
+from portal.errors import PortalError
+from portal.forms import apply_field_errors
+from portal.money import format_money
+from portal.pagination import Page
+from portal.payouts import bank, services
+from portal.payouts.forms import BankDetailsForm, PayoutRequestForm, StripeAccountForm
+from portal.payouts.models import PayoutMethod
+from portal.payouts.web import unit_of_work
+from portal.rendering import htmx_target, render_page
+from portal.wallets import services as wallets
+from portal.wallets.forms import PayoutSettingsForm
+
+bp = Blueprint("payouts", __name__)
+
+INDEX = "payouts/index.html"
+SETTINGS = "payouts/settings.html"
+
+
+def _index_context(form: PayoutRequestForm | None = None) -> dict:
+    destination = bank.get_destination(current_user.id)
+    ready = bank.ready_methods(destination)
+    if form is None:
+        default = next((m for m in PayoutMethod if m in ready), PayoutMethod.BANK_TRANSFER)
+        form = PayoutRequestForm(formdata=None, payout_method=default)
+    return {
+        "summary": wallets.get_wallet_summary(current_user.id),
+        "form": form,
+        "ready": ready,
+        "destinations": {
+            PayoutMethod.BANK_TRANSFER: bank.mask_bank(
+                destination and destination.bank_kind, destination and destination.bank_last4
+            ),
+            PayoutMethod.STRIPE: bank.mask_stripe(destination and destination.stripe_account_id),
+        },
+        "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
+        "page": Page.of(services.payouts_of(current_user.id), request.args.get("page")),
+        "action_form": EmptyForm(),
+    }
+
+
+@bp.get("/payouts")
+@tutor_required
+def index():
+    return render_page(INDEX, fragments={"payouts": "payouts"}, **_index_context())
+
+
+@bp.post("/payouts")
+@tutor_required
+def create():
+    form = PayoutRequestForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                payout = services.request_payout(
+                    current_user, amount=form.amount.data, payout_method=form.payout_method.data
+                )
+        except PortalError as exc:
+            apply_field_errors(form, exc.fields, exc.message)
+        else:
+            flash(
+                f"Payout of {format_money(payout.amount)} requested. An admin reviews it soon.",
+                "success",
+            )
+            return redirect(url_for("payouts.index"))
+    return render_page(INDEX, status=422, **_index_context(form))
+
+
+@bp.post("/payouts/check")
+@tutor_required
+def check():
+    """Validate the request form as the tutor types: the feedback line only."""
+    form = PayoutRequestForm()
+    message, ok = None, False
+    if form.amount.raw or form.amount.errors:
+        if not form.validate():
+            message = next(iter(form.errors.values()))[0]
+        else:
+            try:
+                services.check_request(current_user.id, form.amount.data, form.payout_method.data)
+            except PortalError as exc:
+                message = exc.message
+            else:
+                left = wallets.get_wallet_summary(current_user.id).balance - form.amount.data
+                message, ok = f"Fine: {format_money(left)} stays available.", True
+    return render_block(INDEX, "feedback", message=message, ok=ok)
+
+
+@bp.get("/payouts/<uuid:payout_id>/row")
+@tutor_required
+def row(payout_id):
+    """One payout's row: polled while the payout is on its way."""
+    payout = services.get_payout_for(current_user, payout_id)
+    return render_block(INDEX, "row", payout=payout, action_form=EmptyForm())
+
+
+@bp.post("/payouts/<uuid:payout_id>/cancel")
+@tutor_required
+def cancel(payout_id):
+    with unit_of_work():
+        payout = services.cancel_payout(current_user, payout_id)
+    if htmx_target() == f"payout-{payout.uuid}":
+        return render_block(INDEX, "row", payout=payout, action_form=EmptyForm())
+    flash("Payout cancelled; the money is back in your available balance.", "info")
+    return redirect(url_for("payouts.index"))
+
+
+# --- settings -------------------------------------------------------------------------
+
+
+def _settings_page(bank_form=None, stripe_form=None, status: int = 200):
+    destination = bank.get_destination(current_user.id)
+    summary = wallets.get_wallet_summary(current_user.id)
+    return render_page(
+        SETTINGS,
+        status=status,
+        destination=destination,
+        masked_bank=bank.mask_bank(
+            destination and destination.bank_kind, destination and destination.bank_last4
+        ),
+        masked_stripe=bank.mask_stripe(destination and destination.stripe_account_id),
+        bank_form=bank_form or BankDetailsForm(formdata=None),
+        stripe_form=stripe_form or StripeAccountForm(formdata=None),
+        form=PayoutSettingsForm(
+            formdata=None,
+            payout_threshold=summary.payout_threshold,
+            auto_payout_enabled=summary.auto_payout_enabled,
+        ),
+        min_payout=current_app.config["MIN_PAYOUT_AMOUNT"],
+    )
+
+
+@bp.get("/payouts/settings")
+@tutor_required
+def settings():
+    return _settings_page()
+
+
+@bp.post("/payouts/settings/bank")
+@tutor_required
+def save_bank():
+    form = BankDetailsForm()
+    if form.validate_on_submit():
+        fields = form.service_fields()
+        try:
+            with unit_of_work():
+                bank.update_bank_details(current_user.id, **fields)
+        except PortalError as exc:
+            apply_field_errors(form, exc.fields, exc.message)
+        else:
+            flash("Bank details saved." if fields else "Nothing to change.", "success")
+            return redirect(url_for("payouts.settings"))
+    return _settings_page(bank_form=form, status=422)
+
+
+@bp.post("/payouts/settings/stripe")
+@tutor_required
+def save_stripe():
+    form = StripeAccountForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                bank.update_bank_details(
+                    current_user.id, stripe_account_id=(form.stripe_account_id.data or "").strip()
+                )
+        except PortalError as exc:
+            apply_field_errors(form, exc.fields, exc.message)
+        else:
+            flash("Stripe account saved.", "success")
+            return redirect(url_for("payouts.settings"))
+    return _settings_page(stripe_form=form, status=422)
