@@ -4,5 +4,6 @@ from portal.accounts.models import ApiToken, User  # noqa: F401
 from portal.audit.models import AuditLog  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
+from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401
 from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401
 from portal.wallets.models import TutorWallet, WalletTransaction  # noqa: F401

@@ -3,7 +3,11 @@
 from portal.payouts.web import PendingPayoutsLabel
 
 NAV = {
-    "student": [("bookings.my_lessons", "My lessons"), ("bookings.tutors", "Find a tutor")],
+    "student": [
+        ("bookings.my_lessons", "My lessons"),
+        ("bookings.tutors", "Find a tutor"),
+        ("payments.billing", "Billing"),
+    ],
     "tutor": [
         ("bookings.my_lessons", "My lessons"),
         ("wallets.earnings", "Earnings"),
@@ -12,6 +16,7 @@ NAV = {
     "admin": [
         ("admin.index", "Overview"),
         ("admin.lessons", "Lessons"),
+        ("payments_admin.index", "Payments"),
         ("ledger_admin.index", "Ledger"),
         ("payouts_admin.index", PendingPayoutsLabel()),
         ("audit.index", "Audit log"),

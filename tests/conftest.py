@@ -41,14 +41,52 @@ def _test_config(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
-    app = create_app(_test_config(tmp_path_factory))
+def app(tmp_path_factory, stripe_api_base):
+    app = create_app({**_test_config(tmp_path_factory), **_stripe_config(stripe_api_base)})
     with app.app_context():
         _db.drop_all()
         _db.create_all()
     yield app
     with app.app_context():
         _db.engine.dispose()
+
+
+def _stripe_config(base: str) -> dict:
+    return {
+        "STRIPE_API_BASE": base,
+        "STRIPE_JS_URL": f"{base}/js.stripe.com/v3/",
+        "STRIPE_SECRET_KEY": "sk_test_localstripe",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "STRIPE_TIMEOUT_SECONDS": 10,
+    }
+
+
+@pytest.fixture(scope="session")
+def stripe_api_base() -> str:
+    """Where the test app's Stripe client points; `localstripe` starts a server there."""
+    from tests.localstripe_server import free_port
+
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def localstripe_server(stripe_api_base):
+    from tests.localstripe_server import LocalStripe
+
+    server = LocalStripe(stripe_api_base)
+    if not server.start():
+        server.stop()
+        unavailable(f"Stripe tier: localstripe did not start (see {server.log_path})")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def localstripe(localstripe_server):
+    """A localstripe with no objects, which the app's Stripe calls reach."""
+    localstripe_server.flush()
+    return localstripe_server
 
 
 @pytest.fixture(autouse=True)

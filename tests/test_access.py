@@ -15,7 +15,8 @@ PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "acco
 
 def _concrete(rule) -> str:
     # Fill every converter with an id that exists for nobody: access is checked before lookup.
-    return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+    path = re.sub(r"<uuid:[^<>]+>", "00000000-0000-4000-8000-000000000001", rule.rule)
+    return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", path)
 
 
 def _routes(app):

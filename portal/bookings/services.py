@@ -18,6 +18,7 @@ from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.money import round_half_up
+from portal.payments.models import Payment
 
 ALLOWED_DURATIONS = (30, 45, 60, 90, 120)
 MAX_DAYS_AHEAD = 365
@@ -214,10 +215,11 @@ def complete_ended_lessons(now: datetime | None = None) -> int:
 
 
 def payment_id_for(booking: Booking) -> str | None:
-    """The uuid of the booking's latest payment, once payments exist for it."""
-    resolver = _payment_resolvers[0] if _payment_resolvers else None
-    return resolver(booking) if resolver else None
-
-
-# The payments feature registers how to find a booking's payment; bookings do not import it.
-_payment_resolvers: list = []
+    """The uuid of the booking's latest payment attempt, if any."""
+    payment_uuid = db.session.scalar(
+        sa.select(Payment.uuid)
+        .where(Payment.booking_id == booking.id)
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    return str(payment_uuid) if payment_uuid else None

@@ -179,8 +179,9 @@ def test_me_and_tutors(client, bearer, student, tutor):
     }
 
 
-def test_security_headers(client):
+def test_security_headers(app, client):
     response = client.get("/signin")
     csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self' http://127.0.0.1:8420" in csp
+    stripe_js = app.config["STRIPE_JS_URL"].split("/js.stripe.com")[0]
+    assert f"script-src 'self' {stripe_js}" in csp
     assert response.headers["X-Frame-Options"] == "DENY"

@@ -1,0 +1,1 @@
+"""Payments: lesson payments with Stripe, saved cards, refunds and the billing pages."""
