@@ -82,28 +82,31 @@ MAX_FILTER_LENGTH = 120
 
 
 def parse_filters(args) -> AuditFilters:
-    """Filters from a query string; a bad date or an over-long value is a 400."""
+    """Filters from a query string; bad dates and over-long values are one 400 naming each."""
+    errors: dict[str, list[str]] = {}
     values = {}
     for name in ("action", "object_type", "object_id", "actor"):
         value = (args.get(name) or "").strip()
         if len(value) > MAX_FILTER_LENGTH:
-            raise ValidationError(
-                f"{name} is too long.", fields={name: [f"At most {MAX_FILTER_LENGTH} characters."]}
-            )
+            errors[name] = [f"At most {MAX_FILTER_LENGTH} characters."]
         values[name] = value
-    return AuditFilters(**values, date_from=_date(args, "from"), date_to=_date(args, "to"))
+    dates = {
+        key: _date(args, name, errors) for key, name in (("date_from", "from"), ("date_to", "to"))
+    }
+    if errors:
+        raise ValidationError(next(iter(errors.values()))[0], fields=errors)
+    return AuditFilters(**values, **dates)
 
 
-def _date(args, name: str) -> date | None:
+def _date(args, name: str, errors: dict) -> date | None:
     raw = (args.get(name) or "").strip()
     if not raw:
         return None
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValidationError(
-            "Use a date like 2026-01-31.", fields={name: ["Use a date like 2026-01-31."]}
-        ) from None
+        errors[name] = ["Use a date like 2026-01-31."]
+        return None
 
 
 def search(filters: AuditFilters) -> sa.Select:

@@ -11,7 +11,7 @@ Rules chosen where the spec is silent:
 
 - A change may give only some fields; the result must still be complete. A new IBAN
   replaces a stored account + routing number and the other way round.
-- An IBAN without a country takes the IBAN's country; with one, the two must agree.
+- A new IBAN without a country takes the IBAN's country; with one, the two must agree.
 - Account + routing numbers are US bank accounts: the country must be US.
 - ``null`` for a bank field means "unchanged"; ``stripe_account_id`` ``null`` or ``""``
   removes the connected account.
@@ -145,10 +145,14 @@ def update_bank_details(tutor_id: int, **fields: object) -> PayoutDestination:
     destination = _locked_destination(tutor_id)
     errors: dict[str, list[str]] = {}
     given = {name: fields[name] for name in BANK_FIELDS if fields.get(name) is not None}
-    details = _merged(destination.bank_details, given, errors) if given else None
+    current = destination.bank_details if destination is not None else None
+    details = _merged(current, given, errors) if given else None
     stripe_id = _stripe_account(fields.get("stripe_account_id"), errors)
     if errors:
         raise ValidationError(next(iter(errors.values()))[0], fields=errors)
+    if destination is None:
+        destination = PayoutDestination(tutor_id=tutor_id, created_at=utcnow())
+        db.session.add(destination)
     before = masked_state(destination)
     if details is not None:
         _store_bank(destination, details)
@@ -170,18 +174,14 @@ def masked_state(destination: PayoutDestination) -> dict:
     }
 
 
-def _locked_destination(tutor_id: int) -> PayoutDestination:
+def _locked_destination(tutor_id: int) -> PayoutDestination | None:
     tutor = db.session.get(User, tutor_id) if isinstance(tutor_id, int) else None
     if tutor is None or tutor.role != Role.TUTOR:
         raise NotFound("No such tutor.")
     query = sa.select(PayoutDestination).where(PayoutDestination.tutor_id == tutor_id)
     if is_postgres(db.session):
         query = query.with_for_update()
-    destination = db.session.scalar(query)
-    if destination is None:
-        destination = PayoutDestination(tutor_id=tutor_id, created_at=utcnow())
-        db.session.add(destination)
-    return destination
+    return db.session.scalar(query)
 
 
 def _store_bank(destination: PayoutDestination, details: dict) -> None:
@@ -201,6 +201,8 @@ def _merged(current: dict | None, given: dict[str, object], errors: dict) -> dic
     if "bank_iban" in given:
         details.pop("account_number", None)
         details.pop("routing_number", None)
+        if "bank_country" not in given:
+            details.pop("country", None)  # the new IBAN says where it is
     elif "bank_account_number" in given or "bank_routing_number" in given:
         details.pop("iban", None)
     for name, value in given.items():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pycountry
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice as Choice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from portal.forms import MoneyField
@@ -13,14 +14,14 @@ class PayoutRequestForm(FlaskForm):
     amount = MoneyField("Amount", validators=[InputRequired(message="Enter an amount.")])
     payout_method = RadioField(
         "Pay to",
-        choices=list(METHOD_LABELS.items()),
+        choices=[Choice(value, label) for value, label in METHOD_LABELS.items()],
         validators=[InputRequired(message="Choose where the money goes.")],
     )
 
 
-def _countries() -> list[tuple[str, str]]:
+def _countries() -> list[Choice]:
     countries = sorted(pycountry.countries, key=lambda c: c.name)
-    return [("", "Choose a country")] + [(c.alpha_2, c.name) for c in countries]
+    return [Choice("", "Choose a country")] + [Choice(c.alpha_2, c.name) for c in countries]
 
 
 class BankDetailsForm(FlaskForm):
@@ -31,7 +32,7 @@ class BankDetailsForm(FlaskForm):
     bank_country = SelectField("Bank country", choices=[], validate_choice=False)
     account_kind = RadioField(
         "Account type",
-        choices=[("iban", "IBAN"), ("account", "US account and routing number")],
+        choices=[Choice("iban", "IBAN"), Choice("account", "US account and routing number")],
         default="iban",
     )
     bank_iban = StringField("IBAN", validators=[Length(max=64)])

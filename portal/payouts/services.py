@@ -126,8 +126,9 @@ def _move(payout: PayoutRequest, action: str, actor_id: int | None, **changes) -
     """Apply one transition of the table to a locked payout and record it."""
     transition = TRANSITIONS[action]
     if payout.status not in transition.sources:
+        article = "An" if payout.status[0] in "aeiou" else "A"
         raise InvalidTransition(
-            f"A {payout.status} payout cannot be {transition.verb}.",
+            f"{article} {payout.status} payout cannot be {transition.verb}.",
             fields={"status": [payout.status]},
         )
     before = {"status": payout.status}

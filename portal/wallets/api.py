@@ -12,13 +12,14 @@ from portal.api import api_blueprint, iso, json_body, paginate
 from portal.db import utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
+from portal.payouts import bank as payout_bank
 from portal.wallets import services
 from portal.wallets.models import WalletTransaction
 
 bp = api_blueprint("wallets_api", __name__, "/wallet")
 
-# The payouts feature adds the bank and Stripe account fields of SPEC §7 here.
-SETTINGS_FIELDS = {"payout_threshold", "auto_payout_enabled"}
+# The bank and Stripe account fields of SPEC §7 belong to the payouts feature.
+SETTINGS_FIELDS = {"payout_threshold", "auto_payout_enabled", *payout_bank.SETTINGS_FIELDS}
 
 # The range `analytics/` covers when `from` is not given, per period.
 DEFAULT_SPAN = {"day": timedelta(days=29), "week": timedelta(weeks=11), "month": None}
@@ -35,8 +36,8 @@ def wallet_json(summary: services.WalletSummary) -> dict:
         "currency": summary.currency,
         "payout_threshold": summary.payout_threshold,
         "auto_payout_enabled": summary.auto_payout_enabled,
-        # Bank details arrive with the payouts feature; only ever the last four digits.
-        "bank_last4": None,
+        # Only ever the last four characters of the account.
+        "bank_last4": payout_bank.bank_last4_for(current_user.id),
     }
 
 
@@ -142,6 +143,9 @@ def settings():
             "auto_payout_enabled must be true or false.",
             fields={"auto_payout_enabled": ["Must be true or false."]},
         )
+    bank_fields = {k: data[k] for k in payout_bank.SETTINGS_FIELDS if k in data}
+    if bank_fields:
+        payout_bank.update_bank_details(current_user.id, **bank_fields)
     services.update_payout_settings(
         current_user.id, payout_threshold=threshold, auto_payout_enabled=auto
     )

@@ -89,6 +89,42 @@ def stripe_tutor(tutor):
     return tutor
 
 
+class Isolated:
+    """A signed-in browser whose every request runs in its own app context.
+
+    Requests in a test otherwise share the test's app context, and with it Flask-Login's
+    cached user: the second person signing in would still be the first.
+    """
+
+    def __init__(self, app, session):
+        self.app, self.session = app, session
+        self.user = session.user
+
+    def _in_context(self, method, *args, **kwargs):
+        with self.app.app_context():
+            return getattr(self.session, method)(*args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._in_context("get", *args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self._in_context("post", *args, **kwargs)
+
+    def api(self, *args, **kwargs):
+        return self._in_context("api", *args, **kwargs)
+
+
+@pytest.fixture
+def browser(app, login):
+    """`browser(user)` → a signed-in `Isolated` session; several people may act in one test."""
+
+    def _browser(user):
+        with app.app_context():
+            return Isolated(app, login(user))
+
+    return _browser
+
+
 @pytest.fixture
 def transfers(app, monkeypatch):
     """Stripe's transfer API (recorded answers) with the portal's provider pointed at it."""

@@ -1,0 +1,1 @@
+from tests.payouts.conftest import browser  # noqa: F401 - several people per test
