@@ -95,6 +95,10 @@ _HTTP_CODES = {
 
 
 def _handle_portal_error(exc: PortalError):
+    from portal.extensions import db
+
+    # A refused request writes nothing, not even what it flushed before the refusal.
+    db.session.rollback()
     if is_api_request():
         return error_json(exc.status, exc.code, exc.message, exc.fields)
     if exc.status == 401:

@@ -537,21 +537,21 @@ def _check_reason(reason: object) -> str:
 
 
 def _refund_amount(actor: User, payment: Payment, amount: object) -> int:
-    is_student = actor.role == Role.STUDENT
-    if amount is None:
-        amount = payment.amount if is_student else payment.remaining
-    else:
+    if amount is not None:
         try:
             amount = check_amount(amount)
         except AmountError as exc:
             raise ValidationError(str(exc), fields={"amount": [str(exc)]}) from None
-    if amount > payment.remaining:
-        message = f"At most {format_money(payment.remaining, payment.currency)} can be refunded."
-        raise ValidationError(message, fields={"amount": [message]}, code="over_remaining")
-    if is_student:
+    if actor.role == Role.STUDENT:
         problem = student_refund_problem(payment, amount)
         if problem:
             raise InvalidTransition(problem, code="refund_not_allowed")
+        return payment.amount
+    if amount is None:
+        return payment.remaining
+    if amount > payment.remaining:
+        message = f"At most {format_money(payment.remaining, payment.currency)} can be refunded."
+        raise ValidationError(message, fields={"amount": [message]}, code="over_remaining")
     return amount
 
 
