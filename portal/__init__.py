@@ -65,6 +65,8 @@ BLUEPRINT_MODULES = (
     "portal.bookings.views",
     "portal.bookings.api",
     "portal.admin.views",
+    "portal.webhooks.api",
+    "portal.webhooks.views",
     "portal.payments.views",
     "portal.payments.api",
     "portal.payments.admin",

@@ -10,6 +10,7 @@ from portal.crypto import keys_cli
 from portal.errors import PortalError
 from portal.extensions import db
 from portal.ledger.commands import ledger_cli
+from portal.webhooks.commands import webhooks_cli
 
 users_cli = AppGroup("users", help="Create users and API tokens.")
 tasks_cli = AppGroup("tasks", help="Run scheduled tasks.")
@@ -87,5 +88,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(webhooks_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(keys_cli)

@@ -39,6 +39,10 @@ class Config:
         self.STRIPE_JS_URL = _env("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/")
         self.STRIPE_TIMEOUT_SECONDS = _int("STRIPE_TIMEOUT_SECONDS", 10)
         self.STRIPE_MAX_NETWORK_RETRIES = _int("STRIPE_MAX_NETWORK_RETRIES", 2)
+        # Stripe's events are a few kilobytes; a larger webhook body is refused with 413.
+        self.STRIPE_WEBHOOK_MAX_BYTES = _int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024)
+        # sync_payment_status asks Stripe about payments still pending after this long.
+        self.PAYMENT_SYNC_AFTER_MINUTES = _int("PAYMENT_SYNC_AFTER_MINUTES", 30)
 
         self.PLATFORM_FEE_PERCENT = Decimal(_env("PLATFORM_FEE_PERCENT", "15.00"))
         self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()

@@ -13,6 +13,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.bookings.services import lesson_price
 from portal.db import utcnow
 from portal.extensions import db
+from portal.payouts.demo import load_payout_demo
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published demo credentials
 
@@ -57,6 +58,7 @@ def load_demo() -> list[User]:
                 )
             )
         db.session.flush()
+    load_payout_demo(tutor, by_email["student2@m4sh.app"])
     return users
 
 

@@ -7,3 +7,4 @@ from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # no
 from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401
 from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401
 from portal.wallets.models import TutorWallet, WalletTransaction  # noqa: F401
+from portal.webhooks.models import WebhookEvent  # noqa: F401

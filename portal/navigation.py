@@ -1,6 +1,7 @@
 """The navigation bar by role: (endpoint, label) pairs, in order."""
 
 from portal.payouts.web import PendingPayoutsLabel
+from portal.webhooks.nav import FailedWebhooksLabel
 
 NAV = {
     "student": [
@@ -20,6 +21,7 @@ NAV = {
         ("ledger_admin.index", "Ledger"),
         ("payouts_admin.index", PendingPayoutsLabel()),
         ("audit.index", "Audit log"),
+        ("webhooks_admin.index", FailedWebhooksLabel()),
     ],
 }
 

@@ -4,3 +4,4 @@ from portal.bookings import tasks as booking_tasks  # noqa: F401
 from portal.payouts import tasks as payout_tasks  # noqa: F401
 from portal.system import tasks as system_tasks  # noqa: F401
 from portal.wallets import tasks as wallet_tasks  # noqa: F401
+from portal.webhooks import tasks as webhook_tasks  # noqa: F401

@@ -1,6 +1,10 @@
 // Payout pages: modal dialogs, closing them after an action, "select all", and the
 // bank form's IBAN / US account switch. Every page also works without this file.
 (function () {
+  // Boosted navigation runs this file again with each payout page: listen once.
+  if (window.payoutsScript) return;
+  window.payoutsScript = true;
+
   function openDialogs(root) {
     (root.querySelectorAll ? root.querySelectorAll("dialog[data-modal]") : []).forEach(function (dialog) {
       if (!dialog.open && document.body.contains(dialog)) {
@@ -49,6 +53,7 @@
       showAccountKind(input.form);
     });
   }
-  document.addEventListener("DOMContentLoaded", init);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
   document.addEventListener("htmx:load", init);
 })();
