@@ -1,16 +1,24 @@
-"""The admin navigation's "Webhooks" entry, with the number of failed events."""
+"""The admin navigation's "Webhooks" label, with how many events failed."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
 
-def webhooks_label() -> Markup:
-    from portal.webhooks.services import failed_count
+class FailedWebhooksLabel:
+    """Counted when the navigation is drawn (one indexed COUNT), like the payouts label."""
 
-    failed = failed_count()
-    if not failed:
-        return Markup("Webhooks")
-    return Markup(
-        'Webhooks <span class="count">{}<span class="sr-only"> failed</span></span>'
-    ).format(failed)
+    text = "Webhooks"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __html__(self) -> str:
+        from portal.webhooks.services import failed_count
+
+        failed = failed_count()
+        if not failed:
+            return self.text
+        return Markup(
+            '{} <span class="count">{}<span class="sr-only"> failed</span></span>'
+        ).format(self.text, failed)

@@ -63,7 +63,9 @@ def backoff(retries: int) -> int:
     return min(BACKOFF_SECONDS * 2**retries, BACKOFF_CAP_SECONDS)
 
 
-@shared_task(bind=True, name="process_webhook_event", max_retries=MAX_RETRIES)
+# The outcome lives on the event row; no result is stored, and the web process that
+# queues the task does not subscribe to a result it will never read.
+@shared_task(bind=True, name="process_webhook_event", max_retries=MAX_RETRIES, ignore_result=True)
 def process_webhook_event(self, event_id: int, replay: bool = False):
     """Process a stored Stripe event, retrying a failure that may pass with backoff."""
     outcome = run_event(event_id, replay=replay)

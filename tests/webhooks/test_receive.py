@@ -95,8 +95,16 @@ def test_a_body_changed_after_signing_is_400(client, secret):
 
 @pytest.mark.parametrize(
     "body",
-    ["{not json", "[]", "null", '"evt_1"', b"\xff\xfe{}"],
-    ids=["invalid-json", "array", "null", "string", "not-utf8"],
+    [
+        "{not json",
+        "[]",
+        "null",
+        '"evt_1"',
+        b"\xff\xfe{}",
+        '{"id": "evt_1", "type": "invoice.paid", "created": 1, "amount": NaN}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["invalid-json", "array", "null", "string", "not-utf8", "nan", "deeply-nested"],
 )
 def test_a_signed_body_that_is_not_a_json_object_is_400(client, secret, body):
     raw = body if isinstance(body, bytes) else body.encode()
