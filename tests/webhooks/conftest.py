@@ -22,6 +22,7 @@ from portal.providers.base import CardDeclined
 from portal.webhooks.models import WebhookEvent
 from tests import factories
 from tests.localstripe_server import VISA
+from tests.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
 
 URL = "/api/v1/webhooks/stripe/"
 _ids = itertools.count(1)
