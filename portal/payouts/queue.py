@@ -125,8 +125,13 @@ def queue_page(filters: QueueFilters, number: object, counts: dict[str, int]) ->
     """One page of the chosen tab; `counts` (from `status_counts`) gives its total."""
     page = Page(items=[], number=_page_number(number), per_page=PER_PAGE,
                 total=counts.get(filters.status, 0))  # fmt: skip
-    query = _filtered(_rows_query(), filters).where(PayoutRequest.status == filters.status)
-    query = _ordered(query, filters.status).limit(PER_PAGE).offset((page.number - 1) * PER_PAGE)
+    # The page's ids first, straight off the (status, created_at, id) index; then the joins
+    # for those rows only, whatever the planner believes about the table's size.
+    ids = _filtered(sa.select(PayoutRequest.id), filters)
+    ids = _ordered(ids.where(PayoutRequest.status == filters.status), filters.status)
+    ids = ids.limit(PER_PAGE).offset((page.number - 1) * PER_PAGE)
+    query = _ordered(_rows_query().where(PayoutRequest.id.in_(ids.scalar_subquery())),
+                     filters.status)  # fmt: skip
     page.items = [QueueRow(*row) for row in db.session.execute(query).all()]
     return page
 
