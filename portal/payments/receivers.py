@@ -30,6 +30,10 @@ from portal.payments.signals import payment_refunded, payment_succeeded
 from portal.wallets.services import process_lesson_earning, process_refund_deduction
 
 
+# Ledger memos are at most this long.
+MEMO_LENGTH = 255
+
+
 def earning_key(payment: Payment) -> str:
     return f"payment:{payment.uuid}:captured"
 
@@ -50,7 +54,7 @@ def record_lesson_earning(payment: Payment, actor_id: int | None = None, **_) ->
         booking_id=payment.booking_id,
         payment_id=payment.id,
         actor_id=actor_id,
-        memo=f"Lesson payment {payment.uuid}",
+        memo=f"Paid by {payment.payer.name}"[:MEMO_LENGTH],
     )
 
 
@@ -66,8 +70,13 @@ def deduct_refund(payment: Payment, refund: Refund, actor_id: int | None = None,
         payment_id=payment.id,
         booking_id=payment.booking_id,
         actor_id=actor_id,
-        memo=refund.reason or f"Refund of payment {payment.uuid}",
+        memo=_refund_memo(payment, refund),
     )
+
+
+def _refund_memo(payment: Payment, refund: Refund) -> str:
+    memo = f"Refund to {payment.payer.name}"
+    return (f"{memo}: {refund.reason}" if refund.reason else memo)[:MEMO_LENGTH]
 
 
 @booking_cancelled.connect

@@ -6,7 +6,9 @@
 // What differs (localstripe 1.15.10): its createPaymentMethod does nothing, so a new card
 // becomes a token (`tok_…`, from createToken; the server turns it into a card on the
 // customer); it has no handleNextAction, and its confirmCardPayment completes 3-D Secure
-// for an intent already in `requires_action` — which is exactly our case.
+// for an intent already in `requires_action` — which is exactly our case. And its script
+// declares a global `class Element`, which hides the DOM's `Element` from every script on
+// the page (htmx's `instanceof Element` checks stop working); see `isolateLocalstripe`.
 (function () {
   "use strict";
   if (window.M4StripeAdapter) { return; }
@@ -28,15 +30,36 @@
     return new Error(message);
   }
 
+  // Give the page the DOM's Element back, and lend localstripe its own class only for the
+  // synchronous start of the two calls that use it (creating the card field, and the
+  // `instanceof` check that begins confirmCardSetup).
+  var lendElement = null;
+
+  function isolateLocalstripe() {
+    /* global Element: writable */
+    if (lendElement) { return lendElement; }
+    var domElement = window.Element;
+    var localElement = Element;
+    Element = domElement;
+    lendElement = function (call) {
+      Element = localElement;
+      try { return call(); } finally { Element = domElement; }
+    };
+    return lendElement;
+  }
+
   function create(settings) {
     var local = settings.mode === "localstripe";
     return loadScript(settings.jsUrl).then(function () {
+      var withOwnElement = local ? isolateLocalstripe() : function (call) { return call(); };
       var stripe = window.Stripe(settings.publishableKey);
       return {
         mode: settings.mode,
 
         mountCard: function (element) {
-          var card = stripe.elements().create("card", { hidePostalCode: true });
+          var card = withOwnElement(function () {
+            return stripe.elements().create("card", { hidePostalCode: true });
+          });
           card.mount(element);
           return card;
         },
@@ -66,7 +89,9 @@
 
         setupCard: function (clientSecret, card) {
           if (local && !card.value) { return Promise.reject(new Error("Enter your card details.")); }
-          return stripe.confirmCardSetup(clientSecret, { payment_method: { card: card } }).then(function (result) {
+          return withOwnElement(function () {
+            return stripe.confirmCardSetup(clientSecret, { payment_method: { card: card } });
+          }).then(function (result) {
             if (result.error) { throw failure(result.error, "The card could not be saved."); }
             return result.setupIntent;
           });
