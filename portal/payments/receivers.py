@@ -29,7 +29,6 @@ from portal.payments.services import abandon_pending_payment
 from portal.payments.signals import payment_refunded, payment_succeeded
 from portal.wallets.services import process_lesson_earning, process_refund_deduction
 
-
 # Ledger memos are at most this long.
 MEMO_LENGTH = 255
 
