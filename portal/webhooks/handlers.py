@@ -23,8 +23,12 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.payments.checkout import sync_checkout_payment
 from portal.payments.models import COLLECTED_STATUSES, Payment
+from portal.payments.services import apply_intent, apply_provider_refund
 from portal.providers import get_provider
+from portal.providers.base import ProviderRefund
+from portal.providers.stripe import StripeProvider, refund_from_stripe, translate_errors
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 Handler = Callable[[WebhookEvent], str]
@@ -102,8 +106,6 @@ def _payment_by_uuid(value: object) -> Payment | None:
 
 def settle_from_provider(payment: Payment) -> str:
     """Apply what Stripe says now about the payment's intent; the confirm call does the same."""
-    from portal.payments.services import apply_intent
-
     before = payment.status
     if payment.provider_payment_id is None:
         return _settle_checkout(payment)
@@ -113,8 +115,6 @@ def settle_from_provider(payment: Payment) -> str:
 
 
 def _settle_checkout(payment: Payment) -> str:
-    from portal.payments.checkout import sync_checkout_payment
-
     before = payment.status
     sync_checkout_payment(payment)
     return _change(payment, before, "from its Checkout Session")
@@ -136,8 +136,6 @@ def payment_intent_event(event: WebhookEvent) -> str:
 
 @handles("charge.refunded")
 def charge_refunded(event: WebhookEvent) -> str:
-    from portal.payments.services import apply_provider_refund
-
     charge = event_object(event, "ch_")
     intent_id = id_field(charge, "payment_intent", "pi_")
     payment = payment_for_intent(intent_id, _metadata(charge))
@@ -155,11 +153,9 @@ def charge_refunded(event: WebhookEvent) -> str:
     )
 
 
-def refunds_for_intent(intent_id: str):
+def refunds_for_intent(intent_id: str) -> list[ProviderRefund]:
     """Every refund of the intent as Stripe has it now, oldest first: the payload's list
     may be stale or cut short, and the split gives the remainder to the last refund."""
-    from portal.providers.stripe import StripeProvider, refund_from_stripe, translate_errors
-
     provider = get_provider()
     if not isinstance(provider, StripeProvider):
         raise EventNotApplicable("Refunds can only be fetched from Stripe.")

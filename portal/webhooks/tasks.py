@@ -19,7 +19,9 @@ from flask import current_app
 from portal.celery import enqueue_after_commit
 from portal.db import utcnow
 from portal.extensions import db
+from portal.payments.models import Payment, PaymentStatus
 from portal.webhooks import services
+from portal.webhooks.handlers import settle_from_provider
 from portal.webhooks.models import EventStatus
 
 log = logging.getLogger(__name__)
@@ -96,8 +98,6 @@ def sync_payment_status() -> str:
 
 
 def stale_pending_payment_ids(cutoff, now) -> list[int]:
-    from portal.payments.models import Payment, PaymentStatus
-
     return list(
         db.session.scalars(
             sa.select(Payment.id)
@@ -114,9 +114,6 @@ def stale_pending_payment_ids(cutoff, now) -> list[int]:
 
 def _sync_payment(payment_id: int) -> str:
     """One payment, one transaction: a payment Stripe cannot answer for does not stop the rest."""
-    from portal.payments.models import Payment, PaymentStatus
-    from portal.webhooks.handlers import settle_from_provider
-
     try:
         payment = db.session.get(Payment, payment_id)
         if payment is None or payment.status != PaymentStatus.PENDING:
