@@ -71,6 +71,12 @@ def method_json(method: PaymentMethod) -> dict:
     }
 
 
+def _commit(body: dict, status: int = 200):
+    # The answer is built before the commit, which would expire the objects it reads.
+    db.session.commit()
+    return jsonify(body), status
+
+
 @bp.post("/intent/")
 @student_required
 def create_intent():
@@ -80,8 +86,7 @@ def create_intent():
     step = services.create_payment_intent(
         current_user, data.get("booking_id"), payment_method_id=data.get("payment_method_id")
     )
-    db.session.commit()
-    return jsonify(step_json(step)), 201 if step.created else 200
+    return _commit(step_json(step), 201 if step.created else 200)
 
 
 def _check_currency(currency: object) -> None:
@@ -104,8 +109,7 @@ def confirm(payment_id):
         provider_method_id=data.get("provider_method_id"),
         payment_method_id=data.get("payment_method_id"),
     )
-    db.session.commit()
-    return jsonify(step_json(step))
+    return _commit(step_json(step))
 
 
 STATUS_FILTERS = {s.value for s in PaymentStatus}
@@ -138,9 +142,7 @@ def refund(payment_id):
     made = services.process_refund(
         current_user, payment_id, amount=data.get("amount"), reason=reason
     )
-    db.session.commit()
-    payment = made.payment
-    return jsonify({**payment_json(payment), "refund": refund_json(made)}), 201
+    return _commit({**payment_json(made.payment), "refund": refund_json(made)}, 201)
 
 
 @bp.get("/methods/")
@@ -162,8 +164,7 @@ def add_method():
     method = services.add_payment_method(
         current_user, data.get("provider_method_id"), make_default=make_default
     )
-    db.session.commit()
-    return jsonify(method_json(method)), 201
+    return _commit(method_json(method), 201)
 
 
 @bp.post("/methods/setup/")
@@ -187,5 +188,4 @@ def remove_method(method_id: int):
 @student_required
 def default_method(method_id: int):
     method = services.set_default_payment_method(current_user, method_id)
-    db.session.commit()
-    return jsonify(method_json(method))
+    return _commit(method_json(method))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.accounts.models import Role, User
@@ -61,6 +62,7 @@ KEY_NAMESPACE = uuid.UUID("5f0c7a52-8d1e-4e55-9a57-6f0d0b1c2e3a")
 _PROVIDER_ID_RE = re.compile(r"^(pm|tok|card|src)_[A-Za-z0-9_]{1,250}$")
 _SETUP_INTENT_RE = re.compile(r"^seti_[A-Za-z0-9_]{1,250}$")
 MAX_REASON_LENGTH = 500
+LOCKED_PAYMENTS = "portal_locked_payments"
 
 
 @dataclass
@@ -78,15 +80,18 @@ class PaymentStep:
 
 def get_payment_for(user: User, payment_id: object) -> Payment:
     """The payment if `user` may see it (payer, the lesson's tutor, or an admin), else 404."""
-    try:
-        key = payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id))
-    except ValueError:
-        raise NotFound("No such payment.") from None
-    query = visible_payments(user).where(Payment.uuid == key)
+    query = visible_payments(user).where(Payment.uuid == _parse_uuid(payment_id))
     payment = db.session.scalar(query)
     if payment is None:
         raise NotFound("No such payment.")
     return payment
+
+
+def _parse_uuid(payment_id: object) -> uuid.UUID:
+    try:
+        return payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id))
+    except ValueError:
+        raise NotFound("No such payment.") from None
 
 
 def visible_payments(user: User) -> sa.Select:
@@ -117,20 +122,51 @@ def pending_payment_for(booking_id: int) -> Payment | None:
 
 
 def lock_payment(payment: Payment) -> Payment:
-    """Lock the payment's lesson, then the payment, and reload both from the database."""
-    if payment.booking_id is not None:
-        db.session.scalars(
-            sa.select(Booking)
-            .where(Booking.id == payment.booking_id)
-            .with_for_update(of=Booking)
-            .execution_options(populate_existing=True)
-        ).one()
-    return db.session.scalars(
+    """Lock the payment's lesson, then the payment, and reload both from the database.
+
+    Once per transaction: after that the rows are ours until it ends, so a second call
+    (the success path after the confirm call locked) costs nothing.
+    """
+    if payment.id in db.session.info.get(LOCKED_PAYMENTS, ()):
+        return payment
+    return _lock(Payment.id == payment.id)
+
+
+def lock_payment_of_payer(user: User, payment_id: object) -> Payment:
+    """`lock_payment` for the payment `user` paid (or is paying), found by uuid; else 404."""
+    locked = _lock(Payment.uuid == _parse_uuid(payment_id), Payment.payer_id == user.id)
+    if locked is None:
+        raise NotFound("No such payment.")
+    return locked
+
+
+def _lock(*where) -> Payment | None:
+    lesson_id = sa.select(Payment.booking_id).where(*where).scalar_subquery()
+    booking = db.session.scalars(
+        sa.select(Booking)
+        .where(Booking.id == lesson_id)
+        .with_for_update(of=Booking)
+        .options(so.lazyload("*"))
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    payment = db.session.scalars(
         sa.select(Payment)
-        .where(Payment.id == payment.id)
+        .where(*where)
         .with_for_update(of=Payment)
         .execution_options(populate_existing=True)
-    ).one()
+    ).one_or_none()
+    if payment is None:
+        return None
+    # The lesson was just loaded: spare `payment.booking` a second query.
+    so.attributes.set_committed_value(payment, "booking", booking)
+    db.session.info.setdefault(LOCKED_PAYMENTS, set()).add(payment.id)
+    return payment
+
+
+@sa.event.listens_for(so.Session, "after_transaction_end")
+def _forget_locks(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(LOCKED_PAYMENTS, None)
 
 
 # Customers
@@ -173,7 +209,8 @@ def create_payment_intent(
     booking = get_booking_for(student, require_id(booking_id, "booking_id"), lock=True)
     method = own_payment_method(student, payment_method_id) if payment_method_id else None
     check_payable(booking)
-    pending = pending_payment_for(booking.id)
+    attempts = db.session.scalars(sa.select(Payment).where(Payment.booking_id == booking.id)).all()
+    pending = next((p for p in attempts if p.status == PaymentStatus.PENDING), None)
     if pending is not None and pending.via_checkout:
         pending = _abandon_checkout(pending)
         if pending.status in COLLECTED_STATUSES:
@@ -181,7 +218,7 @@ def create_payment_intent(
         pending = None
     if pending is not None:
         return _resume_intent(pending, method)
-    return _start_intent(student, booking, method)
+    return _start_intent(student, booking, method, attempts=len(attempts))
 
 
 def check_payable(booking: Booking) -> None:
@@ -206,19 +243,20 @@ def check_payable(booking: Booking) -> None:
         raise Conflict("This lesson is free; there is nothing to pay.", code="nothing_to_pay")
 
 
-def attempt_key(booking: Booking) -> tuple[str, uuid.UUID]:
+def attempt_key(booking: Booking, attempts: int | None = None) -> tuple[str, uuid.UUID]:
     """The idempotency key and uuid of the lesson's next payment attempt."""
-    attempts = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Payment).where(Payment.booking_id == booking.id)
-    )
+    if attempts is None:
+        attempts = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Payment).where(Payment.booking_id == booking.id)
+        )
     created = int(booking.created_at.timestamp())
     key = f"lesson-{booking.id}-{created}-attempt-{attempts + 1}"
     return key, uuid.uuid5(KEY_NAMESPACE, key)
 
 
-def new_lesson_payment(student: User, booking: Booking) -> Payment:
+def new_lesson_payment(student: User, booking: Booking, attempts: int | None = None) -> Payment:
     """A pending payment row for the lesson's price, flushed before any provider call."""
-    key, payment_uuid = attempt_key(booking)
+    key, payment_uuid = attempt_key(booking, attempts)
     split = split_fee(booking.price)
     payment = Payment(
         uuid=payment_uuid,
@@ -245,8 +283,10 @@ def provider_metadata(payment: Payment) -> dict[str, str]:
     return data
 
 
-def _start_intent(student: User, booking: Booking, method: PaymentMethod | None) -> PaymentStep:
-    payment = new_lesson_payment(student, booking)
+def _start_intent(
+    student: User, booking: Booking, method: PaymentMethod | None, *, attempts: int
+) -> PaymentStep:
+    payment = new_lesson_payment(student, booking, attempts)
     customer = ensure_customer(student)
     intent = get_provider().create_payment_intent(
         amount=payment.amount,
@@ -301,10 +341,7 @@ def confirm_payment(
     """
     if provider_method_id is not None and payment_method_id is not None:
         raise ValidationError("Choose either a saved card or a new card, not both.")
-    payment = get_payment_for(user, payment_id)
-    if payment.payer_id != user.id:
-        raise NotFound("No such payment.")
-    payment = lock_payment(payment)
+    payment = lock_payment_of_payer(user, payment_id)
     if payment.status in COLLECTED_STATUSES:
         return PaymentStep(payment)
     if payment.status != PaymentStatus.PENDING:

@@ -1,0 +1,199 @@
+"""The portal's own overhead per lesson payment (create intent + confirm, server side).
+
+Both sides talk to the same localstripe in the same run, one payment at a time, taking
+turns so that any drift in localstripe's speed hits both alike:
+
+- direct: the Stripe calls the portal makes for a payment with a saved card, made with
+  the `stripe` library (create the intent; set its payment method; confirm);
+- portal: `POST /api/v1/payments/intent/` then `POST /api/v1/payments/{id}/confirm/`
+  with that saved card, through the whole app in process (routing, bearer token, JSON,
+  locks, the success path, the ledger posting, the commit).
+
+Overhead = portal − direct, per payment. Goal: ≤ 15 ms.
+
+    .venv/bin/python -m bench.payment_overhead [--payments 200]
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<db> .venv/bin/python -m ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import stripe
+
+from portal import create_app
+from portal.accounts.services import create_user, issue_token
+from portal.bookings.models import Booking, BookingStatus
+from portal.db import utcnow
+from portal.extensions import db
+from portal.payments import services
+from tests.localstripe_server import SECRET_KEY, LocalStripe, free_port
+
+GOAL_MS = 15.0
+WARMUP = 10
+
+
+def build_app(stripe_base: str, database_url: str | None):
+    url = database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "STRIPE_API_BASE": stripe_base,
+            "STRIPE_JS_URL": f"{stripe_base}/js.stripe.com/v3/",
+            "STRIPE_SECRET_KEY": SECRET_KEY,
+            "STRIPE_MAX_NETWORK_RETRIES": 0,
+            "RATELIMIT_ENABLED": False,
+            "CELERY_BROKER_URL": None,
+        }
+    )
+
+
+def seed(app, localstripe: LocalStripe, lessons: int) -> dict:
+    """A tutor, a student with a saved card, and `lessons` unpaid lessons an hour apart."""
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        tutor = create_user("tutor@bench.m4sh.app", "bench-password-1", "tutor", hourly_rate=4500)
+        student = create_user("student@bench.m4sh.app", "bench-password-1", "student")
+        card = services.add_payment_method(student, localstripe.token())
+        start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        booking_ids = []
+        for i in range(lessons):
+            starts = start + timedelta(hours=i)
+            booking = Booking(
+                tutor_id=tutor.id,
+                student_id=student.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=60),
+                duration_minutes=60,
+                price=4500,
+                currency="usd",
+                status=BookingStatus.PENDING_PAYMENT,
+            )
+            db.session.add(booking)
+            db.session.flush()
+            booking_ids.append(booking.id)
+        token = issue_token(student)
+        db.session.commit()
+        return {
+            "token": token,
+            "card_id": card.id,
+            "card": card.provider_method_id,
+            "customer": student.stripe_customer_id,
+            "bookings": booking_ids,
+        }
+
+
+def pay_through_portal(client, headers: dict, booking_id: int, card_id: int) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    intent = client.post(
+        "/api/v1/payments/intent/", json={"booking_id": booking_id}, headers=headers
+    )
+    confirm = client.post(
+        f"/api/v1/payments/{intent.json['id']}/confirm/",
+        json={"payment_method_id": card_id},
+        headers=headers,
+    )
+    elapsed = time.perf_counter() - started, time.process_time() - cpu
+    if intent.status_code != 201 or confirm.json.get("status") != "succeeded":
+        raise RuntimeError(f"portal payment failed: {intent.json} {confirm.json}")
+    return elapsed
+
+
+def pay_directly(client: stripe.StripeClient, customer: str, card: str, n: int):
+    started, cpu = time.perf_counter(), time.process_time()
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 4500,
+            "currency": "usd",
+            "customer": customer,
+            "payment_method_types": ["card"],
+            "metadata": {"booking_id": str(n)},
+        },
+        {"idempotency_key": f"bench-direct-{n}"},
+    )
+    client.v1.payment_intents.update(intent.id, {"payment_method": card})
+    confirmed = client.v1.payment_intents.confirm(intent.id)
+    elapsed = time.perf_counter() - started, time.process_time() - cpu
+    if confirmed.status != "succeeded":
+        raise RuntimeError(f"direct payment failed: {confirmed.status}")
+    return elapsed
+
+
+def run(payments: int, database_url: str | None) -> dict:
+    localstripe = LocalStripe(f"http://127.0.0.1:{free_port()}")
+    if not localstripe.start():
+        sys.exit(f"localstripe did not start; see {localstripe.log_path}")
+    try:
+        app = build_app(localstripe.url, database_url)
+        data = seed(app, localstripe, payments + WARMUP)
+        direct = stripe.StripeClient(
+            SECRET_KEY,
+            base_addresses={"api": localstripe.url},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=10),
+        )
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {data['token']}"}
+        portal, direct_ = [], []
+        for n, booking_id in enumerate(data["bookings"]):
+            d = pay_directly(direct, data["customer"], data["card"], n)
+            p = pay_through_portal(client, headers, booking_id, data["card_id"])
+            if n >= WARMUP:
+                direct_.append(d)
+                portal.append(p)
+        return {
+            "portal": [wall for wall, _ in portal],
+            "direct": [wall for wall, _ in direct_],
+            "portal_cpu": [cpu for _, cpu in portal],
+            "direct_cpu": [cpu for _, cpu in direct_],
+            "db": app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0],
+        }
+    finally:
+        localstripe.stop()
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def report(result: dict) -> None:
+    portal, direct = result["portal"], result["direct"]
+    overhead = [p - d for p, d in zip(portal, direct, strict=True)]
+    cpu = [p - d for p, d in zip(result["portal_cpu"], result["direct_cpu"], strict=True)]
+    print(f"Lesson payments: {len(portal)} (after {WARMUP} warm-up), database: {result['db']}")
+    print(f"{'':38}{'mean':>11}{'median':>11}{'p95':>11}")
+    rows = (
+        ("direct Stripe calls (baseline)", direct),
+        ("through the portal", portal),
+        ("portal overhead (wall clock)", overhead),
+        ("portal overhead (this process's CPU)", cpu),
+    )
+    for label, values in rows:
+        p95 = sorted(values)[int(len(values) * 0.95) - 1]
+        print(f"{label:38}{ms(statistics.mean(values))}{ms(statistics.median(values))}{ms(p95)}")
+    mean = statistics.mean(overhead) * 1000
+    verdict = "meets" if mean <= GOAL_MS else "MISSES"
+    print(f"Goal: overhead ≤ {GOAL_MS:.0f} ms per payment — {verdict} it ({mean:.2f} ms mean).")
+    print(f"Load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--payments", type=int, default=200)
+    args = parser.parse_args()
+    report(run(args.payments, os.environ.get("BENCH_DATABASE_URL")))
+
+
+if __name__ == "__main__":
+    main()
