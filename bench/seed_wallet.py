@@ -95,14 +95,16 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
         elif kind == "payout" and state["balance"] > 0:
             amount = state["balance"] // 2 or state["balance"]
             entry_kind, t = EntryKind.PAYOUT_RESERVED, TransactionType.PAYOUT
-            move = dict(pending=0, available=-amount, in_flight=amount, amount=-amount,
-                        gross=None, fee=None)  # fmt: skip
+            move = dict(
+                pending=0, available=-amount, in_flight=amount, amount=-amount, gross=None, fee=None
+            )
             postings = [(avail, amount), (flight, -amount)]
         elif kind == "payout_completed" and state["in_flight"] > 0:
             amount = state["in_flight"]
             entry_kind, t = EntryKind.PAYOUT_COMPLETED, TransactionType.PAYOUT_COMPLETED
-            move = dict(pending=0, available=0, in_flight=-amount, amount=-amount,
-                        gross=None, fee=None)  # fmt: skip
+            move = dict(
+                pending=0, available=0, in_flight=-amount, amount=-amount, gross=None, fee=None
+            )
             postings = [(flight, amount), (paid, -amount)]
             state["withdrawn"] += amount
         else:
@@ -114,9 +116,14 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
         state["balance"] += move["available"]
         state["in_flight"] += move["in_flight"]
         entries.append(
-            {"idempotency_key": key, "kind": entry_kind.value, "memo": "", "tutor_id":
-             wallet.tutor_id, "created_at": stamp}
-        )  # fmt: skip
+            {
+                "idempotency_key": key,
+                "kind": entry_kind.value,
+                "memo": "",
+                "tutor_id": wallet.tutor_id,
+                "created_at": stamp,
+            }
+        )
         moves.append((t, move, postings, dict(state), stamp))
     ids = db.session.scalars(
         sa.insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),

@@ -25,19 +25,19 @@ def index():
 
     owed = db.session.execute(
         sa.select(
-            sa.func.coalesce(sa.func.sum(TutorWallet.pending), 0).label("pending"),
-            sa.func.coalesce(sa.func.sum(TutorWallet.balance), 0).label("available"),
-            sa.func.coalesce(sa.func.sum(TutorWallet.in_flight), 0).label("in_flight"),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((TutorWallet.balance < 0, -TutorWallet.balance), else_=0)), 0
-            ).label("debt"),
+            services.total(TutorWallet.pending).label("pending"),
+            services.total(TutorWallet.balance).label("available"),
+            services.total(TutorWallet.in_flight).label("in_flight"),
+            services.total(sa.case((TutorWallet.balance < 0, -TutorWallet.balance), else_=0)).label(
+                "debt"
+            ),
             sa.func.count(TutorWallet.id).label("wallets"),
         )
     ).one()
     refunds = db.session.execute(
         sa.select(
-            sa.func.coalesce(sa.func.sum(WalletTransaction.gross), 0),
-            sa.func.coalesce(sa.func.sum(WalletTransaction.fee), 0),
+            services.total(WalletTransaction.gross),
+            services.total(WalletTransaction.fee),
             sa.func.count(WalletTransaction.id),
         ).where(WalletTransaction.type == TransactionType.REFUND)
     ).one()

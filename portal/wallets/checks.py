@@ -43,11 +43,13 @@ def _wallets_against_postings() -> list[Drift]:
     for wallet, *sums in db.session.execute(sa.select(TutorWallet, *columns)).all():
         for (name, *_), total in zip(BUCKETS, sums, strict=True):
             if getattr(wallet, name) != total:
-                drifts.append(Drift(
-                    "wallet differs from its postings",
-                    f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
-                    f"postings say {total}",
-                ))  # fmt: skip
+                drifts.append(
+                    Drift(
+                        "wallet differs from its postings",
+                        f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
+                        f"postings say {total}",
+                    )
+                )
     return drifts[:MAX_REPORTED]
 
 
@@ -76,11 +78,13 @@ def _wallets_against_statements() -> list[Drift]:
         for name in ("pending", "balance", "in_flight", "total_earned", "total_withdrawn"):
             expected = getattr(row, name) or 0
             if getattr(wallet, name) != expected:
-                drifts.append(Drift(
-                    "wallet differs from its statement",
-                    f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
-                    f"statement lines say {expected}",
-                ))  # fmt: skip
+                drifts.append(
+                    Drift(
+                        "wallet differs from its statement",
+                        f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
+                        f"statement lines say {expected}",
+                    )
+                )
     return drifts[:MAX_REPORTED]
 
 
@@ -113,24 +117,30 @@ def _running_sums() -> list[Drift]:
 
 
 def _lines_against_postings() -> list[Drift]:
+    """One pass: each line joined to its entry's postings, summed per wallet account."""
     t = WalletTransaction
 
     def moved(account_column):
-        return (
-            sa.select(ledger_total(LedgerPosting.amount, negate=True))
-            .where(LedgerPosting.entry_id == t.entry_id, LedgerPosting.account_id == account_column)
-            .correlate(t, TutorWallet)
-            .scalar_subquery()
-        )
+        hit = sa.case((LedgerPosting.account_id == account_column, LedgerPosting.amount), else_=0)
+        return -sa.func.sum(hit)
 
-    checks = [
-        getattr(t, change) != moved(getattr(TutorWallet, acct)) for _, acct, change, _ in BUCKETS
+    changes = [
+        (getattr(t, change), moved(getattr(TutorWallet, acct))) for _, acct, change, _ in BUCKETS
     ]
     rows = db.session.execute(
         sa.select(t.id, t.entry_id, TutorWallet.tutor_id)
         .join(TutorWallet, TutorWallet.id == t.wallet_id)
         .join(LedgerEntry, LedgerEntry.id == t.entry_id)
-        .where(sa.or_(LedgerEntry.tutor_id != TutorWallet.tutor_id, *checks))
+        .join(LedgerPosting, LedgerPosting.entry_id == t.entry_id)
+        .group_by(
+            t.id, t.entry_id, TutorWallet.tutor_id, LedgerEntry.tutor_id, *[c for c, _ in changes]
+        )
+        .having(
+            sa.or_(
+                LedgerEntry.tutor_id != TutorWallet.tutor_id,
+                *[column != summed for column, summed in changes],
+            )
+        )
         .order_by(t.id)
         .limit(MAX_REPORTED)
     ).all()

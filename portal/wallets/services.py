@@ -318,10 +318,17 @@ def process_lesson_earning(
     pending and total_earned grow by the net. Statement line type ``earning``.
     """
     return _earn(
-        EntryKind.LESSON_EARNING, TransactionType.EARNING,
-        tutor_id=tutor_id, gross=gross, fee=fee, key=idempotency_key, booking_id=booking_id,
-        payment_id=payment_id, actor_id=actor_id, memo=memo,
-    )  # fmt: skip
+        EntryKind.LESSON_EARNING,
+        TransactionType.EARNING,
+        tutor_id=tutor_id,
+        gross=gross,
+        fee=fee,
+        key=idempotency_key,
+        booking_id=booking_id,
+        payment_id=payment_id,
+        actor_id=actor_id,
+        memo=memo,
+    )
 
 
 def process_subscription_earning(
@@ -341,10 +348,17 @@ def process_subscription_earning(
     ``subscription_earning``, statement line type ``subscription_earning``.
     """
     return _earn(
-        EntryKind.SUBSCRIPTION_EARNING, TransactionType.SUBSCRIPTION_EARNING,
-        tutor_id=tutor_id, gross=gross, fee=fee, key=idempotency_key, booking_id=booking_id,
-        payment_id=payment_id, actor_id=actor_id, memo=memo,
-    )  # fmt: skip
+        EntryKind.SUBSCRIPTION_EARNING,
+        TransactionType.SUBSCRIPTION_EARNING,
+        tutor_id=tutor_id,
+        gross=gross,
+        fee=fee,
+        key=idempotency_key,
+        booking_id=booking_id,
+        payment_id=payment_id,
+        actor_id=actor_id,
+        memo=memo,
+    )
 
 
 def _earn(kind, line_type, *, tutor_id, gross, fee, key, booking_id, payment_id, actor_id, memo):
@@ -357,13 +371,25 @@ def _earn(kind, line_type, *, tutor_id, gross, fee, key, booking_id, payment_id,
         return existing
     net = gross - fee
     move = _Move(
-        kind, line_type, amount=net, pending=net, earned=net, gross=gross, fee=fee,
+        kind,
+        line_type,
+        amount=net,
+        pending=net,
+        earned=net,
+        gross=gross,
+        fee=fee,
         platform={CASH: gross, FEES: -fee},
-    )  # fmt: skip
+    )
     return _apply(
-        wallet, move, accounts, key=key, memo=memo, actor_id=actor_id,
-        payment_id=payment_id, booking_id=booking_id,
-    )  # fmt: skip
+        wallet,
+        move,
+        accounts,
+        key=key,
+        memo=memo,
+        actor_id=actor_id,
+        payment_id=payment_id,
+        booking_id=booking_id,
+    )
 
 
 def _remaining_pending():
@@ -424,9 +450,12 @@ def release_pending_earnings(now: datetime | None = None) -> int:
                 continue
             key = f"earning:{row.id}:released"
             move = _Move(
-                EntryKind.EARNING_RELEASED, TransactionType.RELEASE, amount=row.remaining,
-                pending=-row.remaining, available=row.remaining,
-            )  # fmt: skip
+                EntryKind.EARNING_RELEASED,
+                TransactionType.RELEASE,
+                amount=row.remaining,
+                pending=-row.remaining,
+                available=row.remaining,
+            )
             _apply(wallet, move, {}, key=key, booking_id=row.booking_id, parent_id=row.id)
             released += 1
     return released
@@ -463,14 +492,27 @@ def process_refund_deduction(
     earning_id, still_pending = _pending_for(wallet, payment_id, booking_id)
     from_pending = min(share, still_pending)
     move = _Move(
-        EntryKind.REFUND, TransactionType.REFUND, amount=-share, pending=-from_pending,
-        available=-(share - from_pending), earned=-share, gross=refund, fee=fee_part,
+        EntryKind.REFUND,
+        TransactionType.REFUND,
+        amount=-share,
+        pending=-from_pending,
+        available=-(share - from_pending),
+        earned=-share,
+        gross=refund,
+        fee=fee_part,
         platform={CASH: -refund, FEES: fee_part},
-    )  # fmt: skip
+    )
     return _apply(
-        wallet, move, accounts, key=idempotency_key, memo=memo, actor_id=actor_id,
-        payment_id=payment_id, booking_id=booking_id, parent_id=earning_id,
-    )  # fmt: skip
+        wallet,
+        move,
+        accounts,
+        key=idempotency_key,
+        memo=memo,
+        actor_id=actor_id,
+        payment_id=payment_id,
+        booking_id=booking_id,
+        parent_id=earning_id,
+    )
 
 
 def _pending_for(wallet, payment_id, booking_id) -> tuple[int | None, int]:
@@ -595,9 +637,15 @@ def release_payout_reservation(
 ) -> WalletTransaction:
     """A payout was cancelled or failed: move `amount` from in flight back to available."""
     return _settle_payout(
-        EntryKind.PAYOUT_RETURNED, TransactionType.PAYOUT_RETURNED, tutor_id=tutor_id,
-        amount=amount, key=idempotency_key, payout_id=payout_id, actor_id=actor_id, memo=memo,
-    )  # fmt: skip
+        EntryKind.PAYOUT_RETURNED,
+        TransactionType.PAYOUT_RETURNED,
+        tutor_id=tutor_id,
+        amount=amount,
+        key=idempotency_key,
+        payout_id=payout_id,
+        actor_id=actor_id,
+        memo=memo,
+    )
 
 
 def complete_payout_funds(
@@ -611,9 +659,15 @@ def complete_payout_funds(
 ) -> WalletTransaction:
     """A payout arrived: move `amount` from in flight to paid out; total_withdrawn grows."""
     return _settle_payout(
-        EntryKind.PAYOUT_COMPLETED, TransactionType.PAYOUT_COMPLETED, tutor_id=tutor_id,
-        amount=amount, key=idempotency_key, payout_id=payout_id, actor_id=actor_id, memo=memo,
-    )  # fmt: skip
+        EntryKind.PAYOUT_COMPLETED,
+        TransactionType.PAYOUT_COMPLETED,
+        tutor_id=tutor_id,
+        amount=amount,
+        key=idempotency_key,
+        payout_id=payout_id,
+        actor_id=actor_id,
+        memo=memo,
+    )
 
 
 def _settle_payout(kind, line_type, *, tutor_id, amount, key, payout_id, actor_id, memo):
@@ -689,9 +743,12 @@ class WalletSummary:
     @property
     def is_empty(self) -> bool:
         return not self.exists or not (
-            self.total_earned or self.balance or self.pending or self.in_flight
+            self.total_earned
+            or self.balance
+            or self.pending
+            or self.in_flight
             or self.total_withdrawn
-        )  # fmt: skip
+        )
 
 
 def get_wallet_summary(tutor_id: int) -> WalletSummary:
@@ -700,9 +757,10 @@ def get_wallet_summary(tutor_id: int) -> WalletSummary:
     config = current_app.config
     if wallet is None:
         return WalletSummary(
-            exists=False, currency=config["PLATFORM_CURRENCY"],
+            exists=False,
+            currency=config["PLATFORM_CURRENCY"],
             payout_threshold=config["MIN_PAYOUT_AMOUNT"],
-        )  # fmt: skip
+        )
     return WalletSummary(
         exists=True,
         currency=wallet.currency,
@@ -976,10 +1034,21 @@ def statement_page(
 
 
 CSV_HEADER = (
-    "date", "type", "description", "amount", "available_change", "pending_change",
-    "in_flight_change", "balance_after", "pending_after", "currency", "booking_id",
-    "payment_id", "payout_id", "entry_id",
-)  # fmt: skip
+    "date",
+    "type",
+    "description",
+    "amount",
+    "available_change",
+    "pending_change",
+    "in_flight_change",
+    "balance_after",
+    "pending_after",
+    "currency",
+    "booking_id",
+    "payment_id",
+    "payout_id",
+    "entry_id",
+)
 
 
 def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[str]:
@@ -1009,18 +1078,29 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                 t.payment_id,
                 t.payout_id,
                 t.entry_id,
-            )  # fmt: skip
+            )
             .execution_options(yield_per=2000)
         )
         major = lambda value: format_major_plain(value, currency)  # noqa: E731
         for count, row in enumerate(db.session.execute(query), start=1):
-            writer.writerow((
-                row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.type, row.description,
-                major(row.amount), major(row.available_change), major(row.pending_change),
-                major(row.in_flight_change), major(row.balance_after),
-                major(row.pending_after), currency.upper(), row.booking_id or "",
-                row.payment_id or "", row.payout_id or "", row.entry_id,
-            ))  # fmt: skip
+            writer.writerow(
+                (
+                    row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    row.type,
+                    row.description,
+                    major(row.amount),
+                    major(row.available_change),
+                    major(row.pending_change),
+                    major(row.in_flight_change),
+                    major(row.balance_after),
+                    major(row.pending_after),
+                    currency.upper(),
+                    row.booking_id or "",
+                    row.payment_id or "",
+                    row.payout_id or "",
+                    row.entry_id,
+                )
+            )
             if count % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

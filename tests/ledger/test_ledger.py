@@ -16,13 +16,15 @@ def _accounts():
 
 def test_post_writes_a_balanced_entry_once():
     cash, fees, _ = _accounts()
-    posted = ledger.post(idempotency_key="t:1", kind=EntryKind.REFUND,
-                         postings=[(cash, 500), (fees, -500)])  # fmt: skip
+    posted = ledger.post(
+        idempotency_key="t:1", kind=EntryKind.REFUND, postings=[(cash, 500), (fees, -500)]
+    )
     db.session.commit()
     assert posted.created
     assert [(p.account_id, p.amount) for p in posted.entry.postings] == [(cash, 500), (fees, -500)]
-    again = ledger.post(idempotency_key="t:1", kind=EntryKind.REFUND,
-                        postings=[(cash, 900), (fees, -900)])  # fmt: skip
+    again = ledger.post(
+        idempotency_key="t:1", kind=EntryKind.REFUND, postings=[(cash, 900), (fees, -900)]
+    )
     assert not again.created and again.entry.id == posted.entry.id
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerPosting)) == 2
 
@@ -40,8 +42,9 @@ def test_unbalanced_entries_are_refused(postings):
 def test_amounts_are_ints_only():
     cash, fees, _ = _accounts()
     with pytest.raises(TypeError):
-        ledger.post(idempotency_key="t", kind=EntryKind.REFUND,
-                    postings=[(cash, 5.0), (fees, -5.0)])  # fmt: skip
+        ledger.post(
+            idempotency_key="t", kind=EntryKind.REFUND, postings=[(cash, 5.0), (fees, -5.0)]
+        )
 
 
 def test_the_orm_refuses_to_change_or_delete_entries_and_postings(tutor):
@@ -64,8 +67,12 @@ def test_the_orm_refuses_unbalanced_postings_at_flush():
     entry = LedgerEntry(idempotency_key="raw", kind="refund")
     db.session.add(entry)
     db.session.flush()
-    db.session.add_all([LedgerPosting(entry_id=entry.id, account_id=cash, amount=10),
-                        LedgerPosting(entry_id=entry.id, account_id=fees, amount=-9)])  # fmt: skip
+    db.session.add_all(
+        [
+            LedgerPosting(entry_id=entry.id, account_id=cash, amount=10),
+            LedgerPosting(entry_id=entry.id, account_id=fees, amount=-9),
+        ]
+    )
     with pytest.raises(ledger.UnbalancedEntry):
         db.session.flush()
     db.session.rollback()
@@ -92,15 +99,18 @@ def test_postgres_refuses_an_unbalanced_entry_at_commit(postgres):
     db.session.commit()
     for amounts in ((10, -9), (10,)):
         entry_id = db.session.execute(
-            sa.text("INSERT INTO ledger_entries (idempotency_key, kind, memo, created_at) "
-                    "VALUES ('raw', 'refund', '', now()) RETURNING id")
-        ).scalar_one()  # fmt: skip
+            sa.text(
+                "INSERT INTO ledger_entries (idempotency_key, kind, memo, created_at) "
+                "VALUES ('raw', 'refund', '', now()) RETURNING id"
+            )
+        ).scalar_one()
         for account, amount in zip((cash, fees), amounts, strict=False):
             db.session.execute(
-                sa.text("INSERT INTO ledger_postings (entry_id, account_id, amount) "
-                        "VALUES (:e, :a, :m)"),
+                sa.text(
+                    "INSERT INTO ledger_postings (entry_id, account_id, amount) VALUES (:e, :a, :m)"
+                ),
                 {"e": entry_id, "a": account, "m": amount},
-            )  # fmt: skip
+            )
         with pytest.raises(sa.exc.DBAPIError, match="sum to zero|at least 2"):
             db.session.commit()
         db.session.rollback()

@@ -67,9 +67,11 @@ def test_an_unbalanced_entry_is_named(app, busy_wallet, is_postgres):
     if is_postgres:
         db.session.execute(sa.text("SET session_replication_role = replica"))
     db.session.execute(
-        sa.text("UPDATE ledger_postings SET amount = amount + 1 "
-                "WHERE id = (SELECT min(id) FROM ledger_postings)")
-    )  # fmt: skip
+        sa.text(
+            "UPDATE ledger_postings SET amount = amount + 1 "
+            "WHERE id = (SELECT min(id) FROM ledger_postings)"
+        )
+    )
     if is_postgres:
         db.session.execute(sa.text("SET session_replication_role = origin"))
     db.session.commit()

@@ -29,10 +29,15 @@ def test_a_paid_lesson_is_pending_then_available_then_partly_refunded(tutor, les
 
     # 4500 paid → the tutor's 3825 is pending, the platform keeps 675.
     assert (line.type, line.amount, line.gross, line.fee) == ("earning", 3825, 4500, 675)
-    assert figures(tutor.id) == dict(pending=3825, available=0, in_flight=0, earned=3825,
-                                     withdrawn=0)  # fmt: skip
-    assert platform() == {"provider_cash": 4500, "fee_revenue": 675, "payouts_paid": 0,
-                          "adjustments": 0}  # fmt: skip
+    assert figures(tutor.id) == dict(
+        pending=3825, available=0, in_flight=0, earned=3825, withdrawn=0
+    )
+    assert platform() == {
+        "provider_cash": 4500,
+        "fee_revenue": 675,
+        "payouts_paid": 0,
+        "adjustments": 0,
+    }
 
     # Not released while the lesson is only scheduled, nor within the hold.
     assert wallet.release_pending_earnings() == 0
@@ -51,13 +56,18 @@ def test_a_paid_lesson_is_pending_then_available_then_partly_refunded(tutor, les
     split = split_refund(2000, amount=4500, fee=675, refunded=0, fee_refunded=0)
     assert (split.fee, split.net) == (300, 1700)
     refund = wallet.process_refund_deduction(
-        tutor_id=tutor.id, refund=2000, fee_part=split.fee, idempotency_key="refund:1",
-        payment_id=1, booking_id=booking.id,
-    )  # fmt: skip
+        tutor_id=tutor.id,
+        refund=2000,
+        fee_part=split.fee,
+        idempotency_key="refund:1",
+        payment_id=1,
+        booking_id=booking.id,
+    )
     db.session.commit()
     assert refund.note == "from available"
-    assert figures(tutor.id) == dict(pending=0, available=3825 - 1700, in_flight=0,
-                                     earned=3825 - 1700, withdrawn=0)  # fmt: skip
+    assert figures(tutor.id) == dict(
+        pending=0, available=3825 - 1700, in_flight=0, earned=3825 - 1700, withdrawn=0
+    )
     assert platform()["fee_revenue"] == 675 - 300
     assert platform()["provider_cash"] == 4500 - 2000
     assert_ledger_ok()
@@ -75,8 +85,9 @@ def test_a_refund_before_release_comes_out_of_pending_and_is_not_released(tutor,
     assert wallet.release_pending_earnings() == 1
     db.session.commit()
     # Only what was still pending is released.
-    assert figures(tutor.id) == dict(pending=0, available=2125, in_flight=0, earned=2125,
-                                     withdrawn=0)  # fmt: skip
+    assert figures(tutor.id) == dict(
+        pending=0, available=2125, in_flight=0, earned=2125, withdrawn=0
+    )
     assert_ledger_ok()
 
 
@@ -84,10 +95,12 @@ def test_a_refund_after_release_with_nothing_left_is_a_debt_that_blocks_payouts(
     first = lesson(completed_days_ago=10)
     pay(tutor, first, payment_id=1)
     wallet.release_pending_earnings()
-    wallet.reserve_payout(tutor_id=tutor.id, amount=3000, idempotency_key="payout:1:reserve",
-                          payout_id=1)  # fmt: skip
-    wallet.complete_payout_funds(tutor_id=tutor.id, amount=3000,
-                                 idempotency_key="payout:1:complete", payout_id=1)  # fmt: skip
+    wallet.reserve_payout(
+        tutor_id=tutor.id, amount=3000, idempotency_key="payout:1:reserve", payout_id=1
+    )
+    wallet.complete_payout_funds(
+        tutor_id=tutor.id, amount=3000, idempotency_key="payout:1:complete", payout_id=1
+    )
     db.session.commit()
     assert figures(tutor.id)["available"] == 825
 
@@ -98,8 +111,9 @@ def test_a_refund_after_release_with_nothing_left_is_a_debt_that_blocks_payouts(
     summary = wallet.get_wallet_summary(tutor.id)
     assert (summary.balance, summary.debt) == (825 - 3825, 3000)
     with pytest.raises(InsufficientFunds, match="debt"):
-        wallet.reserve_payout(tutor_id=tutor.id, amount=1000, idempotency_key="payout:2",
-                              payout_id=2)  # fmt: skip
+        wallet.reserve_payout(
+            tutor_id=tutor.id, amount=1000, idempotency_key="payout:2", payout_id=2
+        )
     db.session.rollback()
 
     # Later earnings cover the debt first.
@@ -120,17 +134,20 @@ def test_a_payout_requested_then_failed_returns_the_money_and_a_second_completes
     assert figures(tutor.id)["available"] == 1825
     assert figures(tutor.id)["in_flight"] == 2000
 
-    wallet.release_payout_reservation(tutor_id=tutor.id, amount=2000,
-                                      idempotency_key="p1:failed", payout_id=1)  # fmt: skip
+    wallet.release_payout_reservation(
+        tutor_id=tutor.id, amount=2000, idempotency_key="p1:failed", payout_id=1
+    )
     db.session.commit()
     assert (figures(tutor.id)["available"], figures(tutor.id)["in_flight"]) == (3825, 0)
 
     wallet.reserve_payout(tutor_id=tutor.id, amount=3825, idempotency_key="p2", payout_id=2)
-    wallet.complete_payout_funds(tutor_id=tutor.id, amount=3825, idempotency_key="p2:done",
-                                 payout_id=2)  # fmt: skip
+    wallet.complete_payout_funds(
+        tutor_id=tutor.id, amount=3825, idempotency_key="p2:done", payout_id=2
+    )
     db.session.commit()
-    assert figures(tutor.id) == dict(pending=0, available=0, in_flight=0, earned=3825,
-                                     withdrawn=3825)  # fmt: skip
+    assert figures(tutor.id) == dict(
+        pending=0, available=0, in_flight=0, earned=3825, withdrawn=3825
+    )
     assert platform()["payouts_paid"] == 3825
     assert_ledger_ok()
 
@@ -138,9 +155,12 @@ def test_a_payout_requested_then_failed_returns_the_money_and_a_second_completes
 def test_a_subscription_lesson_earns_on_completion_and_releases_after_the_hold(tutor, lesson):
     booking = lesson(completed_days_ago=0)
     line = wallet.process_subscription_earning(
-        tutor_id=tutor.id, gross=2500, fee=375, idempotency_key=f"booking:{booking.id}:sub",
+        tutor_id=tutor.id,
+        gross=2500,
+        fee=375,
+        idempotency_key=f"booking:{booking.id}:sub",
         booking_id=booking.id,
-    )  # fmt: skip
+    )
     db.session.commit()
     assert (line.type, line.amount) == ("subscription_earning", 2125)
     assert wallet.release_pending_earnings() == 0
@@ -152,17 +172,28 @@ def test_a_subscription_lesson_earns_on_completion_and_releases_after_the_hold(t
 
 
 def test_admin_credit_and_debit_with_a_reason(tutor, admin):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=1500, reason="Goodwill for a platform outage",
-                         idempotency_key="adj:1", actor_id=admin.id)  # fmt: skip
-    debit = wallet.debit_wallet(tutor_id=tutor.id, amount=500, reason="Duplicate credit",
-                                idempotency_key="adj:2", actor_id=admin.id)  # fmt: skip
+    wallet.credit_wallet(
+        tutor_id=tutor.id,
+        amount=1500,
+        reason="Goodwill for a platform outage",
+        idempotency_key="adj:1",
+        actor_id=admin.id,
+    )
+    debit = wallet.debit_wallet(
+        tutor_id=tutor.id,
+        amount=500,
+        reason="Duplicate credit",
+        idempotency_key="adj:2",
+        actor_id=admin.id,
+    )
     db.session.commit()
     assert (debit.type, debit.amount, debit.balance_after) == ("debit", -500, 1000)
     assert debit.entry.actor_id == admin.id
     assert debit.description == "Duplicate credit"
     with pytest.raises(InsufficientFunds):
-        wallet.debit_wallet(tutor_id=tutor.id, amount=1001, reason="Too much",
-                            idempotency_key="adj:3")  # fmt: skip
+        wallet.debit_wallet(
+            tutor_id=tutor.id, amount=1001, reason="Too much", idempotency_key="adj:3"
+        )
     db.session.rollback()
     assert figures(tutor.id)["available"] == 1000
     assert platform()["adjustments"] == 1000

@@ -49,8 +49,9 @@ def run_threads(app, count: int, work) -> list:
 
 def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tutor):
     wallet.credit_wallet(tutor_id=tutor.id, amount=50_000, reason="seed", idempotency_key="seed")
-    wallet.process_lesson_earning(tutor_id=tutor.id, gross=1000, fee=100,
-                                  idempotency_key="seed-earning")  # fmt: skip
+    wallet.process_lesson_earning(
+        tutor_id=tutor.id, gross=1000, fee=100, idempotency_key="seed-earning"
+    )
     db.session.commit()
     tutor_id = tutor.id
 
@@ -62,54 +63,83 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
         credits: list[tuple[str, int, int]] = []
         for step in range(50):
             key = f"w{worker}:{step}"
-            op = rng.choice(["earn", "earn", "credit", "debit", "debit", "payout", "settle",
-                             "refund", "release", "replay"])  # fmt: skip
+            op = rng.choice(
+                [
+                    "earn",
+                    "earn",
+                    "credit",
+                    "debit",
+                    "debit",
+                    "payout",
+                    "settle",
+                    "refund",
+                    "release",
+                    "replay",
+                ]
+            )
             amount = rng.randint(100, 6000)
             try:
                 if op == "earn":
-                    wallet.process_lesson_earning(tutor_id=tutor_id, gross=amount,
-                                                  fee=amount // 10, idempotency_key=key,
-                                                  payment_id=worker * 1000 + step)  # fmt: skip
+                    wallet.process_lesson_earning(
+                        tutor_id=tutor_id,
+                        gross=amount,
+                        fee=amount // 10,
+                        idempotency_key=key,
+                        payment_id=worker * 1000 + step,
+                    )
                     done["earned"] += amount - amount // 10
                     done["moved"] += 1
                     earned.append((worker * 1000 + step, amount))
                 elif op == "credit":
-                    line = wallet.credit_wallet(tutor_id=tutor_id, amount=amount, reason="r",
-                                                idempotency_key=key)  # fmt: skip
+                    line = wallet.credit_wallet(
+                        tutor_id=tutor_id, amount=amount, reason="r", idempotency_key=key
+                    )
                     credits.append((key, amount, line.id))
                     done["credited"] += amount
                     done["moved"] += 1
                 elif op == "debit":
-                    wallet.debit_wallet(tutor_id=tutor_id, amount=amount, reason="r",
-                                        idempotency_key=key)  # fmt: skip
+                    wallet.debit_wallet(
+                        tutor_id=tutor_id, amount=amount, reason="r", idempotency_key=key
+                    )
                     done["debited"] += amount
                     done["moved"] += 1
                 elif op == "payout":
                     payout_id = worker * 1000 + step
-                    wallet.reserve_payout(tutor_id=tutor_id, amount=amount, idempotency_key=key,
-                                          payout_id=payout_id)  # fmt: skip
+                    wallet.reserve_payout(
+                        tutor_id=tutor_id, amount=amount, idempotency_key=key, payout_id=payout_id
+                    )
                     reserved.append((payout_id, amount))
                     done["reserved"] += amount
                     done["moved"] += 1
                 elif op == "settle" and reserved:
                     payout_id, amount = reserved.pop()
                     if rng.random() < 0.5:
-                        wallet.complete_payout_funds(tutor_id=tutor_id, amount=amount,
-                                                     idempotency_key=key,
-                                                     payout_id=payout_id)  # fmt: skip
+                        wallet.complete_payout_funds(
+                            tutor_id=tutor_id,
+                            amount=amount,
+                            idempotency_key=key,
+                            payout_id=payout_id,
+                        )
                         done["withdrawn"] += amount
                         done["moved"] += 1
                     else:
-                        wallet.release_payout_reservation(tutor_id=tutor_id, amount=amount,
-                                                          idempotency_key=key,
-                                                          payout_id=payout_id)  # fmt: skip
+                        wallet.release_payout_reservation(
+                            tutor_id=tutor_id,
+                            amount=amount,
+                            idempotency_key=key,
+                            payout_id=payout_id,
+                        )
                         done["returned"] += amount
                         done["moved"] += 1
                 elif op == "refund" and earned:
                     payment_id, gross = earned.pop()
-                    wallet.process_refund_deduction(tutor_id=tutor_id, refund=gross,
-                                                    fee_part=gross // 10, idempotency_key=key,
-                                                    payment_id=payment_id)  # fmt: skip
+                    wallet.process_refund_deduction(
+                        tutor_id=tutor_id,
+                        refund=gross,
+                        fee_part=gross // 10,
+                        idempotency_key=key,
+                        payment_id=payment_id,
+                    )
                     done["refunded"] += gross - gross // 10
                     done["moved"] += 1
                 elif op == "release":
@@ -117,13 +147,15 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                     done["released_calls"] += 1
                 elif op == "replay" and credits:
                     old_key, old_amount, line_id = rng.choice(credits)
-                    again = wallet.credit_wallet(tutor_id=tutor_id, amount=old_amount,
-                                                 reason="r", idempotency_key=old_key)  # fmt: skip
+                    again = wallet.credit_wallet(
+                        tutor_id=tutor_id, amount=old_amount, reason="r", idempotency_key=old_key
+                    )
                     assert again.id == line_id
                     done["replayed"] += 1
                 elif op == "replay":  # a replay of a movement of another kind is refused
-                    wallet.credit_wallet(tutor_id=tutor_id, amount=1, reason="r",
-                                         idempotency_key="seed-earning")  # fmt: skip
+                    wallet.credit_wallet(
+                        tutor_id=tutor_id, amount=1, reason="r", idempotency_key="seed-earning"
+                    )
                 db.session.commit()
                 done["ok"] += 1
             except InsufficientFunds:
@@ -150,9 +182,10 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
     assert owed == 50_000 + got["earned"] + total["credited"] - total["debited"]
     entries = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
     releases = db.session.scalar(
-        sa.select(sa.func.count()).select_from(LedgerEntry).where(
-            LedgerEntry.kind == "earning_released")
-    )  # fmt: skip
+        sa.select(sa.func.count())
+        .select_from(LedgerEntry)
+        .where(LedgerEntry.kind == "earning_released")
+    )
     # One entry for each movement that succeeded (replays add none), plus the releases.
     assert entries == 2 + total["moved"] + releases
     assert_ledger_ok()
@@ -164,9 +197,13 @@ def test_eight_workers_posting_the_same_key_make_exactly_one_entry(app, postgres
     db.session.commit()
 
     def work(_):
-        line = wallet.process_lesson_earning(tutor_id=tutor_id, gross=4500, fee=675,
-                                             idempotency_key="payment:42:captured",
-                                             payment_id=42)  # fmt: skip
+        line = wallet.process_lesson_earning(
+            tutor_id=tutor_id,
+            gross=4500,
+            fee=675,
+            idempotency_key="payment:42:captured",
+            payment_id=42,
+        )
         db.session.commit()
         return line.id
 
@@ -182,8 +219,9 @@ def test_eight_workers_opening_the_same_wallet_make_one(app, postgres):
     tutor_id = factories.UserFactory(role="tutor").id
 
     def work(i):
-        line = wallet.credit_wallet(tutor_id=tutor_id, amount=100, reason="r",
-                                    idempotency_key=f"c{i}")  # fmt: skip
+        line = wallet.credit_wallet(
+            tutor_id=tutor_id, amount=100, reason="r", idempotency_key=f"c{i}"
+        )
         db.session.commit()
         return line.wallet_id
 
@@ -202,8 +240,7 @@ def test_concurrent_debits_never_overdraw(app, postgres, tutor):
 
     def work(i):
         try:
-            wallet.debit_wallet(tutor_id=tutor_id, amount=300, reason="r",
-                                idempotency_key=f"d{i}")  # fmt: skip
+            wallet.debit_wallet(tutor_id=tutor_id, amount=300, reason="r", idempotency_key=f"d{i}")
             db.session.commit()
             return "ok"
         except InsufficientFunds:

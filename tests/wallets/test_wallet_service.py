@@ -57,8 +57,10 @@ def test_replaying_a_debit_that_emptied_the_wallet_returns_it_instead_of_refusin
     wallet.credit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="c")
     first = wallet.debit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="d")
     db.session.commit()
-    assert wallet.debit_wallet(tutor_id=tutor.id, amount=1000, reason="r",
-                               idempotency_key="d").id == first.id  # fmt: skip
+    assert (
+        wallet.debit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="d").id
+        == first.id
+    )
 
 
 @pytest.mark.parametrize("bad", [45.0, "4500", Decimal(4500), True, None])
@@ -78,14 +80,26 @@ def test_amounts_must_be_ints(tutor, bad):
         (lambda t: earn(t, gross=100, fee=101), "fee"),
         (lambda t: earn(t, gross=100, fee=-1), "fee"),
         (lambda t: earn(t, gross=10**12, fee=0), "gross"),
-        (lambda t: wallet.process_refund_deduction(tutor_id=t.id, refund=100, fee_part=200,
-                                                   idempotency_key="r"), "fee_part"),
-        (lambda t: wallet.credit_wallet(tutor_id=t.id, amount=100, reason="  ",
-                                        idempotency_key="c"), "reason"),
-        (lambda t: wallet.reserve_payout(tutor_id=t.id, amount=-5, idempotency_key="p",
-                                         payout_id=1), "amount"),
+        (
+            lambda t: wallet.process_refund_deduction(
+                tutor_id=t.id, refund=100, fee_part=200, idempotency_key="r"
+            ),
+            "fee_part",
+        ),
+        (
+            lambda t: wallet.credit_wallet(
+                tutor_id=t.id, amount=100, reason="  ", idempotency_key="c"
+            ),
+            "reason",
+        ),
+        (
+            lambda t: wallet.reserve_payout(
+                tutor_id=t.id, amount=-5, idempotency_key="p", payout_id=1
+            ),
+            "amount",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_values_are_refused_before_anything_is_written(tutor, call, field):
     with pytest.raises(ValidationError) as info:
         call(tutor)
@@ -128,19 +142,21 @@ def test_payout_settlement_cannot_move_more_than_that_payout_holds(tutor):
     wallet.reserve_payout(tutor_id=tutor.id, amount=2000, idempotency_key="p1", payout_id=1)
     wallet.reserve_payout(tutor_id=tutor.id, amount=2000, idempotency_key="p2", payout_id=2)
     with pytest.raises(Conflict, match="in flight"):
-        wallet.complete_payout_funds(tutor_id=tutor.id, amount=2500, idempotency_key="p1:c",
-                                     payout_id=1)  # fmt: skip
-    wallet.complete_payout_funds(tutor_id=tutor.id, amount=2000, idempotency_key="p1:c",
-                                 payout_id=1)  # fmt: skip
+        wallet.complete_payout_funds(
+            tutor_id=tutor.id, amount=2500, idempotency_key="p1:c", payout_id=1
+        )
+    wallet.complete_payout_funds(
+        tutor_id=tutor.id, amount=2000, idempotency_key="p1:c", payout_id=1
+    )
     with pytest.raises(Conflict):  # already completed: nothing left to return
-        wallet.release_payout_reservation(tutor_id=tutor.id, amount=2000,
-                                          idempotency_key="p1:fail", payout_id=1)  # fmt: skip
+        wallet.release_payout_reservation(
+            tutor_id=tutor.id, amount=2000, idempotency_key="p1:fail", payout_id=1
+        )
     db.session.rollback()
 
 
 def test_update_payout_settings(tutor):
-    saved = wallet.update_payout_settings(tutor.id, payout_threshold=2500,
-                                          auto_payout_enabled=True)  # fmt: skip
+    saved = wallet.update_payout_settings(tutor.id, payout_threshold=2500, auto_payout_enabled=True)
     db.session.commit()
     assert (saved.payout_threshold, saved.auto_payout_enabled) == (2500, True)
     with pytest.raises(ValidationError, match="at least"):
@@ -166,8 +182,9 @@ def test_an_earning_without_a_booking_is_released_after_the_hold(tutor):
 
 def test_a_refund_without_a_link_comes_out_of_available(tutor):
     earn(tutor)
-    wallet.process_refund_deduction(tutor_id=tutor.id, refund=1000, fee_part=150,
-                                    idempotency_key="r")  # fmt: skip
+    wallet.process_refund_deduction(
+        tutor_id=tutor.id, refund=1000, fee_part=150, idempotency_key="r"
+    )
     db.session.commit()
     assert figures(tutor.id)["pending"] == 3825
     assert figures(tutor.id)["available"] == -850
@@ -181,15 +198,21 @@ def test_analytics_sum_by_period_with_every_bucket(tutor):
 
     earn(tutor, key="a")
     earn(tutor, key="b", gross=1000, fee=150)
-    wallet.process_refund_deduction(tutor_id=tutor.id, refund=1000, fee_part=150,
-                                    idempotency_key="r")  # fmt: skip
+    wallet.process_refund_deduction(
+        tutor_id=tutor.id, refund=1000, fee_part=150, idempotency_key="r"
+    )
     db.session.commit()
     today = utcnow().date()
     days = wallet.get_earnings_analytics(tutor.id, "day", today - timedelta(days=2), today)
     assert [d.start for d in days] == [today - timedelta(days=n) for n in (2, 1, 0)]
     last = days[-1]
     assert (last.earned, last.fees, last.lessons, last.refunds, last.net) == (
-        3825 + 850, 675 + 150, 2, 850, 3825)  # fmt: skip
+        3825 + 850,
+        675 + 150,
+        2,
+        850,
+        3825,
+    )
     weeks = wallet.get_earnings_analytics(tutor.id, "week", today - timedelta(days=20), today)
     assert all(w.start.weekday() == 0 for w in weeks)
     assert sum(w.earned for w in weeks) == 4675

@@ -82,9 +82,14 @@ class WalletMachine(RuleBasedStateMachine):
         )
         split = split_fee(gross)
         self._call(
-            wallet.process_lesson_earning, tutor_id=self.tutor.id, gross=gross, fee=split.fee,
-            idempotency_key=f"payment:{n}:captured", booking_id=booking.id, payment_id=n,
-        )  # fmt: skip
+            wallet.process_lesson_earning,
+            tutor_id=self.tutor.id,
+            gross=gross,
+            fee=split.fee,
+            idempotency_key=f"payment:{n}:captured",
+            booking_id=booking.id,
+            payment_id=n,
+        )
         self.paid.append(Paid(n, booking.id, gross, split.fee, split.net))
         self.model["pending"] += split.net
         self.model["earned"] += split.net
@@ -114,13 +119,22 @@ class WalletMachine(RuleBasedStateMachine):
     def refund(self, data):
         paid = data.draw(st.sampled_from([p for p in self.paid if p.refunded < p.gross]))
         amount = data.draw(st.integers(min_value=1, max_value=paid.gross - paid.refunded))
-        split = split_refund(amount, amount=paid.gross, fee=paid.fee, refunded=paid.refunded,
-                             fee_refunded=paid.fee_refunded)  # fmt: skip
+        split = split_refund(
+            amount,
+            amount=paid.gross,
+            fee=paid.fee,
+            refunded=paid.refunded,
+            fee_refunded=paid.fee_refunded,
+        )
         self._call(
-            wallet.process_refund_deduction, tutor_id=self.tutor.id, refund=amount,
-            fee_part=split.fee, idempotency_key=f"refund:{self._next()}",
-            payment_id=paid.payment_id, booking_id=paid.booking_id,
-        )  # fmt: skip
+            wallet.process_refund_deduction,
+            tutor_id=self.tutor.id,
+            refund=amount,
+            fee_part=split.fee,
+            idempotency_key=f"refund:{self._next()}",
+            payment_id=paid.payment_id,
+            booking_id=paid.booking_id,
+        )
         paid.refunded += amount
         paid.fee_refunded += split.fee
         from_pending = min(split.net, paid.pending)
@@ -131,8 +145,13 @@ class WalletMachine(RuleBasedStateMachine):
 
     @rule(amount=amounts)
     def credit(self, amount):
-        self._call(wallet.credit_wallet, tutor_id=self.tutor.id, amount=amount,
-                   reason="goodwill", idempotency_key=f"credit:{self._next()}")  # fmt: skip
+        self._call(
+            wallet.credit_wallet,
+            tutor_id=self.tutor.id,
+            amount=amount,
+            reason="goodwill",
+            idempotency_key=f"credit:{self._next()}",
+        )
         self.model["available"] += amount
 
     @rule(amount=amounts)
@@ -140,14 +159,20 @@ class WalletMachine(RuleBasedStateMachine):
         key = f"debit:{self._next()}"
         if amount > self.model["available"]:
             try:
-                wallet.debit_wallet(tutor_id=self.tutor.id, amount=amount, reason="fix",
-                                    idempotency_key=key)  # fmt: skip
+                wallet.debit_wallet(
+                    tutor_id=self.tutor.id, amount=amount, reason="fix", idempotency_key=key
+                )
             except InsufficientFunds:
                 db.session.rollback()
                 return
             raise AssertionError("an overdraft was allowed")
-        self._call(wallet.debit_wallet, tutor_id=self.tutor.id, amount=amount, reason="fix",
-                   idempotency_key=key)  # fmt: skip
+        self._call(
+            wallet.debit_wallet,
+            tutor_id=self.tutor.id,
+            amount=amount,
+            reason="fix",
+            idempotency_key=key,
+        )
         self.model["available"] -= amount
 
     @rule(amount=amounts)
@@ -156,14 +181,20 @@ class WalletMachine(RuleBasedStateMachine):
         key = f"payout:{payout_id}:reserve"
         if self.model["available"] < 0 or amount > self.model["available"]:
             try:
-                wallet.reserve_payout(tutor_id=self.tutor.id, amount=amount,
-                                      idempotency_key=key, payout_id=payout_id)  # fmt: skip
+                wallet.reserve_payout(
+                    tutor_id=self.tutor.id, amount=amount, idempotency_key=key, payout_id=payout_id
+                )
             except InsufficientFunds:
                 db.session.rollback()
                 return
             raise AssertionError("a payout beyond the available balance was reserved")
-        self._call(wallet.reserve_payout, tutor_id=self.tutor.id, amount=amount,
-                   idempotency_key=key, payout_id=payout_id)  # fmt: skip
+        self._call(
+            wallet.reserve_payout,
+            tutor_id=self.tutor.id,
+            amount=amount,
+            idempotency_key=key,
+            payout_id=payout_id,
+        )
         self.payouts[payout_id] = amount
         self.model["available"] -= amount
         self.model["in_flight"] += amount
@@ -174,8 +205,13 @@ class WalletMachine(RuleBasedStateMachine):
         payout_id = data.draw(st.sampled_from(sorted(self.payouts)))
         amount = self.payouts.pop(payout_id)
         fn = wallet.complete_payout_funds if succeed else wallet.release_payout_reservation
-        self._call(fn, tutor_id=self.tutor.id, amount=amount,
-                   idempotency_key=f"payout:{payout_id}:settle", payout_id=payout_id)  # fmt: skip
+        self._call(
+            fn,
+            tutor_id=self.tutor.id,
+            amount=amount,
+            idempotency_key=f"payout:{payout_id}:settle",
+            payout_id=payout_id,
+        )
         self.model["in_flight"] -= amount
         if succeed:
             self.model["withdrawn"] += amount
