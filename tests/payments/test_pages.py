@@ -283,3 +283,27 @@ def test_admin_pages_are_admins_only(login, student, lesson, pay):
     assert browser.get("/admin/payments").status_code == 403
     assert browser.post(f"/admin/payments/{payment.uuid}/refund", {}).status_code in (302, 403)
     assert db.session.get(Payment, payment.id).amount_refunded == 0
+
+
+def test_history_pages_swap_in_as_fragments(login, student, tutor, pay):
+    for days in range(2, 25):
+        pay(
+            student,
+            BookingFactory(student=student, tutor=tutor, starts_at=utcnow() + timedelta(days=days)),
+        )
+    browser = login(student)
+    first = browser.get("/billing/payments").get_data(as_text=True)
+    assert "Page 1 of 2" in first and 'hx-target="#payments"' in first
+    second = browser.get(
+        "/billing/payments?page=2", headers={"HX-Request": "true", "HX-Target": "payments"}
+    ).get_data(as_text=True)
+    assert second.lstrip().startswith('<div id="payments"') and "Page 2 of 2" in second
+
+
+def test_admin_list_swaps_in_as_a_fragment(login, admin, student, lesson, pay):
+    pay(student, lesson)
+    fragment = login(admin).get(
+        "/admin/payments?status=succeeded", headers={"HX-Request": "true", "HX-Target": "payments"}
+    )
+    html = fragment.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="payments"') and "1 payment." in html
