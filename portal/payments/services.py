@@ -172,9 +172,14 @@ def _forget_locks(session, transaction) -> None:
 # Customers
 
 
-def ensure_customer(user: User) -> str:
-    """The user's provider customer id, created once (the user's row serializes it)."""
-    if user.stripe_customer_id:
+def ensure_customer(user: User, *, replacing: str | None = None) -> str:
+    """The user's provider customer id, created once (the user's row serializes it).
+
+    `replacing` names a customer the provider no longer knows (deleted in its dashboard,
+    or a local test server that was reset): a new customer takes its place, and the cards
+    saved with the old one, gone with it, are forgotten.
+    """
+    if user.stripe_customer_id and user.stripe_customer_id != replacing:
         return user.stripe_customer_id
     locked = db.session.scalars(
         sa.select(User)
@@ -182,16 +187,36 @@ def ensure_customer(user: User) -> str:
         .with_for_update(of=User)
         .execution_options(populate_existing=True)
     ).one()
-    if locked.stripe_customer_id:
+    if locked.stripe_customer_id and locked.stripe_customer_id != replacing:
         return locked.stripe_customer_id
+    key = f"customer-user-{locked.id}-{int(locked.created_at.timestamp())}"
+    if replacing:
+        key = f"{key}-replacing-{replacing}"
+        db.session.execute(sa.delete(PaymentMethod).where(PaymentMethod.user_id == locked.id))
     locked.stripe_customer_id = get_provider().create_customer(
         email=locked.email,
         name=locked.name,
-        idempotency_key=f"customer-user-{locked.id}-{int(locked.created_at.timestamp())}",
+        idempotency_key=key,
         metadata={"user_id": str(locked.id)},
     )
     db.session.flush()
     return locked.stripe_customer_id
+
+
+def for_customer(user: User, call):
+    """`call(customer_id)`; if the provider lost that customer, again with a new one.
+
+    Only for calls whose one provider id is the customer, so that a missing object can
+    only mean a missing customer.
+    """
+    customer = ensure_customer(user)
+    try:
+        return call(customer)
+    except ProviderObjectMissing:
+        log.warning(
+            "customer %s of user %s is gone at the provider; replacing it", customer, user.id
+        )
+        return call(ensure_customer(user, replacing=customer))
 
 
 # Starting a payment
@@ -287,15 +312,24 @@ def _start_intent(
     student: User, booking: Booking, method: PaymentMethod | None, *, attempts: int
 ) -> PaymentStep:
     payment = new_lesson_payment(student, booking, attempts)
-    customer = ensure_customer(student)
-    intent = get_provider().create_payment_intent(
-        amount=payment.amount,
-        currency=payment.currency,
-        customer=customer,
-        idempotency_key=payment.idempotency_key,
-        payment_method=method.provider_method_id if method else None,
-        metadata=provider_metadata(payment),
-    )
+    first_customer = ensure_customer(student)
+
+    def create(customer: str) -> ProviderIntent:
+        if customer != first_customer:
+            # For a replaced customer it is a new request, with its own key, stored first.
+            payment.idempotency_key = f"{payment.idempotency_key}-for-{customer}"
+            db.session.flush()
+        return get_provider().create_payment_intent(
+            amount=payment.amount,
+            currency=payment.currency,
+            customer=customer,
+            idempotency_key=payment.idempotency_key,
+            payment_method=method.provider_method_id if method else None,
+            metadata=provider_metadata(payment),
+        )
+
+    # A saved card lives on the customer: if the customer is gone, so is the card.
+    intent = create(first_customer) if method else for_customer(student, create)
     payment.provider_payment_id = intent.id
     payment.provider_status = intent.status
     _remember_card(payment, method)
@@ -840,8 +874,11 @@ def start_card_setup(user: User) -> ProviderSetupIntent:
     It has no row of its own: the random key still lets the library retry the call safely.
     """
     require_student(user)
-    return get_provider().create_setup_intent(
-        customer=ensure_customer(user), idempotency_key=f"setup-{user.id}-{uuid.uuid4()}"
+    return for_customer(
+        user,
+        lambda customer: get_provider().create_setup_intent(
+            customer=customer, idempotency_key=f"setup-{user.id}-{uuid.uuid4()}"
+        ),
     )
 
 

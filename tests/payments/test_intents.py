@@ -152,3 +152,18 @@ def test_a_retry_after_a_rollback_replays_the_same_key(student, lesson, localstr
     db.session.rollback()
     again = services.create_payment_intent(student, lesson.id)
     assert (again.payment.idempotency_key, again.payment.uuid) == (key, payment_uuid)
+
+
+def test_a_customer_lost_at_the_provider_is_replaced(student, lesson, localstripe):
+    services.add_payment_method(student, localstripe.token())
+    db.session.commit()
+    lost = student.stripe_customer_id
+    localstripe.flush()  # the provider forgot everything (a reset test server, say)
+
+    step = services.create_payment_intent(student, lesson.id)
+    db.session.commit()
+    assert student.stripe_customer_id not in (None, lost)
+    assert services.payment_methods_of(student) == []  # those cards went with the customer
+    intent = localstripe.get(f"/v1/payment_intents/{step.payment.provider_payment_id}")
+    assert intent["customer"] == student.stripe_customer_id
+    assert step.payment.idempotency_key.endswith(f"-for-{student.stripe_customer_id}")
