@@ -43,10 +43,20 @@ def seed_statement(tutor_id: int, lines: int, *, days: int = 730, gross: int = 4
     fee = gross * 15 // 100
     net = gross - fee
     plan = _plan(lines)
+    # Entry ids are given, not generated, so that a release can name its earning.
+    state["next_id"] = (db.session.scalar(sa.select(sa.func.max(LedgerEntry.id))) or 0) + 1
+    state["unreleased"] = []
     for start in range(0, lines, CHUNK):
         batch = plan[start : start + CHUNK]
         stamps = [now - step * (lines - start - i) for i in range(len(batch))]
         _write(wallet, accounts, batch, stamps, state, gross, fee, net, start)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            sa.text(
+                "SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), "
+                "(SELECT max(id) FROM ledger_entries))"
+            )
+        )
     db.session.execute(
         sa.update(TutorWallet)
         .where(TutorWallet.id == wallet.id)
@@ -63,12 +73,13 @@ def seed_statement(tutor_id: int, lines: int, *, days: int = 730, gross: int = 4
 
 def _plan(lines: int) -> list[str]:
     """earn, earn, release, release, … with a payout (request, complete) every 20 lines."""
-    plan = []
+    plan: list[str] = []
+    cycle = 0
     while len(plan) < lines:
-        if len(plan) % 20 == 18:
+        cycle += 1
+        plan += ["earning", "earning", "release", "release"]
+        if cycle % 5 == 0:
             plan += ["payout", "payout_completed"]
-        else:
-            plan += ["earning", "earning", "release", "release"]
     return plan[:lines]
 
 
@@ -83,12 +94,15 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
     entries, moves = [], []
     for i, (kind, stamp) in enumerate(zip(batch, stamps, strict=True)):
         key = f"seed:{wallet.id}:{stamp.timestamp()}:{offset + i}"
-        if kind == "earning" or (kind == "release" and state["pending"] < net):
+        entry_id, parent_id = state["next_id"], None
+        state["next_id"] += 1
+        if kind == "earning" or (kind == "release" and not state["unreleased"]):
             entry_kind, t = EntryKind.LESSON_EARNING, TransactionType.EARNING
             move = dict(pending=net, available=0, in_flight=0, amount=net, gross=gross, fee=fee)
             postings = [(cash, gross), (fees, -fee), (pend, -net)]
             state["earned"] += net
         elif kind == "release":
+            parent_id = state["unreleased"].pop(0)
             entry_kind, t = EntryKind.EARNING_RELEASED, TransactionType.RELEASE
             move = dict(pending=-net, available=net, in_flight=0, amount=net, gross=None, fee=None)
             postings = [(pend, net), (avail, -net)]
@@ -112,11 +126,15 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
             move = dict(pending=net, available=0, in_flight=0, amount=net, gross=gross, fee=fee)
             postings = [(cash, gross), (fees, -fee), (pend, -net)]
             state["earned"] += net
+        if entry_kind == EntryKind.LESSON_EARNING:
+            state["unreleased"].append(entry_id)
         state["pending"] += move["pending"]
         state["balance"] += move["available"]
         state["in_flight"] += move["in_flight"]
         entries.append(
             {
+                "id": entry_id,
+                "parent_id": parent_id,
                 "idempotency_key": key,
                 "kind": entry_kind.value,
                 "memo": "",
@@ -124,11 +142,11 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
                 "created_at": stamp,
             }
         )
-        moves.append((t, move, postings, dict(state), stamp))
-    ids = db.session.scalars(
-        sa.insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
-        entries,
-    ).all()
+        moves.append(
+            (t, move, postings, {k: state[k] for k in ("pending", "balance", "in_flight")}, stamp)
+        )
+    db.session.execute(sa.insert(LedgerEntry), entries)
+    ids = [entry["id"] for entry in entries]
     db.session.execute(
         sa.insert(LedgerPosting),
         [

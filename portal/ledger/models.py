@@ -62,6 +62,8 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 class AccountType(enum.StrEnum):
     ASSET = "asset"
+    # Money that left an asset for good (cash paid out to tutors): credit-normal.
+    CONTRA_ASSET = "contra_asset"
     LIABILITY = "liability"
     REVENUE = "revenue"
     EXPENSE = "expense"
@@ -83,7 +85,7 @@ PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
     PlatformAccount.PROVIDER_CASH: ("Cash held at the payment provider", AccountType.ASSET),
     PlatformAccount.FEE_REVENUE: ("Platform fee revenue", AccountType.REVENUE),
     # Credit-normal: its balance is what has been paid out to tutors in total.
-    PlatformAccount.PAYOUTS_PAID: ("Paid out to tutors", AccountType.LIABILITY),
+    PlatformAccount.PAYOUTS_PAID: ("Paid out to tutors", AccountType.CONTRA_ASSET),
     PlatformAccount.ADJUSTMENTS: ("Manual adjustments to tutor wallets", AccountType.EXPENSE),
 }
 
@@ -124,7 +126,9 @@ class LedgerAccount(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        sa.CheckConstraint("type IN ('asset', 'liability', 'revenue', 'expense')", name="type"),
+        sa.CheckConstraint(
+            "type IN ('asset', 'contra_asset', 'liability', 'revenue', 'expense')", name="type"
+        ),
     )
 
     @property

@@ -10,7 +10,7 @@ from babel.numbers import format_currency
 from portal.money import minor_digits
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 80, 8, 12, 30
 
 
 @dataclass(frozen=True)

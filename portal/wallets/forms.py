@@ -3,6 +3,7 @@ from wtforms import BooleanField
 from wtforms.validators import InputRequired
 
 from portal.forms import MoneyField
+from portal.money import format_money
 
 
 class PayoutSettingsForm(FlaskForm):
@@ -13,3 +14,8 @@ class PayoutSettingsForm(FlaskForm):
         "balance reaches this amount.",
     )
     auto_payout_enabled = BooleanField("Pay me out automatically")
+
+    def __init__(self, *args, minimum: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if minimum is not None:
+            self.payout_threshold.description += f" At least {format_money(minimum)}."

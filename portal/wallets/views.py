@@ -76,6 +76,7 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
         context.update(_chart_context(summary))
         context["form"] = form or PayoutSettingsForm(
             formdata=None,
+            minimum=current_app.config["MIN_PAYOUT_AMOUNT"],
             payout_threshold=summary.payout_threshold,
             auto_payout_enabled=summary.auto_payout_enabled,
         )
@@ -90,7 +91,7 @@ def _chart_context(summary) -> dict:
         return {"chart": None, "months": []}
     start, end = services.last_months(CHART_MONTHS, utcnow().date())
     months = services.get_earnings_analytics(current_user.id, "month", start, end)
-    points = [(m.start.strftime("%b"), m.earned) for m in months]
+    points = [(m.start.strftime("%b"), m.net) for m in months]
     return {"chart": bar_chart(points, summary.currency), "months": months}
 
 
@@ -98,7 +99,7 @@ def _chart_context(summary) -> dict:
 @tutor_required
 def payout_settings():
     """Save the threshold and auto-payout switch; htmx gets the form fragment back."""
-    form = PayoutSettingsForm()
+    form = PayoutSettingsForm(minimum=current_app.config["MIN_PAYOUT_AMOUNT"])
     saved = False
     if form.validate_on_submit():
         try:
