@@ -17,7 +17,6 @@ import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.bookings.models import Booking
-from portal.bookings.services import get_booking_for
 from portal.errors import Conflict, NotFound
 from portal.extensions import db
 from portal.payments.models import COLLECTED_STATUSES, Payment, PaymentStatus
@@ -26,13 +25,13 @@ from portal.payments.services import (
     abandon_pending_payment,
     check_payable,
     ensure_customer,
+    lock_lesson_of,
     lock_payment,
     mark_payment_cancelled,
     mark_payment_succeeded,
     new_lesson_payment,
     pending_payment_for,
     provider_metadata,
-    require_id,
     require_student,
 )
 from portal.providers import get_provider
@@ -51,7 +50,7 @@ def start_checkout(
     If the lesson turns out to be paid already, the step has no redirect.
     """
     require_student(student)
-    booking = get_booking_for(student, require_id(booking_id, "booking_id"), lock=True)
+    booking = lock_lesson_of(student, booking_id)
     check_payable(booking)
     pending = pending_payment_for(booking.id)
     if pending is not None and pending.via_checkout:

@@ -28,7 +28,6 @@ from flask import current_app
 
 from portal.accounts.models import Role, User
 from portal.bookings.models import Booking, BookingStatus
-from portal.bookings.services import get_booking_for
 from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
@@ -231,7 +230,7 @@ def create_payment_intent(
     for the same unpaid lesson it answers the same payment.
     """
     require_student(student)
-    booking = get_booking_for(student, require_id(booking_id, "booking_id"), lock=True)
+    booking = lock_lesson_of(student, booking_id)
     method = own_payment_method(student, payment_method_id) if payment_method_id else None
     check_payable(booking)
     attempts = db.session.scalars(sa.select(Payment).where(Payment.booking_id == booking.id)).all()
@@ -244,6 +243,20 @@ def create_payment_intent(
     if pending is not None:
         return _resume_intent(pending, method)
     return _start_intent(student, booking, method, attempts=len(attempts))
+
+
+def lock_lesson_of(student: User, booking_id: object) -> Booking:
+    """The student's lesson, locked (a lesson's payments are serialized on its row); else 404."""
+    booking = db.session.scalars(
+        sa.select(Booking)
+        .where(Booking.id == require_id(booking_id, "booking_id"), Booking.student_id == student.id)
+        .with_for_update(of=Booking)
+        .options(so.lazyload("*"))
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
 
 
 def check_payable(booking: Booking) -> None:
