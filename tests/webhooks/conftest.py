@@ -45,6 +45,16 @@ def sign(body: str | bytes, secret: str, timestamp: int | None = None) -> str:
     return stripe.WebhookSignature.generate_signature_header(text, secret, timestamp=timestamp)
 
 
+@pytest.fixture(autouse=True)
+def suite_celery_app(app):
+    """Queued tasks run in the suite's app. A test elsewhere that builds a second app makes
+    that app's Celery current (set_default alone does not undo it), and an eager task would
+    then run against the other app's provider and settings."""
+    celery_app = app.extensions["celery"]
+    celery_app.set_current()
+    celery_app.set_default()
+
+
 @pytest.fixture
 def secret(app) -> str:
     return app.config["STRIPE_WEBHOOK_SECRET"].split(",")[0]
