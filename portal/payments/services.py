@@ -103,15 +103,6 @@ def visible_payments(user: User) -> sa.Select:
     return query
 
 
-def latest_payment_for_booking(booking_id: int) -> Payment | None:
-    return db.session.scalar(
-        sa.select(Payment)
-        .where(Payment.booking_id == booking_id)
-        .order_by(Payment.id.desc())
-        .limit(1)
-    )
-
-
 def pending_payment_for(booking_id: int) -> Payment | None:
     return db.session.scalar(
         sa.select(Payment).where(
@@ -231,7 +222,7 @@ def create_payment_intent(
     """
     require_student(student)
     booking = lock_lesson_of(student, booking_id)
-    method = own_payment_method(student, payment_method_id) if payment_method_id else None
+    method = None if payment_method_id is None else own_payment_method(student, payment_method_id)
     check_payable(booking)
     attempts = db.session.scalars(sa.select(Payment).where(Payment.booking_id == booking.id)).all()
     pending = next((p for p in attempts if p.status == PaymentStatus.PENDING), None)
@@ -442,6 +433,14 @@ def _confirm_at_provider(payment: Payment, method_id: str | None) -> ProviderInt
         if intent.status in ("succeeded", "processing", "canceled"):
             return intent
         raise
+
+
+def action_secret(payment: Payment) -> str | None:
+    """The client secret Stripe.js needs to finish 3-D Secure for a payment left waiting
+    for it (the student closed the bank's window, or the page)."""
+    if not payment.needs_action:
+        return None
+    return get_provider().retrieve_payment_intent(payment.provider_payment_id).client_secret
 
 
 def _check_lesson_still_payable(payment: Payment) -> None:

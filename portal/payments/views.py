@@ -18,7 +18,7 @@ from portal.accounts.decorators import student_required
 from portal.bookings.forms import EmptyForm
 from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
-from portal.errors import PortalError
+from portal.errors import GatewayError, PortalError
 from portal.extensions import db
 from portal.money import format_money
 from portal.pagination import Page
@@ -116,7 +116,11 @@ def checkout_return():
 @student_required
 def payment(payment_id):
     payment = services.get_payment_for(current_user, payment_id)
-    return _payment_page(payment)
+    try:
+        secret = services.action_secret(payment)
+    except GatewayError:
+        secret = None  # Stripe unreachable: show the payment without resuming 3-D Secure
+    return _payment_page(payment, client_secret=secret)
 
 
 @bp.post("/payments/<uuid:payment_id>/confirm")

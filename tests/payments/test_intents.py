@@ -167,3 +167,10 @@ def test_a_customer_lost_at_the_provider_is_replaced(student, lesson, localstrip
     intent = localstripe.get(f"/v1/payment_intents/{step.payment.provider_payment_id}")
     assert intent["customer"] == student.stripe_customer_id
     assert step.payment.idempotency_key.endswith(f"-for-{student.stripe_customer_id}")
+
+
+@pytest.mark.parametrize("bad", [0, "x", False, -3])
+def test_a_bad_saved_card_id_is_bad_input(student, lesson, localstripe, bad):
+    with pytest.raises(ValidationError):
+        services.create_payment_intent(student, lesson.id, payment_method_id=bad)
+    assert _payments() == []

@@ -307,3 +307,15 @@ def test_admin_list_swaps_in_as_a_fragment(login, admin, student, lesson, pay):
     )
     html = fragment.get_data(as_text=True)
     assert html.lstrip().startswith('<div id="payments"') and "1 payment." in html
+
+
+def test_a_payment_left_waiting_for_3d_secure_resumes_it_on_the_page(
+    login, student, lesson, localstripe
+):
+    browser = login(student)
+    url = _start(browser, lesson)
+    _confirm(browser, url, {"card": "new", "provider_method_id": localstripe.token(THREE_D_SECURE)})
+    page = browser.get(url).get_data(as_text=True)  # the student came back later
+    assert 'data-payment-state="requires_action"' in page
+    payment = db.session.scalars(sa.select(Payment)).one()
+    assert f'data-client-secret="{payment.provider_payment_id}_secret_' in page
