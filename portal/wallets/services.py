@@ -48,6 +48,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import Role, User
 from portal.bookings.models import Booking, BookingStatus
@@ -137,17 +138,18 @@ def get_or_create_wallet(tutor_id: int) -> TutorWallet:
 def lock_wallet(tutor_id: int) -> TutorWallet:
     """Lock the tutor's wallet row for the rest of the transaction and return it fresh."""
     require_int(tutor_id, "tutor_id")
-    wallet = _select_locked(tutor_id)
-    if wallet is None:
+    row = _select_locked(tutor_id)
+    if row is None:
         get_or_create_wallet(tutor_id)
-        wallet = _select_locked(tutor_id)
-    return wallet
+        row = _select_locked(tutor_id)
+    return row[0]
 
 
-def _select_locked(tutor_id: int) -> TutorWallet | None:
-    query = sa.select(TutorWallet).where(TutorWallet.tutor_id == tutor_id)
+def _select_locked(tutor_id: int, extra: list | None = None):
+    """(wallet, *extra columns) with the wallet row locked, or None if there is no wallet."""
+    query = sa.select(TutorWallet, *(extra or [])).where(TutorWallet.tutor_id == tutor_id)
     if is_postgres(db.session):
-        query = query.with_for_update()
+        query = query.with_for_update(of=TutorWallet)
     else:
         # SQLite has no row locks: a write takes the database's write lock, which then
         # serializes every other writer until this transaction ends.
@@ -157,7 +159,7 @@ def _select_locked(tutor_id: int) -> TutorWallet | None:
             .values(tutor_id=TutorWallet.tutor_id)
             .execution_options(synchronize_session=False)
         )
-    return db.session.scalar(query.execution_options(populate_existing=True))
+    return db.session.execute(query.execution_options(populate_existing=True)).first()
 
 
 # --- argument checks ------------------------------------------------------------------
@@ -251,34 +253,59 @@ def _apply(
     )
     if not posted.created:  # a concurrent caller won the key after our first look
         return _line_for(posted.entry)
-    wallet.pending += move.pending
-    wallet.balance += move.available
-    wallet.in_flight += move.in_flight
-    wallet.total_earned += move.earned
-    wallet.total_withdrawn += move.withdrawn
-    wallet.updated_at = posted.entry.created_at
-    line = WalletTransaction(
-        wallet_id=wallet.id,
-        entry_id=posted.entry.id,
-        type=move.line_type,
-        amount=move.amount,
-        available_change=move.available,
-        pending_change=move.pending,
-        in_flight_change=move.in_flight,
-        balance_after=wallet.balance,
-        pending_after=wallet.pending,
-        in_flight_after=wallet.in_flight,
-        gross=move.gross,
-        fee=move.fee,
-        description=memo[:255],
-        payment_id=payment_id,
-        payout_id=payout_id,
-        booking_id=booking_id,
-        created_at=posted.entry.created_at,
+    # The row is locked; the arithmetic still happens in SQL, and RETURNING gives the
+    # balances after it for the statement line.
+    w = TutorWallet
+    after = (
+        db.session.connection()
+        .execute(
+            sa.update(w.__table__)
+            .where(w.id == wallet.id)
+            .values(
+                pending=w.pending + move.pending,
+                balance=w.balance + move.available,
+                in_flight=w.in_flight + move.in_flight,
+                total_earned=w.total_earned + move.earned,
+                total_withdrawn=w.total_withdrawn + move.withdrawn,
+                updated_at=posted.entry.created_at,
+            )
+            .returning(
+                w.pending,
+                w.balance,
+                w.in_flight,
+                w.total_earned,
+                w.total_withdrawn,
+                w.updated_at,
+            )  # fmt: skip
+        )
+        .one()
     )
-    db.session.add(line)
-    db.session.flush()
-    return line
+    for name, value in after._mapping.items():
+        set_committed_value(wallet, name, value)
+    return db.session.scalar(
+        sa.insert(WalletTransaction).returning(WalletTransaction),
+        [
+            {
+                "wallet_id": wallet.id,
+                "entry_id": posted.entry.id,
+                "type": move.line_type,
+                "amount": move.amount,
+                "available_change": move.available,
+                "pending_change": move.pending,
+                "in_flight_change": move.in_flight,
+                "balance_after": after.balance,
+                "pending_after": after.pending,
+                "in_flight_after": after.in_flight,
+                "gross": move.gross,
+                "fee": move.fee,
+                "description": memo[:255],
+                "payment_id": payment_id,
+                "payout_id": payout_id,
+                "booking_id": booking_id,
+                "created_at": posted.entry.created_at,
+            }
+        ],
+    )
 
 
 def _line_for(entry: LedgerEntry) -> WalletTransaction:
@@ -288,10 +315,20 @@ def _line_for(entry: LedgerEntry) -> WalletTransaction:
 
 
 def _begin(tutor_id: int, key: str, kind: str, platform: tuple[str, ...] = ()):
-    """Lock the wallet, then look the key up: (wallet, existing line or None, account ids)."""
+    """Lock the wallet and look the key up: (wallet, existing line or None, account ids).
+
+    One round trip on PostgreSQL: the key and the platform accounts ride along with the
+    wallet's ``SELECT … FOR UPDATE``.
+    """
     ledger.check_key(key)
-    wallet = lock_wallet(tutor_id)
-    existing_id, accounts = ledger.prepare(key, platform)
+    require_int(tutor_id, "tutor_id")
+    extra = ledger.prepare_columns(key, platform)
+    row = _select_locked(tutor_id, extra)
+    if row is None:
+        get_or_create_wallet(tutor_id)
+        row = _select_locked(tutor_id, extra)
+    wallet, *values = row
+    existing_id, accounts = ledger.read_prepared(tuple(values), platform)
     if existing_id is not None:
         entry = ledger.existing_entry(key, kind=kind, tutor_id=tutor_id)
         return wallet, _line_for(entry), accounts
