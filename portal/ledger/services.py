@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.db import utcnow
 from portal.errors import Conflict
 from portal.extensions import db
 from portal.ledger.models import (
@@ -155,8 +157,13 @@ def find_account(code: str) -> LedgerAccount | None:
 
 @dataclass(frozen=True)
 class Posted:
-    entry: LedgerEntry
+    entry_id: int
+    created_at: datetime
     created: bool
+
+    @property
+    def entry(self) -> LedgerEntry:
+        return db.session.get(LedgerEntry, self.entry_id)
 
 
 def post(
@@ -181,34 +188,53 @@ def post(
     """
     check_key(idempotency_key)
     lines = _balanced(postings)
-    entry = db.session.scalar(
-        insert_or_skip(LedgerEntry)
-        .values(
-            idempotency_key=idempotency_key,
-            kind=EntryKind(kind).value,
-            memo=(memo or "")[:255],
-            tutor_id=tutor_id,
-            actor_id=actor_id,
-            payment_id=payment_id,
-            payout_id=payout_id,
-            booking_id=booking_id,
-            parent_id=parent_id,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(LedgerEntry),
-        execution_options={"populate_existing": True},
-    )
-    if entry is None:
-        return Posted(existing_entry(idempotency_key, kind=kind, tutor_id=tutor_id), False)
-    rows = [{"entry_id": entry.id, "account_id": a, "amount": m} for a, m in lines]
-    if db.session.get_bind().dialect.name == "postgresql":
+    created_at = utcnow()
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    entry_id = connection.execute(
+        _entry_insert(dialect),
+        {
+            "idempotency_key": idempotency_key,
+            "kind": EntryKind(kind).value,
+            "memo": (memo or "")[:255],
+            "tutor_id": tutor_id,
+            "actor_id": actor_id,
+            "payment_id": payment_id,
+            "payout_id": payout_id,
+            "booking_id": booking_id,
+            "parent_id": parent_id,
+            "created_at": created_at,
+        },
+    ).scalar()
+    if entry_id is None:
+        entry = existing_entry(idempotency_key, kind=kind, tutor_id=tutor_id)
+        return Posted(entry.id, entry.created_at, False)
+    rows = [{"entry_id": entry_id, "account_id": a, "amount": m} for a, m in lines]
+    if dialect == "postgresql":
         # One INSERT; the deferred constraint triggers check the sum at commit.
-        db.session.connection().execute(sa.insert(LedgerPosting.__table__), rows)
+        connection.execute(_POSTINGS_INSERT, rows)
     else:
         # Through the ORM, so that the flush-time check below sees them.
         db.session.add_all(LedgerPosting(**row) for row in rows)
         db.session.flush()
-    return Posted(entry, True)
+    return Posted(entry_id, created_at, True)
+
+
+_POSTINGS_INSERT = sa.insert(LedgerPosting.__table__)
+_ENTRY_INSERTS: dict[str, sa.Insert] = {}
+
+
+def _entry_insert(dialect: str):
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, built once."""
+    if dialect not in _ENTRY_INSERTS:
+        table = LedgerEntry.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        _ENTRY_INSERTS[dialect] = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.id)
+        )
+    return _ENTRY_INSERTS[dialect]
 
 
 def _balanced(postings: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

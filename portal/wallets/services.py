@@ -145,21 +145,30 @@ def lock_wallet(tutor_id: int) -> TutorWallet:
     return row[0]
 
 
-def _select_locked(tutor_id: int, extra: list | None = None):
-    """(wallet, *extra columns) with the wallet row locked, or None if there is no wallet."""
-    query = sa.select(TutorWallet, *(extra or [])).where(TutorWallet.tutor_id == tutor_id)
-    if is_postgres(db.session):
-        query = query.with_for_update(of=TutorWallet)
-    else:
+def _select_locked(tutor_id: int, key: str | None = None, platform: tuple[str, ...] = ()):
+    """(wallet, *prepared values) with the wallet row locked, or None if there is no wallet.
+
+    With a `key`, the idempotency look-up and the platform accounts ride along (see
+    `ledger.prepare_columns`): one round trip.
+    """
+    postgres = is_postgres(db.session)
+    if not postgres:
         # SQLite has no row locks: a write takes the database's write lock, which then
         # serializes every other writer until this transaction ends.
-        db.session.execute(
-            sa.update(TutorWallet)
-            .where(TutorWallet.tutor_id == tutor_id)
-            .values(tutor_id=TutorWallet.tutor_id)
-            .execution_options(synchronize_session=False)
+        db.session.connection().execute(_TOUCH_WALLET, {"tutor_id": tutor_id})
+    statement = _LOCKS.get((postgres, key is not None, platform))
+    if statement is None:
+        extra = ledger.prepare_columns(sa.bindparam("key"), platform) if key is not None else []
+        statement = (
+            sa.select(TutorWallet, *extra)
+            .where(TutorWallet.tutor_id == sa.bindparam("tutor_id"))
+            .execution_options(populate_existing=True)
         )
-    return db.session.execute(query.execution_options(populate_existing=True)).first()
+        if postgres:
+            statement = statement.with_for_update(of=TutorWallet)
+        _LOCKS[(postgres, key is not None, platform)] = statement
+    params = {"tutor_id": tutor_id} if key is None else {"tutor_id": tutor_id, "key": key}
+    return db.session.execute(statement, params).first()
 
 
 # --- argument checks ------------------------------------------------------------------
@@ -252,42 +261,30 @@ def _apply(
         parent_id=parent_id,
     )
     if not posted.created:  # a concurrent caller won the key after our first look
-        return _line_for(posted.entry)
+        return _line_for(posted.entry_id)
     # The row is locked; the arithmetic still happens in SQL, and RETURNING gives the
     # balances after it for the statement line.
-    w = TutorWallet
-    after = (
-        db.session.connection()
-        .execute(
-            sa.update(w.__table__)
-            .where(w.id == wallet.id)
-            .values(
-                pending=w.pending + move.pending,
-                balance=w.balance + move.available,
-                in_flight=w.in_flight + move.in_flight,
-                total_earned=w.total_earned + move.earned,
-                total_withdrawn=w.total_withdrawn + move.withdrawn,
-                updated_at=posted.entry.created_at,
-            )
-            .returning(
-                w.pending,
-                w.balance,
-                w.in_flight,
-                w.total_earned,
-                w.total_withdrawn,
-                w.updated_at,
-            )  # fmt: skip
-        )
-        .one()
-    )
+    connection = db.session.connection()
+    after = connection.execute(
+        _MOVE_WALLET,
+        {
+            "wallet_id": wallet.id,
+            "d_pending": move.pending,
+            "d_balance": move.available,
+            "d_in_flight": move.in_flight,
+            "d_earned": move.earned,
+            "d_withdrawn": move.withdrawn,
+            "now": posted.created_at,
+        },
+    ).one()
     for name, value in after._mapping.items():
         set_committed_value(wallet, name, value)
     return db.session.scalar(
-        sa.insert(WalletTransaction).returning(WalletTransaction),
+        _LINE_INSERT,
         [
             {
                 "wallet_id": wallet.id,
-                "entry_id": posted.entry.id,
+                "entry_id": posted.entry_id,
                 "type": move.line_type,
                 "amount": move.amount,
                 "available_change": move.available,
@@ -302,15 +299,45 @@ def _apply(
                 "payment_id": payment_id,
                 "payout_id": payout_id,
                 "booking_id": booking_id,
-                "created_at": posted.entry.created_at,
+                "created_at": posted.created_at,
             }
         ],
     )
 
 
-def _line_for(entry: LedgerEntry) -> WalletTransaction:
+def _bigint(name: str):
+    return sa.bindparam(name, type_=sa.BigInteger)
+
+
+# Built once: the statements of every movement, with parameters bound per call.
+_w = TutorWallet.__table__.c
+_MOVE_WALLET = (
+    sa.update(TutorWallet.__table__)
+    .where(_w.id == sa.bindparam("wallet_id"))
+    .values(
+        pending=_w.pending + _bigint("d_pending"),
+        balance=_w.balance + _bigint("d_balance"),
+        in_flight=_w.in_flight + _bigint("d_in_flight"),
+        total_earned=_w.total_earned + _bigint("d_earned"),
+        total_withdrawn=_w.total_withdrawn + _bigint("d_withdrawn"),
+        updated_at=sa.bindparam("now", type_=TutorWallet.__table__.c.updated_at.type),
+    )
+    .returning(
+        _w.pending, _w.balance, _w.in_flight, _w.total_earned, _w.total_withdrawn, _w.updated_at
+    )
+)
+_LINE_INSERT = sa.insert(WalletTransaction).returning(WalletTransaction)
+_TOUCH_WALLET = (
+    sa.update(TutorWallet.__table__)
+    .where(_w.tutor_id == sa.bindparam("tutor_id"))
+    .values(tutor_id=_w.tutor_id)
+)
+_LOCKS: dict[tuple, sa.Select] = {}
+
+
+def _line_for(entry_id: int) -> WalletTransaction:
     return db.session.scalar(
-        sa.select(WalletTransaction).where(WalletTransaction.entry_id == entry.id)
+        sa.select(WalletTransaction).where(WalletTransaction.entry_id == entry_id)
     )
 
 
@@ -322,16 +349,15 @@ def _begin(tutor_id: int, key: str, kind: str, platform: tuple[str, ...] = ()):
     """
     ledger.check_key(key)
     require_int(tutor_id, "tutor_id")
-    extra = ledger.prepare_columns(key, platform)
-    row = _select_locked(tutor_id, extra)
+    row = _select_locked(tutor_id, key, platform)
     if row is None:
         get_or_create_wallet(tutor_id)
-        row = _select_locked(tutor_id, extra)
+        row = _select_locked(tutor_id, key, platform)
     wallet, *values = row
     existing_id, accounts = ledger.read_prepared(tuple(values), platform)
     if existing_id is not None:
         entry = ledger.existing_entry(key, kind=kind, tutor_id=tutor_id)
-        return wallet, _line_for(entry), accounts
+        return wallet, _line_for(entry.id), accounts
     return wallet, None, accounts
 
 

@@ -1,0 +1,193 @@
+"""Ledger write throughput on PostgreSQL, side by side with pgbench on the same server.
+
+First pgbench: its TPC-B-like script with `-c 8 -j 2 -T 15`, initialised in a database of
+its own. Then the ledger: 8 worker processes (no shared GIL) post lesson earnings through
+`portal.wallets.services.process_lesson_earning` for as long, each one a full unit of
+work as the payments feature runs it: lock the wallet, look the key up, insert the entry
+and its 3 postings, move the wallet, write the statement line, commit (and the deferred
+zero-sum triggers run). Earnings go to `--tutors` tutors at random, so workers contend
+on wallet rows the way pgbench's clients contend on its branch rows.
+
+Prints transactions per second for both, the ledger's postings per second, and the
+ratio; the goal is at least 30% of pgbench's TPS. Finishes with the ledger check.
+
+    .venv/bin/python -m bench.ledger_writes [--seconds 15] [--workers 8] [--tutors 64]
+        [--server postgresql://postgres@127.0.0.1:5432] [--pgbench-scale 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import time
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+LEDGER_DB = "m4sh_bench_ledger"
+PGBENCH_DB = "m4sh_bench_pgbench"
+POSTINGS_PER_EARNING = 3
+
+
+def recreate_database(server: str, name: str) -> None:
+    engine = sa.create_engine(f"{_sa_url(server)}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def _sa_url(server: str) -> str:
+    return server.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def run_pgbench(server: str, scale: int, seconds: int, clients: int, threads: int) -> float:
+    parts = urlsplit(server)
+    env = dict(os.environ, PGHOST=parts.hostname or "127.0.0.1", PGPORT=str(parts.port or 5432))
+    env["PGUSER"] = parts.username or "postgres"
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    recreate_database(server, PGBENCH_DB)
+    subprocess.run(
+        ["pgbench", "-i", "-q", "-s", str(scale), PGBENCH_DB],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    result = subprocess.run(
+        ["pgbench", "-c", str(clients), "-j", str(threads), "-T", str(seconds), PGBENCH_DB],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    if not match:
+        raise RuntimeError(f"could not read pgbench's tps:\n{result.stdout}\n{result.stderr}")
+    return float(match.group(1))
+
+
+def _app(url: str):
+    from portal import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 2, "pool_pre_ping": False},
+        }
+    )
+
+
+def prepare_ledger(url: str, tutors: int) -> list[int]:
+    from portal.accounts.services import create_user
+    from portal.extensions import db
+    from portal.wallets.services import get_or_create_wallet
+
+    app = _app(url)
+    with app.app_context():
+        db.create_all()
+        ids = []
+        for i in range(tutors):
+            tutor = create_user(f"bench-tutor{i}@m4sh.app", "bench-password-1", "tutor")
+            get_or_create_wallet(tutor.id)
+            ids.append(tutor.id)
+        db.session.commit()
+        db.engine.dispose()
+    return ids
+
+
+def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -> None:
+    from portal.extensions import db
+    from portal.wallets.services import process_lesson_earning
+
+    app = _app(url)
+    rng = random.Random(n)
+    done = 0
+    with app.app_context():
+        db.session.execute(sa.text("SELECT 1"))  # connect before the clock starts
+        db.session.rollback()
+        ready.wait()
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            gross = rng.randint(1000, 9000)
+            process_lesson_earning(
+                tutor_id=rng.choice(tutor_ids),
+                gross=gross,
+                fee=gross * 15 // 100,
+                idempotency_key=f"bench:{n}:{done}",
+                payment_id=n * 10_000_000 + done,
+            )
+            db.session.commit()
+            done += 1
+        db.engine.dispose()
+    out.put(done)
+
+
+def run_ledger(url: str, tutor_ids: list[int], seconds: int, workers: int) -> int:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    # Every worker imports the app and connects, then all start on the same signal.
+    ready = ctx.Barrier(workers)
+    processes = [
+        ctx.Process(target=worker, args=(url, tutor_ids, seconds, ready, n, queue))
+        for n in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    total = sum(queue.get() for _ in processes)
+    for process in processes:
+        process.join()
+    return total
+
+
+def check(url: str) -> list:
+    from portal.extensions import db
+    from portal.ledger.services import check_invariants
+
+    app = _app(url)
+    with app.app_context():
+        drifts = check_invariants()
+        db.engine.dispose()
+    return drifts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432"),
+    )
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--tutors", type=int, default=64)
+    parser.add_argument("--pgbench-scale", type=int, default=8)
+    args = parser.parse_args()
+
+    print(f"pgbench -i -s {args.pgbench_scale}; pgbench -c 8 -j 2 -T {args.seconds} …", flush=True)
+    tps = run_pgbench(args.server, args.pgbench_scale, args.seconds, 8, 2)
+
+    url = f"{_sa_url(args.server)}/{LEDGER_DB}"
+    recreate_database(args.server, LEDGER_DB)
+    tutor_ids = prepare_ledger(url, args.tutors)
+    print(f"ledger: {args.workers} workers, {args.tutors} wallets, {args.seconds} s …", flush=True)
+    entries = run_ledger(url, tutor_ids, args.seconds, args.workers)
+    drifts = check(url)
+
+    entries_per_s = entries / args.seconds
+    postings_per_s = entries_per_s * POSTINGS_PER_EARNING
+    ratio = entries_per_s / tps
+    print()
+    print(f"{'':<34}{'tx/s':>10}{'postings/s':>13}")
+    print(f"{'pgbench TPC-B-like (-c 8 -j 2)':<34}{tps:>10.0f}{'':>13}")
+    print(f"{'ledger earnings (8 workers)':<34}{entries_per_s:>10.0f}{postings_per_s:>13.0f}")
+    print(f"ledger / pgbench: {ratio:.0%} (goal: at least 30%)")
+    print(f"entries written: {entries}; ledger check: {'OK' if not drifts else drifts}")
+
+
+if __name__ == "__main__":
+    main()
