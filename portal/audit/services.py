@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 from flask import has_request_context, request
 
 from portal.accounts.models import User
+from portal.audit.hooks import mark_recorded
 from portal.audit.models import AuditLog
 from portal.db import utcnow
 from portal.errors import ValidationError
@@ -51,6 +52,7 @@ def record(
         ip=request.remote_addr if has_request_context() else None,
     )
     db.session.add(entry)
+    mark_recorded()
     return entry
 
 

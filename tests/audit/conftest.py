@@ -1,1 +1,1 @@
-from tests.payouts.conftest import browser  # noqa: F401 - several people per test
+from tests.payouts.conftest import browser, field_keys  # noqa: F401 - shared helpers

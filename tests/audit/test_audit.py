@@ -104,3 +104,38 @@ def test_bad_search_input_is_a_form_error(browser, admin):
 @pytest.mark.parametrize("role", ["student", "tutor"])
 def test_only_admins_see_it(browser, role):
     assert browser(factories.UserFactory(role=role)).get("/admin/audit").status_code == 403
+
+
+def test_every_committed_admin_action_is_recorded_even_without_a_service_row(browser, admin):
+    from portal.bookings.models import BookingStatus
+
+    booking = factories.BookingFactory(status=BookingStatus.SCHEDULED)
+    done = factories.BookingFactory(status=BookingStatus.COMPLETED)
+    boss = browser(admin)
+    assert boss.post(f"/lessons/{booking.id}/complete").status_code == 302
+    refused = boss.post(f"/lessons/{done.id}/cancel", headers={"Referer": "/admin/lessons"})
+    assert refused.status_code == 302  # refused: a flash, nothing committed
+    tutor = browser(booking.tutor)
+    tutor.post(f"/lessons/{booking.id}/cancel", headers={"Referer": "/lessons"})
+    db.session.expire_all()
+    (entry,) = db.session.scalars(sa.select(AuditLog)).all()
+    assert entry.action == "admin.bookings.complete" and entry.actor_id == admin.id
+    assert (entry.object_type, entry.object_id) == ("bookings", str(booking.id))
+    assert entry.after == {"method": "POST", "path": f"/lessons/{booking.id}/complete",
+                           "booking_id": str(booking.id), "status": 302}  # fmt: skip
+    assert entry.ip == "127.0.0.1"
+
+
+def test_an_action_a_service_recorded_is_not_recorded_twice(browser, admin):
+    from portal.payouts import services
+    from tests.payouts.conftest import credit, with_bank
+
+    tutor = factories.UserFactory(role="tutor")
+    with_bank(tutor)
+    credit(tutor, 5000)
+    payout = services.request_payout(tutor, amount=2000, payout_method="bank_transfer")
+    db.session.commit()
+    browser(admin).post(f"/admin/payouts/{payout.uuid}/approve")
+    db.session.expire_all()
+    actions = list(db.session.scalars(sa.select(AuditLog.action).order_by(AuditLog.id)))
+    assert actions[-1] == "payout.approved" and not any(a.startswith("admin.") for a in actions)

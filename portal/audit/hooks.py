@@ -1,0 +1,63 @@
+"""The audit log's safety net: every admin action is appended, even where no service did.
+
+Services record what they change with its before and after (`record`). Any other
+state-changing request by an admin that committed something gets one row here, naming
+the endpoint, its arguments and the outcome, so no admin action goes unrecorded. A
+refused action rolls back, commits nothing and is not recorded.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app, has_request_context, request
+from flask_login import current_user
+
+from portal.extensions import db
+
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+COMMITTED = "portal.audit.committed"
+RECORDED = "portal.audit.recorded"
+
+
+def mark_recorded() -> None:
+    """A service recorded this request's change itself."""
+    if has_request_context():
+        request.environ[RECORDED] = True
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+def _note_commit(session) -> None:
+    if has_request_context():
+        request.environ[COMMITTED] = True
+
+
+def record_admin_request(response):
+    """After-request hook: one row for an admin's committed action no service recorded."""
+    environ = request.environ
+    if (
+        request.method not in _UNSAFE
+        or not environ.get(COMMITTED)
+        or environ.get(RECORDED)
+        or not current_user.is_authenticated
+        or not current_user.is_admin
+    ):
+        return response
+    from portal.audit.services import record
+
+    args = {k: str(v) for k, v in (request.view_args or {}).items()}
+    try:
+        record(
+            f"admin.{request.endpoint}",
+            object_type=(request.blueprint or "portal")[:32],
+            object_id=(next(iter(args.values()), request.path))[:64],
+            actor_id=current_user.id,
+            after={"method": request.method, "path": request.path, **args,
+                   "status": response.status_code},
+        )  # fmt: skip
+        db.session.commit()
+    except Exception:  # the action itself is done; a lost audit row must not undo it
+        db.session.rollback()
+        current_app.logger.exception("audit row for %s %s not written", request.method,
+                                     request.path)  # fmt: skip
+    return response
