@@ -45,8 +45,10 @@ def test_story_through_the_pages(browser, bank_tutor, admin):
     assert approved.status_code == 200 and approved.headers["HX-Trigger"] == "payouts-changed"
     assert approved.get_data(as_text=True).lstrip().startswith(f'<tr id="{row}">')
     assert "Start bank transfer" in approved.get_data(as_text=True)
+    assert figures(bank_tutor.id) == {"available": 1650, "in_flight": 6000, "withdrawn": 0}
     processing = boss.post(f"/admin/payouts/{payout.uuid}/process", headers=htmx(row))
     assert "Bank reference" in processing.get_data(as_text=True)
+    assert figures(bank_tutor.id) == {"available": 1650, "in_flight": 6000, "withdrawn": 0}
     done = boss.post(f"/admin/payouts/{payout.uuid}/complete", {"reference": "SEPA-77"},
                      headers=htmx(row))  # fmt: skip
     assert done.status_code == 200 and "Ref. SEPA-77" in done.get_data(as_text=True)
