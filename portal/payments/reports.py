@@ -102,6 +102,7 @@ def filtered_payments(
     if tutor_id:
         query = query.where(Payment.recipient_id == tutor_id)
     if student_email:
-        payer = sa.select(User.id).where(User.email.contains(student_email.strip().lower()))
+        email = student_email.strip().lower()
+        payer = sa.select(User.id).where(User.email.contains(email, autoescape=True))
         query = query.where(Payment.payer_id.in_(payer))
     return query.where(*_between(Payment.created_at, low, high))

@@ -65,6 +65,7 @@
         },
 
         cardToId: function (card) {
+          if (!card) { return Promise.reject(new Error("The card form is still loading. Try again in a moment.")); }
           if (local) {
             if (!card.value) { return Promise.reject(new Error("Enter your card details.")); }
             return stripe.createToken(card).then(function (result) {
@@ -88,6 +89,7 @@
         },
 
         setupCard: function (clientSecret, card) {
+          if (!card) { return Promise.reject(new Error("The card form is still loading. Try again in a moment.")); }
           if (local && !card.value) { return Promise.reject(new Error("Enter your card details.")); }
           return withOwnElement(function () {
             return stripe.confirmCardSetup(clientSecret, { payment_method: { card: card } });
