@@ -43,12 +43,23 @@ def _test_config(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, stripe_api_base):
     app = create_app({**_test_config(tmp_path_factory), **_stripe_config(stripe_api_base)})
+    # Each test keeps one app context open across its requests, so `g` would carry the
+    # signed-in user and CSRF token from one request to the next; production gets a fresh
+    # `g` per request. Start every request with an empty one, before any other hook.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
     with app.app_context():
         _db.drop_all()
         _db.create_all()
     yield app
     with app.app_context():
         _db.engine.dispose()
+
+
+def _fresh_request_globals() -> None:
+    from flask import g
+
+    for name in list(g):
+        g.pop(name)
 
 
 def _stripe_config(base: str) -> dict:
