@@ -37,8 +37,13 @@ def stripe_webhook():
 
 
 def _read_body(limit: int) -> bytes:
+    too_large = RequestEntityTooLarge(f"A webhook body may be at most {limit} bytes.")
     if request.content_length is not None and request.content_length > limit:
-        raise RequestEntityTooLarge(f"A webhook body may be at most {limit} bytes.")
-    # Also bounds a chunked body, which announces no length.
-    request.max_content_length = limit
-    return request.get_data(cache=False)
+        raise too_large
+    # A chunked body announces no length: read one byte past the limit (Werkzeug stops
+    # there silently) to tell a body of exactly the limit from a longer one.
+    request.max_content_length = limit + 1
+    payload = request.get_data(cache=False)
+    if len(payload) > limit:
+        raise too_large
+    return payload

@@ -207,3 +207,22 @@ def test_the_route_needs_no_csrf_token_but_only_takes_post(client, deliver):
     response = client.get(URL)
     assert response.status_code == 405
     assert _error(response) == "method_not_allowed"
+
+
+@pytest.mark.parametrize(("pad", "status", "stored_count"), [(8192, 413, 0), (100, 200, 1)])
+def test_a_chunked_body_is_held_to_the_limit_too(
+    app, live_server, secret, monkeypatch, pad, status, stored_count
+):
+    import requests
+
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_MAX_BYTES", 2048)
+    body = json.dumps(event_body("customer.created", {"id": "cus_1", "pad": "x" * pad})).encode()
+    chunks = (body[i : i + 512] for i in range(0, len(body), 512))  # no Content-Length
+    response = requests.post(
+        live_server.url + URL,
+        data=chunks,
+        headers={"Stripe-Signature": sign(body, secret)},
+        timeout=10,
+    )
+    assert response.status_code == status, response.text
+    assert _count() == stored_count
