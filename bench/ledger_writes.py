@@ -107,6 +107,7 @@ def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -
 
     app = _app(url)
     rng = random.Random(n)
+    run = os.getppid()
     done = 0
     with app.app_context():
         db.session.execute(sa.text("SELECT 1"))  # connect before the clock starts
@@ -119,8 +120,8 @@ def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -
                 tutor_id=rng.choice(tutor_ids),
                 gross=gross,
                 fee=gross * 15 // 100,
-                idempotency_key=f"bench:{n}:{done}",
-                payment_id=n * 10_000_000 + done,
+                idempotency_key=f"bench:{run}:{n}:{done}",
+                payment_id=n * 100_000_000 + done,
             )
             db.session.commit()
             done += 1

@@ -146,29 +146,33 @@ def lock_wallet(tutor_id: int) -> TutorWallet:
 
 
 def _select_locked(tutor_id: int, key: str | None = None, platform: tuple[str, ...] = ()):
-    """(wallet, *prepared values) with the wallet row locked, or None if there is no wallet.
+    """The tutor's wallet row, locked, or None if there is no wallet.
 
-    With a `key`, the idempotency look-up and the platform accounts ride along (see
-    `ledger.prepare_columns`): one round trip.
+    Without a `key`: ``(TutorWallet,)``, the ORM object refreshed. With a `key`: a plain
+    row of the wallet's columns followed by the idempotency look-up and the platform
+    account ids (see `ledger.prepare_columns`), all in one round trip and without the
+    ORM's per-object cost: the hot path of every movement.
     """
     postgres = is_postgres(db.session)
     if not postgres:
         # SQLite has no row locks: a write takes the database's write lock, which then
         # serializes every other writer until this transaction ends.
         db.session.connection().execute(_TOUCH_WALLET, {"tutor_id": tutor_id})
-    statement = _LOCKS.get((postgres, key is not None, platform))
+    cache_key = (postgres, key is not None, platform)
+    statement = _LOCKS.get(cache_key)
     if statement is None:
-        extra = ledger.prepare_columns(sa.bindparam("key"), platform) if key is not None else []
-        statement = (
-            sa.select(TutorWallet, *extra)
-            .where(TutorWallet.tutor_id == sa.bindparam("tutor_id"))
-            .execution_options(populate_existing=True)
-        )
+        if key is None:
+            statement = sa.select(TutorWallet).execution_options(populate_existing=True)
+        else:
+            extra = ledger.prepare_columns(sa.bindparam("key"), platform)
+            statement = sa.select(*TutorWallet.__table__.c, *extra)
+        statement = statement.where(TutorWallet.tutor_id == sa.bindparam("tutor_id"))
         if postgres:
-            statement = statement.with_for_update(of=TutorWallet)
-        _LOCKS[(postgres, key is not None, platform)] = statement
-    params = {"tutor_id": tutor_id} if key is None else {"tutor_id": tutor_id, "key": key}
-    return db.session.execute(statement, params).first()
+            statement = statement.with_for_update(of=TutorWallet.__table__)
+        _LOCKS[cache_key] = statement
+    if key is None:
+        return db.session.execute(statement, {"tutor_id": tutor_id}).first()
+    return db.session.connection().execute(statement, {"tutor_id": tutor_id, "key": key}).first()
 
 
 # --- argument checks ------------------------------------------------------------------
@@ -277,32 +281,36 @@ def _apply(
             "now": posted.created_at,
         },
     ).one()
-    for name, value in after._mapping.items():
-        set_committed_value(wallet, name, value)
-    return db.session.scalar(
-        _LINE_INSERT,
-        [
-            {
-                "wallet_id": wallet.id,
-                "entry_id": posted.entry_id,
-                "type": move.line_type,
-                "amount": move.amount,
-                "available_change": move.available,
-                "pending_change": move.pending,
-                "in_flight_change": move.in_flight,
-                "balance_after": after.balance,
-                "pending_after": after.pending,
-                "in_flight_after": after.in_flight,
-                "gross": move.gross,
-                "fee": move.fee,
-                "description": memo[:255],
-                "payment_id": payment_id,
-                "payout_id": payout_id,
-                "booking_id": booking_id,
-                "created_at": posted.created_at,
-            }
-        ],
-    )
+    # Keep a loaded TutorWallet in this session in step with the row.
+    loaded = db.session.identity_map.get(so.util.identity_key(TutorWallet, wallet.id))
+    if loaded is not None:
+        for name, value in after._mapping.items():
+            set_committed_value(loaded, name, value)
+    values = {
+        "wallet_id": wallet.id,
+        "entry_id": posted.entry_id,
+        "type": move.line_type,
+        "amount": move.amount,
+        "available_change": move.available,
+        "pending_change": move.pending,
+        "in_flight_change": move.in_flight,
+        "balance_after": after.balance,
+        "pending_after": after.pending,
+        "in_flight_after": after.in_flight,
+        "gross": move.gross,
+        "fee": move.fee,
+        "description": memo[:255],
+        "payment_id": payment_id,
+        "payout_id": payout_id,
+        "booking_id": booking_id,
+        "created_at": posted.created_at,
+    }
+    line_id = connection.execute(_LINE_INSERT, values).scalar_one()
+    # The row is written: hand it to the session as a loaded object, without a SELECT.
+    line = WalletTransaction(id=line_id, **values)
+    so.make_transient_to_detached(line)
+    db.session.add(line)
+    return line
 
 
 def _bigint(name: str):
@@ -326,7 +334,7 @@ _MOVE_WALLET = (
         _w.pending, _w.balance, _w.in_flight, _w.total_earned, _w.total_withdrawn, _w.updated_at
     )
 )
-_LINE_INSERT = sa.insert(WalletTransaction).returning(WalletTransaction)
+_LINE_INSERT = sa.insert(WalletTransaction.__table__).returning(WalletTransaction.__table__.c.id)
 _TOUCH_WALLET = (
     sa.update(TutorWallet.__table__)
     .where(_w.tutor_id == sa.bindparam("tutor_id"))
@@ -353,8 +361,9 @@ def _begin(tutor_id: int, key: str, kind: str, platform: tuple[str, ...] = ()):
     if row is None:
         get_or_create_wallet(tutor_id)
         row = _select_locked(tutor_id, key, platform)
-    wallet, *values = row
-    existing_id, accounts = ledger.read_prepared(tuple(values), platform)
+    columns = len(TutorWallet.__table__.c)
+    wallet, values = row, tuple(row[columns:])
+    existing_id, accounts = ledger.read_prepared(values, platform)
     if existing_id is not None:
         entry = ledger.existing_entry(key, kind=kind, tutor_id=tutor_id)
         return wallet, _line_for(entry.id), accounts
