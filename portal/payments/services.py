@@ -493,7 +493,7 @@ def mark_payment_succeeded(
     db.session.flush()
     if previous != PaymentStatus.PENDING:
         log.warning("payment %s succeeded at the provider after being %s", payment.uuid, previous)
-    payment_succeeded.send(payment, actor_id=actor_id)
+    payment_succeeded.send(payment, actor_id=actor_id, previous_status=previous)
     return True
 
 

@@ -4,8 +4,8 @@ Each is sent inside the unit of work, after the change is flushed and before com
 the `Payment` as sender; a receiver that raises rolls the whole change back. Receivers
 that talk to the outside world (mail) must enqueue after commit.
 
-- `payment_succeeded(payment, actor_id=None)` — sent once per payment, whichever of the
-  confirm call or the webhook gets there first.
+- `payment_succeeded(payment, actor_id=None, previous_status=...)` — sent once per payment,
+  whichever of the confirm call or the webhook gets there first.
 - `payment_failed(payment)` — the attempt ended without collecting money.
 - `payment_refunded(payment, refund=Refund, actor_id=None)` — sent once per refund.
 """
