@@ -187,7 +187,7 @@ def main() -> None:
     print(f"{'pgbench TPC-B-like (-c 8 -j 2)':<34}{tps:>10.0f}{'':>13}")
     print(f"{'ledger earnings (8 workers)':<34}{entries_per_s:>10.0f}{postings_per_s:>13.0f}")
     print(f"ledger / pgbench: {ratio:.0%} (goal: at least 30%)")
-    print(f"entries written: {entries}; ledger check: {'OK' if not drifts else drifts}")
+    print(f"entries written: {entries}; ledger check: {drifts if drifts else 'OK'}")
 
 
 if __name__ == "__main__":

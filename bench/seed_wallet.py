@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.ledger.models import EntryKind, LedgerEntry, LedgerPosting, PlatformAccount
 from portal.ledger.services import platform_account_ids
 from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
-from portal.wallets.services import get_or_create_wallet
+from portal.wallets.services import get_or_create_wallet, rebuild_monthly_totals
 
 CHUNK = 5000
 
@@ -57,6 +57,7 @@ def seed_statement(tutor_id: int, lines: int, *, days: int = 730, gross: int = 4
                 "(SELECT max(id) FROM ledger_entries))"
             )
         )
+    rebuild_monthly_totals(wallet.id)
     db.session.execute(
         sa.update(TutorWallet)
         .where(TutorWallet.id == wallet.id)

@@ -6,5 +6,5 @@ from portal.bookings.models import Booking  # noqa: F401
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
 from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401
 from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401
-from portal.wallets.models import TutorWallet, WalletTransaction  # noqa: F401
+from portal.wallets.models import TutorWallet, WalletMonth, WalletTransaction  # noqa: F401
 from portal.webhooks.models import WebhookEvent  # noqa: F401

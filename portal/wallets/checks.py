@@ -9,7 +9,13 @@ from portal.extensions import db
 from portal.ledger.models import LedgerEntry, LedgerPosting
 from portal.ledger.services import MAX_REPORTED, Drift
 from portal.ledger.services import total as ledger_total
-from portal.wallets.models import EARNING_TYPES, TransactionType, TutorWallet, WalletTransaction
+from portal.wallets.models import (
+    EARNING_TYPES,
+    TransactionType,
+    TutorWallet,
+    WalletMonth,
+    WalletTransaction,
+)
 
 BUCKETS = (
     ("pending", "pending_account_id", "pending_change", "pending_after"),
@@ -25,6 +31,7 @@ def wallet_drifts() -> list[Drift]:
         + _running_sums()
         + _lines_against_postings()
         + _entries_without_lines()
+        + _monthly_totals()
     )
 
 
@@ -168,3 +175,41 @@ def _entries_without_lines() -> list[Drift]:
         Drift("entry without a statement line", f"entry {i} ({key}) of tutor {tutor}")
         for i, key, tutor in rows
     ]
+
+
+def _monthly_totals() -> list[Drift]:
+    """The monthly totals behind the dashboard's chart equal their statement lines."""
+    from portal.wallets.services import _MONTHLY_TYPES, MONTH_FIGURES, _bucket_sql, _figures
+
+    t = WalletTransaction
+    month = _bucket_sql("month").label("month")
+    from_lines = {
+        (row.wallet_id, _as_date(row.month)): tuple(row[2:])
+        for row in db.session.execute(
+            sa.select(t.wallet_id, month, *_figures())
+            .where(t.type.in_(_MONTHLY_TYPES))
+            .group_by(t.wallet_id, month)
+        )
+    }
+    kept = {
+        (row.wallet_id, row.month): tuple(getattr(row, name) for name in MONTH_FIGURES)
+        for row in db.session.scalars(sa.select(WalletMonth))
+    }
+    drifts = []
+    for key in sorted(set(from_lines) | set(kept)):
+        expected, found = from_lines.get(key, (0, 0, 0, 0)), kept.get(key, (0, 0, 0, 0))
+        if expected != found:
+            drifts.append(
+                Drift(
+                    "monthly totals differ from the statement",
+                    f"wallet {key[0]} {key[1]:%Y-%m}: kept {found}, statement says {expected} "
+                    "(earned, fees, lessons, refunds)",
+                )
+            )
+    return drifts[:MAX_REPORTED]
+
+
+def _as_date(value):
+    from datetime import date
+
+    return value if isinstance(value, date) else date.fromisoformat(value)

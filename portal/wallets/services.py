@@ -48,6 +48,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import Role, User
@@ -73,6 +74,7 @@ from portal.wallets.models import (
     TRANSACTION_TYPES,
     TransactionType,
     TutorWallet,
+    WalletMonth,
     WalletTransaction,
 )
 
@@ -305,12 +307,67 @@ def _apply(
         "booking_id": booking_id,
         "created_at": posted.created_at,
     }
+    if move.line_type in _MONTHLY_TYPES:
+        _add_to_month(connection, wallet.id, posted.created_at, move)
     line_id = connection.execute(_LINE_INSERT, values).scalar_one()
     # The row is written: hand it to the session as a loaded object, without a SELECT.
     line = WalletTransaction(id=line_id, **values)
     so.make_transient_to_detached(line)
     db.session.add(line)
     return line
+
+
+_MONTHLY_TYPES = (*EARNING_TYPES, TransactionType.REFUND)
+_MONTH_UPSERTS: dict[str, sa.Insert] = {}
+
+
+def _add_to_month(connection, wallet_id: int, when: datetime, move: _Move) -> None:
+    """Add an earning or a refund to the wallet's totals for its calendar month (UTC)."""
+    earning = move.line_type in EARNING_TYPES
+    connection.execute(
+        _month_upsert(connection.dialect.name),
+        {
+            "wallet_id": wallet_id,
+            "month": when.astimezone(UTC).date().replace(day=1),
+            "earned": move.amount if earning else 0,
+            "fees": move.fee if earning else 0,
+            "lessons": 1 if earning else 0,
+            "refunds": 0 if earning else -move.amount,
+        },
+    )
+
+
+def _month_upsert(dialect: str) -> sa.Insert:
+    if dialect not in _MONTH_UPSERTS:
+        table = WalletMonth.__table__
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        sums = {name: table.c[name] + insert.excluded[name] for name in MONTH_FIGURES}
+        _MONTH_UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["wallet_id", "month"], set_=sums
+        )
+    return _MONTH_UPSERTS[dialect]
+
+
+MONTH_FIGURES = ("earned", "fees", "lessons", "refunds")
+
+
+def rebuild_monthly_totals(wallet_id: int) -> None:
+    """Recompute a wallet's monthly totals from its statement (a repair tool; bulk loads)."""
+    table = WalletMonth.__table__
+    db.session.execute(sa.delete(table).where(table.c.wallet_id == wallet_id))
+    month = _bucket_sql("month")
+    figures = _figures()
+    db.session.execute(
+        sa.insert(table).from_select(
+            ["wallet_id", "month", *MONTH_FIGURES],
+            sa.select(WalletTransaction.wallet_id, month, *figures)
+            .where(
+                WalletTransaction.wallet_id == wallet_id,
+                WalletTransaction.type.in_(_MONTHLY_TYPES),
+            )
+            .group_by(WalletTransaction.wallet_id, month),
+        )
+    )
 
 
 def _bigint(name: str):
@@ -909,11 +966,12 @@ def _bucket_sql(period: str):
     created = WalletTransaction.created_at
     if is_postgres(db.session):
         return sa.cast(sa.func.date_trunc(period, sa.func.timezone("UTC", created)), sa.Date)
+    # SQLite keeps UTC datetimes as text, "YYYY-MM-DD HH:MM:SS.ffffff".
     if period == "day":
-        return sa.func.date(created)
+        return sa.func.substr(created, 1, 10)
     if period == "week":  # back to Monday: on to the next Sunday, then six days back
         return sa.func.date(created, "weekday 0", "-6 days")
-    return sa.func.strftime("%Y-%m-01", created)
+    return sa.func.substr(created, 1, 7) + "-01"
 
 
 def get_earnings_analytics(
@@ -963,28 +1021,46 @@ def _bucket_starts(period: str, date_from: date, date_to: date) -> list[date]:
     return starts
 
 
-def _analytics_query(wallet_id: int, period: str, date_from: date, date_to: date):
+def _figures() -> list:
+    """SQL sums of earned, fees, lessons, refunds over statement lines."""
     t = WalletTransaction
     is_earning = t.type.in_(EARNING_TYPES)
-    bucket = _bucket_sql(period).label("bucket")
     zero = sa.literal(0)
-    return (
-        sa.select(
-            bucket,
-            sa.func.sum(sa.case((is_earning, t.amount), else_=zero)).label("earned"),
-            sa.func.sum(sa.case((is_earning, t.fee), else_=zero)).label("fees"),
-            sa.func.sum(sa.case((is_earning, 1), else_=zero)).label("lessons"),
-            sa.func.sum(sa.case((t.type == TransactionType.REFUND, -t.amount), else_=zero)).label(
-                "refunds"
-            ),
+    return [
+        ledger_total(sa.case((is_earning, t.amount), else_=zero)).label("earned"),
+        ledger_total(sa.case((is_earning, t.fee), else_=zero)).label("fees"),
+        ledger_total(sa.case((is_earning, 1), else_=zero)).label("lessons"),
+        ledger_total(sa.case((t.type == TransactionType.REFUND, -t.amount), else_=zero)).label(
+            "refunds"
+        ),
+    ]
+
+
+def _analytics_query(wallet_id: int, period: str, date_from: date, date_to: date):
+    if period == "month" and _whole_months(date_from, date_to):
+        # Whole calendar months: the monthly totals kept with each movement, ≤ 1 row each.
+        m = WalletMonth
+        return sa.select(m.month.label("bucket"), m.earned, m.fees, m.lessons, m.refunds).where(
+            m.wallet_id == wallet_id, m.month >= date_from, m.month <= date_to
         )
+    t = WalletTransaction
+    bucket = _bucket_sql(period).label("bucket")
+    return (
+        sa.select(bucket, *_figures())
         .where(
             t.wallet_id == wallet_id,
             t.created_at >= _day_start(date_from),
             t.created_at < _day_start(date_to + timedelta(days=1)),
-            t.type.in_((*EARNING_TYPES, TransactionType.REFUND)),
+            t.type.in_(_MONTHLY_TYPES),
         )
         .group_by(bucket)
+    )
+
+
+def _whole_months(date_from: date, date_to: date) -> bool:
+    """From the 1st of a month to the end of a month (or to today: no later lines exist)."""
+    return date_from.day == 1 and (
+        (date_to + timedelta(days=1)).day == 1 or date_to >= utcnow().date()
     )
 
 

@@ -53,6 +53,8 @@ def _tamper(sql: str) -> None:
             "statement line differs from its entry",
         ),
         ("DELETE FROM wallet_transactions WHERE type = 'credit'", "entry without a statement line"),
+        ("UPDATE wallet_monthly_totals SET fees = fees + 1", "monthly totals differ"),
+        ("DELETE FROM wallet_monthly_totals", "monthly totals differ"),
     ],
 )
 def test_each_drift_is_named_and_fails_the_command(app, busy_wallet, sql, named):
