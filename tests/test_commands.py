@@ -91,7 +91,9 @@ def test_unexpected_errors_are_json_under_api_and_a_page_elsewhere(app, client):
     other = create_app(
         {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "x"}
     )
-    app.extensions["celery"].set_default()  # keep the suite's own Celery app current
+    # A new Celery app makes itself current and default; give both back to the suite's.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
 
     @other.get("/api/v1/_boom/")
     def boom_api():

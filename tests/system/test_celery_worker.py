@@ -74,6 +74,8 @@ def worker(app, redis_url):
     yield client_app.extensions["celery"]
     process.terminate()
     output = process.communicate(timeout=20)[0].decode(errors="replace")
+    # A new Celery app makes itself current and default; give both back to the suite's.
+    app.extensions["celery"].set_current()
     app.extensions["celery"].set_default()
     assert "Traceback" not in output, output
 
