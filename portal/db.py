@@ -42,6 +42,11 @@ def is_postgres(session) -> bool:
 
 def render_migration_item(type_, obj, autogen_context):
     """Write our column types into migrations as plain SQLAlchemy types."""
-    if type_ == "type" and isinstance(obj, UTCDateTime):
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if isinstance(obj, TypeDecorator):
+        # Encrypted and other wrapped columns are stored as their plain SQL type.
+        return f"sa.{obj.impl.__class__.__name__}()"
     return False
