@@ -187,7 +187,7 @@ def post(
     the insert waits for it and then does nothing.
     """
     check_key(idempotency_key)
-    lines = _balanced(postings)
+    lines = balanced(postings)
     created_at = utcnow()
     connection = db.session.connection()
     dialect = connection.dialect.name
@@ -237,7 +237,8 @@ def _entry_insert(dialect: str):
     return _ENTRY_INSERTS[dialect]
 
 
-def _balanced(postings: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def balanced(postings: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The postings merged per account, zeros dropped; refuses an unbalanced entry."""
     merged: dict[int, int] = {}
     for account_id, amount in postings:
         require_int(amount)

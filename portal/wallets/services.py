@@ -254,17 +254,23 @@ def _apply(
         (wallet.in_flight_account_id, -move.in_flight),
     ]
     memo = memo or TRANSACTION_TYPES[move.line_type][0]
-    posted = ledger.post(
-        idempotency_key=key,
-        kind=move.kind,
-        postings=postings,
+    link = dict(
         memo=memo,
-        tutor_id=wallet.tutor_id,
         actor_id=actor_id,
         payment_id=payment_id,
         payout_id=payout_id,
         booking_id=booking_id,
         parent_id=parent_id,
+    )
+    if is_postgres(db.session):
+        line = _apply_in_one_statement(wallet, move, postings, key=key, **link)
+        if line is not None:
+            return line
+        # The key was taken by a concurrent caller after our first look.
+        entry = ledger.existing_entry(key, kind=move.kind, tutor_id=wallet.tutor_id)
+        return _line_for(entry.id)
+    posted = ledger.post(
+        idempotency_key=key, kind=move.kind, postings=postings, tutor_id=wallet.tutor_id, **link
     )
     if not posted.created:  # a concurrent caller won the key after our first look
         return _line_for(posted.entry_id)
@@ -283,11 +289,7 @@ def _apply(
             "now": posted.created_at,
         },
     ).one()
-    # Keep a loaded TutorWallet in this session in step with the row.
-    loaded = db.session.identity_map.get(so.util.identity_key(TutorWallet, wallet.id))
-    if loaded is not None:
-        for name, value in after._mapping.items():
-            set_committed_value(loaded, name, value)
+    _sync_loaded_wallet(wallet.id, after._mapping)
     values = {
         "wallet_id": wallet.id,
         "entry_id": posted.entry_id,
@@ -318,6 +320,143 @@ def _apply(
 
 
 _MONTHLY_TYPES = (*EARNING_TYPES, TransactionType.REFUND)
+
+
+# PostgreSQL: the whole movement after the lock in one statement (data-modifying CTEs).
+# The entry goes in first and everything else hangs off its row, so a key that exists
+# (ON CONFLICT DO NOTHING returns no row) writes nothing at all. Foreign keys are checked
+# at the end of the statement, the zero-sum triggers at commit.
+_APPLY_SQL = sa.text("""
+WITH e AS (
+    INSERT INTO ledger_entries (idempotency_key, kind, memo, tutor_id, actor_id, payment_id,
+                                payout_id, booking_id, parent_id, created_at)
+    VALUES (:key, :kind, :memo, :tutor_id, :actor_id, :payment_id, :payout_id, :booking_id,
+            :parent_id, :created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), p AS (
+    INSERT INTO ledger_postings (entry_id, account_id, amount)
+    SELECT e.id, v.account_id, v.amount
+    FROM e, unnest(CAST(:accounts AS integer[]), CAST(:amounts AS bigint[]))
+        AS v(account_id, amount)
+), w AS (
+    UPDATE tutor_wallets SET
+        pending = pending + CAST(:d_pending AS bigint),
+        balance = balance + CAST(:d_balance AS bigint),
+        in_flight = in_flight + CAST(:d_in_flight AS bigint),
+        total_earned = total_earned + CAST(:d_earned AS bigint),
+        total_withdrawn = total_withdrawn + CAST(:d_withdrawn AS bigint),
+        updated_at = :created_at
+    WHERE id = :wallet_id AND EXISTS (SELECT 1 FROM e)
+    RETURNING pending, balance, in_flight, total_earned, total_withdrawn, updated_at
+), m AS (
+    INSERT INTO wallet_monthly_totals (wallet_id, month, earned, fees, lessons, refunds)
+    SELECT CAST(:wallet_id AS integer), CAST(:month AS date), CAST(:m_earned AS bigint),
+        CAST(:m_fees AS bigint), CAST(:m_lessons AS integer), CAST(:m_refunds AS bigint)
+    FROM e WHERE CAST(:monthly AS boolean)
+    ON CONFLICT (wallet_id, month) DO UPDATE SET
+        earned = wallet_monthly_totals.earned + excluded.earned,
+        fees = wallet_monthly_totals.fees + excluded.fees,
+        lessons = wallet_monthly_totals.lessons + excluded.lessons,
+        refunds = wallet_monthly_totals.refunds + excluded.refunds
+), l AS (
+    INSERT INTO wallet_transactions (wallet_id, entry_id, type, amount, available_change,
+        pending_change, in_flight_change, balance_after, pending_after, in_flight_after,
+        gross, fee, description, payment_id, payout_id, booking_id, created_at)
+    SELECT CAST(:wallet_id AS integer), e.id, CAST(:type AS varchar),
+        CAST(:amount AS bigint), CAST(:d_balance AS bigint), CAST(:d_pending AS bigint),
+        CAST(:d_in_flight AS bigint), w.balance, w.pending, w.in_flight,
+        CAST(:gross AS bigint), CAST(:fee AS bigint), CAST(:memo AS varchar),
+        CAST(:payment_id AS integer), CAST(:payout_id AS integer),
+        CAST(:booking_id AS integer), CAST(:created_at AS timestamptz)
+    FROM e, w
+    RETURNING id, entry_id
+)
+SELECT l.entry_id, l.id AS line_id, w.* FROM l, w
+""").bindparams(
+    sa.bindparam("created_at", type_=TutorWallet.__table__.c.updated_at.type),
+    sa.bindparam("month", type_=sa.Date),
+    sa.bindparam("monthly", type_=sa.Boolean),
+)
+
+
+def _apply_in_one_statement(wallet, move: _Move, postings, *, key: str, **link):
+    """The PostgreSQL path of `_apply`: one round trip; None if the key already exists."""
+    ledger.check_key(key)
+    lines = ledger.balanced(postings)
+    created_at = utcnow()
+    earning = move.line_type in EARNING_TYPES
+    row = (
+        db.session.connection()
+        .execute(
+            _APPLY_SQL,
+            {
+                "key": key,
+                "kind": EntryKind(move.kind).value,
+                "tutor_id": wallet.tutor_id,
+                "created_at": created_at,
+                "wallet_id": wallet.id,
+                "accounts": [account for account, _ in lines],
+                "amounts": [amount for _, amount in lines],
+                "d_pending": move.pending,
+                "d_balance": move.available,
+                "d_in_flight": move.in_flight,
+                "d_earned": move.earned,
+                "d_withdrawn": move.withdrawn,
+                "monthly": move.line_type in _MONTHLY_TYPES,
+                "month": created_at.date().replace(day=1),
+                "m_earned": move.amount if earning else 0,
+                "m_fees": move.fee if earning else 0,
+                "m_lessons": 1 if earning else 0,
+                "m_refunds": 0 if earning else -move.amount,
+                "type": move.line_type,
+                "amount": move.amount,
+                "gross": move.gross,
+                "fee": move.fee,
+                **{**link, "memo": link["memo"][:255]},
+            },
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    _sync_loaded_wallet(wallet.id, row._mapping)
+    line = WalletTransaction(
+        id=row.line_id,
+        wallet_id=wallet.id,
+        entry_id=row.entry_id,
+        type=move.line_type,
+        amount=move.amount,
+        available_change=move.available,
+        pending_change=move.pending,
+        in_flight_change=move.in_flight,
+        balance_after=row.balance,
+        pending_after=row.pending,
+        in_flight_after=row.in_flight,
+        gross=move.gross,
+        fee=move.fee,
+        description=link["memo"][:255],
+        payment_id=link["payment_id"],
+        payout_id=link["payout_id"],
+        booking_id=link["booking_id"],
+        created_at=created_at,
+    )
+    so.make_transient_to_detached(line)
+    db.session.add(line)
+    return line
+
+
+def _sync_loaded_wallet(wallet_id: int, values) -> None:
+    """Keep a TutorWallet loaded in this session in step with its row."""
+    loaded = db.session.identity_map.get(so.util.identity_key(TutorWallet, wallet_id))
+    if loaded is not None:
+        for name in ("pending", "balance", "in_flight"):
+            set_committed_value(loaded, name, values[name])
+        for name in ("total_earned", "total_withdrawn", "updated_at"):
+            if name in values:
+                set_committed_value(loaded, name, values[name])
+
+
 _MONTH_UPSERTS: dict[str, sa.Insert] = {}
 
 
