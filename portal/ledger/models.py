@@ -25,8 +25,9 @@ so their balances are negative sums and are shown sign-flipped.
 
 **The zero-sum rule.** The postings of every entry add up to exactly zero: money is
 never created or lost, only moved. The service checks it before writing; the database
-checks it again (PostgreSQL: deferred constraint triggers on both tables, see
-`LEDGER_POSTGRES_DDL`; every backend: a flush-time check in `portal.ledger.services`).
+checks it again: on PostgreSQL deferred constraint triggers on both tables (see
+`LEDGER_POSTGRES_DDL`) check every entry at commit; on SQLite postings are written through
+the ORM and a flush-time check in `portal.ledger.services` refuses an unbalanced set.
 
 **Append-only.** Entries and postings are never updated or deleted; a correction is a new,
 reversing entry. PostgreSQL refuses UPDATE and DELETE with triggers; the ORM refuses to
