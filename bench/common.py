@@ -38,9 +38,9 @@ def serve(module: str, port: int, env: dict, workers: int = 2) -> subprocess.Pop
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/signin", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/signin", timeout=5)
             return process
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("gunicorn did not start")
