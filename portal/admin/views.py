@@ -5,7 +5,6 @@ from flask import Blueprint, request
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import User
-from portal.bookings.forms import EmptyForm
 from portal.bookings.models import Booking
 from portal.extensions import db
 from portal.pagination import Page
@@ -42,6 +41,5 @@ def lessons():
         "admin/lessons.html",
         page=page,
         status=status,
-        form=EmptyForm(),
         fragments={"lessons": "lessons"},
     )

@@ -9,7 +9,7 @@ from portal.accounts.decorators import login_required, roles_required, student_r
 from portal.accounts.models import Role, User
 from portal.accounts.services import list_tutors
 from portal.bookings import services
-from portal.bookings.forms import BookingForm, EmptyForm
+from portal.bookings.forms import BookingForm
 from portal.bookings.models import Booking, BookingStatus
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
@@ -80,7 +80,6 @@ def my_lessons():
         "bookings/lessons.html",
         page=page,
         show=show,
-        form=EmptyForm(),
         fragments={"lessons": "lessons"},
     )
 
@@ -90,7 +89,6 @@ def _row_response(booking: Booking):
         "bookings/lessons.html",
         page=Page.single(booking),
         show="all",
-        form=EmptyForm(),
         booking=booking,
         fragments={f"booking-{booking.id}": "row"},
     )

@@ -76,7 +76,6 @@ def _row_response(payout, *, error: str | None = None, complete_form=None, statu
         "row",
         row=queue.queue_row(payout),
         filters=_filters(),
-        form=EmptyForm(),
         complete_form=complete_form or CompleteForm(formdata=None),
         row_error=error,
         allowed_actions=services.allowed_actions,

@@ -7,7 +7,6 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal.accounts.decorators import tutor_required
-from portal.bookings.forms import EmptyForm
 from portal.errors import PortalError
 from portal.forms import apply_field_errors
 from portal.money import format_money
@@ -44,7 +43,6 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
         },
         "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
         "page": Page.of(services.payouts_of(current_user.id), request.args.get("page")),
-        "action_form": EmptyForm(),
     }
 
 
@@ -100,7 +98,7 @@ def check():
 def row(payout_id):
     """One payout's row: polled while the payout is on its way."""
     payout = services.get_payout_for(current_user, payout_id)
-    return render_block(INDEX, "row", payout=payout, action_form=EmptyForm())
+    return render_block(INDEX, "row", payout=payout)
 
 
 @bp.post("/payouts/<uuid:payout_id>/cancel")
@@ -109,7 +107,7 @@ def cancel(payout_id):
     with unit_of_work():
         payout = services.cancel_payout(current_user, payout_id)
     if htmx_target() == f"payout-{payout.uuid}":
-        return render_block(INDEX, "row", payout=payout, action_form=EmptyForm())
+        return render_block(INDEX, "row", payout=payout)
     flash("Payout cancelled; the money is back in your available balance.", "info")
     return redirect(url_for("payouts.index"))
 

@@ -7,7 +7,6 @@ import json
 from flask import Blueprint, flash, redirect, request, url_for
 
 from portal.accounts.decorators import admin_required
-from portal.bookings.forms import EmptyForm
 from portal.pagination import Page
 from portal.rendering import render_page
 from portal.webhooks import services
@@ -42,7 +41,6 @@ def detail(event_id: int):
         event=event,
         payload=json.dumps(redacted(event.payload), indent=2, sort_keys=True),
         related=services.related_events(event),
-        form=EmptyForm(),
     )
 
 
