@@ -93,16 +93,18 @@ def issue_token(user: User) -> str:
 
 
 def user_for_token(token: str) -> User | None:
+    """The active user a live token belongs to, in one query (it runs on every API call)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = db.session.scalar(
-        sa.select(ApiToken).where(
-            ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None)
+    return db.session.scalar(
+        sa.select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
         )
     )
-    if row is None or not row.user.active:
-        return None
-    return row.user
 
 
 def list_tutors() -> list[User]:
