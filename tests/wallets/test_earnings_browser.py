@@ -59,7 +59,8 @@ def test_a_busy_wallet_filters_pages_and_saves_settings(page, sign_in, tutor):
 
     page.get_by_label("Auto-payout threshold").fill("5")
     page.get_by_role("button", name="Save settings").click()
-    page.get_by_text("at least $10.00").last.wait_for()
+    # The field's help text also says "At least $10.00": wait for the error itself.
+    page.locator("#payout_threshold-error", has_text="at least $10.00").wait_for()
     page.get_by_label("Auto-payout threshold").fill("75")
     page.get_by_label("Pay me out automatically").check()
     page.get_by_role("button", name="Save settings").click()
