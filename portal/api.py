@@ -92,8 +92,17 @@ def query_int(name: str, default: int, *, minimum: int = 1, maximum: int | None 
     return value
 
 
-def paginate(select: sa.Select, serialize: Callable[[object], dict]) -> dict:
-    """`{"count", "next", "previous", "results"}` for a select, paged by ?page=&page_size=."""
+def paginate(
+    select: sa.Select,
+    serialize: Callable[[object], dict] | None = None,
+    *,
+    serialize_page: Callable[[list], list[dict]] | None = None,
+) -> dict:
+    """`{"count", "next", "previous", "results"}` for a select, paged by ?page=&page_size=.
+
+    `serialize` turns one row into JSON; `serialize_page` takes the page's rows at once, for
+    serializers that look up related rows in one query rather than one per row.
+    """
     page = query_int("page", 1)
     size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
     count = db.session.scalar(
@@ -104,7 +113,7 @@ def paginate(select: sa.Select, serialize: Callable[[object], dict]) -> dict:
         "count": count,
         "next": _page_url(page + 1) if page * size < count else None,
         "previous": _page_url(page - 1) if page > 1 else None,
-        "results": [serialize(row) for row in rows],
+        "results": serialize_page(rows) if serialize_page else [serialize(row) for row in rows],
     }
 
 

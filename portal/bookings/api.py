@@ -10,7 +10,7 @@ from portal.extensions import db
 bp = api_blueprint("bookings_api", __name__, "/bookings")
 
 
-def booking_json(booking: Booking) -> dict:
+def booking_json(booking: Booking, payment_id: str | None = None) -> dict:
     return {
         "id": booking.id,
         "tutor_id": booking.tutor_id,
@@ -20,8 +20,17 @@ def booking_json(booking: Booking) -> dict:
         "price": booking.price,
         "currency": booking.currency,
         "status": booking.status,
-        "payment_id": services.payment_id_for(booking),
+        "payment_id": payment_id,
     }
+
+
+def bookings_json(bookings: list[Booking]) -> list[dict]:
+    payment_ids = services.payment_ids_for(bookings)
+    return [booking_json(b, payment_ids.get(b.id)) for b in bookings]
+
+
+def one_booking_json(booking: Booking) -> dict:
+    return booking_json(booking, services.payment_id_for(booking))
 
 
 @bp.post("/")
@@ -36,19 +45,19 @@ def create():
         currency=current_app.config["PLATFORM_CURRENCY"],
     )
     db.session.commit()
-    return jsonify(booking_json(booking)), 201
+    return jsonify(one_booking_json(booking)), 201
 
 
 @bp.get("/")
 @login_required
 def index():
-    return jsonify(paginate(services.visible_bookings(current_user), booking_json))
+    return jsonify(paginate(services.visible_bookings(current_user), serialize_page=bookings_json))
 
 
 @bp.get("/<int:booking_id>/")
 @login_required
 def detail(booking_id: int):
-    return jsonify(booking_json(services.get_booking_for(current_user, booking_id)))
+    return jsonify(one_booking_json(services.get_booking_for(current_user, booking_id)))
 
 
 @bp.post("/<int:booking_id>/complete/")
@@ -56,7 +65,7 @@ def detail(booking_id: int):
 def complete(booking_id: int):
     booking = services.complete_booking(current_user, booking_id)
     db.session.commit()
-    return jsonify(booking_json(booking))
+    return jsonify(one_booking_json(booking))
 
 
 @bp.post("/<int:booking_id>/cancel/")
@@ -64,4 +73,4 @@ def complete(booking_id: int):
 def cancel(booking_id: int):
     booking = services.cancel_booking(current_user, booking_id)
     db.session.commit()
-    return jsonify(booking_json(booking))
+    return jsonify(one_booking_json(booking))

@@ -214,12 +214,17 @@ def complete_ended_lessons(now: datetime | None = None) -> int:
     return done
 
 
+def payment_ids_for(bookings: list[Booking]) -> dict[int, str]:
+    """The uuid of each booking's latest payment attempt, in one query; bookings without one
+    are left out."""
+    rows = db.session.execute(
+        sa.select(Payment.booking_id, Payment.uuid)
+        .where(Payment.booking_id.in_([b.id for b in bookings]))
+        .order_by(Payment.id)
+    )
+    return {booking_id: str(payment_uuid) for booking_id, payment_uuid in rows}
+
+
 def payment_id_for(booking: Booking) -> str | None:
     """The uuid of the booking's latest payment attempt, if any."""
-    payment_uuid = db.session.scalar(
-        sa.select(Payment.uuid)
-        .where(Payment.booking_id == booking.id)
-        .order_by(Payment.id.desc())
-        .limit(1)
-    )
-    return str(payment_uuid) if payment_uuid else None
+    return payment_ids_for([booking]).get(booking.id)

@@ -270,3 +270,18 @@ def test_lessons_page_query_count_does_not_grow_with_rows(login, student, count_
     with_10 = queries_for_page()
     factories.BookingFactory.create_batch(990, student=student, tutor=tutor)
     assert queries_for_page() == with_10
+
+
+def test_booking_list_query_count_does_not_grow_with_rows(client, bearer, student, count_queries):
+    tutor = factories.UserFactory(role="tutor")
+    headers = bearer(student)
+
+    def queries_for_list() -> int:
+        with count_queries() as statements:
+            assert client.get("/api/v1/bookings/?page_size=100", headers=headers).status_code == 200
+        return len(statements)
+
+    factories.BookingFactory.create_batch(2, student=student, tutor=tutor)
+    with_2 = queries_for_list()
+    factories.BookingFactory.create_batch(60, student=student, tutor=tutor)
+    assert queries_for_list() == with_2
