@@ -52,26 +52,46 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def load(url: str, *, session_factory, concurrency: int, seconds: float) -> dict:
-    """Hit `url` from `concurrency` threads for `seconds`; requests/s and latency percentiles."""
+    """GET `url` from `concurrency` threads for `seconds`; requests/s and latency percentiles."""
+    return drive(
+        lambda http, _request: http.get(url, allow_redirects=False),
+        session_factory=session_factory,
+        concurrency=concurrency,
+        seconds=seconds,
+    )
+
+
+def drive(
+    send,
+    *,
+    prepare=lambda thread, number: None,
+    session_factory=requests.Session,
+    concurrency: int,
+    seconds: float,
+) -> dict:
+    """Call `send(http, prepare(thread_index, request_number))` from `concurrency` threads
+    for `seconds`. Only `send` is timed; a response other than 200 counts as an error."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
-    def worker():
+    def worker(index: int) -> None:
         nonlocal errors
-        session = session_factory()
-        local, bad = [], 0
+        http = session_factory()
+        local, bad, number = [], 0, 0
         while time.monotonic() < stop_at:
+            request = prepare(index, number)
             started = time.perf_counter()
-            response = session.get(url, allow_redirects=False)
+            response = send(http, request)
             local.append(time.perf_counter() - started)
             bad += response.status_code != 200
+            number += 1
         with lock:
             latencies.extend(local)
             errors += bad
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
     began = time.monotonic()
     for thread in threads:
         thread.start()

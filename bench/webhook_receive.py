@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 
@@ -30,6 +28,7 @@ import redis
 import requests
 import stripe
 
+from bench import common
 from bench.common import ROOT, stop
 from portal import create_app
 from portal.extensions import db
@@ -114,47 +113,21 @@ def prepare(url: str) -> None:
         db.engine.dispose()
 
 
-def drive(url: str, bodies: Callable[[int, int], str], seconds: float) -> dict:
-    """Post signed bodies from SENDERS threads for `seconds`; events/s and latencies."""
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
+def send_signed(url: str, bodies: Callable[[int, int], str], seconds: float) -> dict:
+    """Post signed bodies from SENDERS threads for `seconds`; events/s and latencies.
 
-    def sender(index: int) -> None:
-        nonlocal errors
-        http = requests.Session()
-        local, bad, number = [], 0, 0
-        while time.monotonic() < stop_at:
-            body = bodies(number, index)
-            headers = {
-                "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET),
-                "Content-Type": "application/json",
-            }
-            started = time.perf_counter()
-            response = http.post(url, data=body, headers=headers)
-            local.append(time.perf_counter() - started)
-            bad += response.status_code != 200
-            number += 1
-        with lock:
-            latencies.extend(local)
-            errors += bad
+    The body is signed before the clock starts, as Stripe signs before it sends."""
 
-    threads = [threading.Thread(target=sender, args=(i,)) for i in range(SENDERS)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
-    latencies.sort()
-    return {
-        "count": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
-        "errors": errors,
-    }
+    def sign(index: int, number: int) -> tuple[str, dict]:
+        body = bodies(number, index)
+        signature = stripe.WebhookSignature.generate_signature_header(body, SECRET)
+        return body, {"Stripe-Signature": signature, "Content-Type": "application/json"}
+
+    def post(http, signed: tuple[str, dict]):
+        body, headers = signed
+        return http.post(url, data=body, headers=headers)
+
+    return common.drive(post, prepare=sign, concurrency=SENDERS, seconds=seconds)
 
 
 def main() -> None:
@@ -188,9 +161,11 @@ def main() -> None:
         return sent.get((number, sender)) or sent[(0, sender)]
 
     try:
-        bare = drive(f"{base}/_bench/bare", lambda n, s: json.dumps(event(n, s)), args.seconds)
-        webhook = drive(f"{base}/api/v1/webhooks/stripe/", fresh, args.seconds)
-        again = drive(f"{base}/api/v1/webhooks/stripe/", duplicate, args.seconds)
+        bare = send_signed(
+            f"{base}/_bench/bare", lambda n, s: json.dumps(event(n, s)), args.seconds
+        )
+        webhook = send_signed(f"{base}/api/v1/webhooks/stripe/", fresh, args.seconds)
+        again = send_signed(f"{base}/api/v1/webhooks/stripe/", duplicate, args.seconds)
         queued = queue.llen("celery")
     finally:
         stop(server)
@@ -206,9 +181,9 @@ def report(url, seconds, bare, webhook, again, queued) -> None:
     for name, figures in (("bare route", bare), ("new events", webhook), ("duplicates", again)):
         print(
             f"{name:>12}: {figures['rps']:8.1f} events/s  p50 {figures['p50_ms']:6.1f} ms  "
-            f"p95 {figures['p95_ms']:6.1f} ms  errors {figures['errors']}  ({figures['count']})"
+            f"p95 {figures['p95_ms']:6.1f} ms  errors {figures['errors']}  ({figures['requests']})"
         )
-    print(f"    queued: {queued} tasks in Redis for {webhook['count']} new events")
+    print(f"    queued: {queued} tasks in Redis for {webhook['requests']} new events")
     print(
         f"     ratio: {webhook['rps'] / bare['rps']:.1%} of the bare route's throughput (goal 15%)"
     )
