@@ -2,27 +2,32 @@
 
 Order matters for speed and safety: no signature header, no database; a body over the
 limit is refused before it is read; only a verified event is stored, and only a newly
-stored one is queued (after the commit, so the task finds its row).
+stored one is queued (after its insert has committed, so the task finds its row).
 """
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, jsonify, request
+from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import api_blueprint
-from portal.celery import enqueue_after_commit
-from portal.extensions import db
+from portal.extensions import limiter
 from portal.security import csrf_exempt
 from portal.webhooks.models import EventStatus
 from portal.webhooks.receive import BadSignature, record_event, secrets_from, verify_event
 from portal.webhooks.tasks import process_webhook_event
+
+log = logging.getLogger(__name__)
 
 bp = api_blueprint("webhooks", __name__, "/webhooks")
 
 
 @bp.post("/stripe/")
 @csrf_exempt
+@limiter.exempt  # Stripe sends from a few addresses; a burst of events is normal.
 def stripe_webhook():
     header = request.headers.get("Stripe-Signature")
     if not header:
@@ -31,8 +36,7 @@ def stripe_webhook():
     event = verify_event(payload, header, secrets_from(current_app.config["STRIPE_WEBHOOK_SECRET"]))
     receipt = record_event(event)
     if not receipt.duplicate and receipt.status == EventStatus.RECEIVED:
-        enqueue_after_commit(process_webhook_event, receipt.event_id)
-    db.session.commit()
+        _queue(receipt.event_id)
     return jsonify(received=True, id=receipt.stripe_id, duplicate=receipt.duplicate)
 
 
@@ -47,3 +51,13 @@ def _read_body(limit: int) -> bytes:
     if len(payload) > limit:
         raise too_large
     return payload
+
+
+def _queue(event_id: int) -> None:
+    # The event is stored: a broker outage must not turn into an error that makes Stripe
+    # send it again (it would be a duplicate, and not queued either). sync_payment_status
+    # queues events still unprocessed after PAYMENT_SYNC_AFTER_MINUTES.
+    try:
+        process_webhook_event.delay(event_id)
+    except OperationalError:
+        log.warning("webhook event %s stored but not queued: the broker is unreachable", event_id)
