@@ -226,3 +226,25 @@ def test_a_chunked_body_is_held_to_the_limit_too(
     )
     assert response.status_code == status, response.text
     assert _count() == stored_count
+
+
+def test_a_broker_outage_still_answers_200_and_leaves_the_event_for_the_sweeper(
+    deliver, monkeypatch, caplog
+):
+    from kombu.exceptions import OperationalError
+
+    from portal.webhooks import tasks
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.process_webhook_event, "delay", unreachable)
+    event = event_body("customer.subscription.created", SUBSCRIPTION)
+    response = deliver(event)
+    assert response.status_code == 200
+    assert response.get_json()["duplicate"] is False
+    assert stored(event["id"]).status == EventStatus.RECEIVED
+    assert "stored but not queued" in caplog.text
+    # Stripe's retry of the same event is a duplicate: it changes nothing.
+    assert deliver(event).get_json()["duplicate"] is True
+    assert _count() == 1
