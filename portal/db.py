@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 
@@ -50,3 +51,20 @@ def render_migration_item(type_, obj, autogen_context):
         # Encrypted and other wrapped columns are stored as their plain SQL type.
         return f"sa.{obj.impl.__class__.__name__}()"
     return False
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_settings(dbapi_connection, connection_record) -> None:
+    """SQLite (development and the first test pass) set up like a database that holds money.
+
+    WAL: a commit is one write and fsync of the log instead of a rollback journal's
+    several, and readers do not block the writer; synchronous=FULL keeps every commit
+    durable. A writer that finds the database locked waits instead of failing at once.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
