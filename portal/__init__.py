@@ -30,7 +30,7 @@ def register_extensions(app: Flask) -> None:
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
-    from portal.security import register_security
+    from portal.security import note_request_user, register_security
 
     db.init_app(app)
     migrate.init_app(
@@ -52,7 +52,10 @@ def register_extensions(app: Flask) -> None:
         from portal.accounts.models import User
 
         user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        note_request_user(user)
+        return user
 
     register_security(app)
     celery_init_app(app)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from urllib.parse import urljoin, urlsplit
 
 from flask import Flask, current_app, g, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from portal.accounts.models import Role
 from portal.errors import NotAuthenticated
 from portal.extensions import csrf
 
@@ -52,9 +54,24 @@ def _authenticate_bearer() -> None:
     if user is None:
         raise NotAuthenticated("The API token is invalid or revoked.")
     g.bearer_user = user
+    note_request_user(user)
     # Flask-Login reads the request's user from g._login_user; setting it here makes the
     # token user current for this request only, without touching the session cookie.
     g._login_user = user
+
+
+def note_request_user(user) -> None:
+    """Remember who is acting while the user row is fresh: the request's commit expires
+    it, and after-request hooks would otherwise load it again just to read the role."""
+    g.request_user_role = user.role
+
+
+def request_user_is_admin() -> bool:
+    role = g.get("request_user_role")
+    if role is None:  # not loaded yet, or signed in by this very request
+        user = current_user._get_current_object()
+        role = user.role if user.is_authenticated else None
+    return role == Role.ADMIN
 
 
 def _enforce_csrf() -> None:

@@ -14,6 +14,7 @@ from flask import current_app, has_request_context, request
 from flask_login import current_user
 
 from portal.extensions import db
+from portal.security import request_user_is_admin
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 COMMITTED = "portal.audit.committed"
@@ -39,8 +40,7 @@ def record_admin_request(response):
         request.method not in _UNSAFE
         or not environ.get(COMMITTED)
         or environ.get(RECORDED)
-        or not current_user.is_authenticated
-        or not current_user.is_admin
+        or not request_user_is_admin()
     ):
         return response
     from portal.audit.services import record
