@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from celery._state import _set_task_join_will_block
 
 from portal import create_app
 from portal.extensions import db as _db
@@ -102,6 +103,10 @@ def localstripe(localstripe_server):
 
 @pytest.fixture(autouse=True)
 def db(app):
+    # Celery's eager mode keeps "inside a task" in one process-wide flag that it saves and
+    # restores around each task; eager tasks run from several threads at once (the race
+    # tests) can leave it set, and every later `.get()` would then refuse to run.
+    _set_task_join_will_block(False)
     ctx = app.app_context()
     ctx.push()
     yield _db
