@@ -1,6 +1,7 @@
 """The Stripe webhook's receive path (verify, store, queue to Redis) next to a bare route.
 
-One gunicorn (2 workers x 4 threads) serves the portal with a bare POST route added;
+One gunicorn, set up as in production by gunicorn.conf.py ((2 x cores) + 1 sync workers;
+--workers and --threads override it), serves the portal with a bare POST route added;
 wrk keeps 8 connections (8 senders) posting signed `payment_intent.succeeded` events,
 each with a new id, for the given time to each of: the bare route (same bodies, no work),
 the webhook route, and the webhook route again with events it already has (duplicates).
@@ -19,6 +20,7 @@ duplicates no slower than new events.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -95,10 +97,14 @@ def event(number: int, sender: int) -> dict:
     }
 
 
-def serve(port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
+def serve(port: int, env: dict, workers: int | None, threads: int | None) -> subprocess.Popen:
     """gunicorn with the bench app; waits (patiently, the machine may be busy) until it answers."""
-    command = [sys.executable, "-m", "gunicorn", "bench.webhook_app:app", "--bind"]
-    command += [f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+    command = [sys.executable, "-m", "gunicorn", "bench.webhook_app:app", "--config"]
+    command += [str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    if workers:
+        command += ["--workers", str(workers)]
+    if threads:
+        command += ["--threads", str(threads), "--worker-class", "gthread"]
     process = subprocess.Popen(
         [*command, "--log-level", "warning"], cwd=ROOT, env=dict(os.environ, **env)
     )
@@ -128,8 +134,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--port", type=int, default=5124)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     loadgen.require_wrk()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
@@ -196,10 +202,24 @@ def count_events(url: str) -> int:
     return count
 
 
+def server_setup(args) -> str:
+    workers = args.workers or gunicorn_conf().workers
+    if args.threads:
+        return f"{workers} workers x {args.threads} threads"
+    return f"{workers} sync workers" + ("" if args.workers else " (gunicorn.conf.py)")
+
+
+def gunicorn_conf():
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def report(args, url, rounds, queued, stored) -> None:
     print(
         f"database: {url.split('://')[0]}; broker: Redis; "
-        f"gunicorn {args.workers} workers x {args.threads} threads; wrk, {SENDERS} connections; "
+        f"gunicorn {server_setup(args)}; wrk, {SENDERS} connections; "
         f"{args.rounds} rounds of {args.seconds:.0f} s per phase; no worker (receive path only)"
     )
     for number, (bare, webhook, again) in enumerate(rounds, 1):

@@ -1,0 +1,14 @@
+"""gunicorn's settings for `gunicorn app:app`, read from this directory.
+
+Sync workers, (2 x CPU cores) + 1 of them, as gunicorn recommends: a worker serves one
+request at a time, so no request waits for another thread's turn at the interpreter
+lock, which is what stretches the slowest requests under load. Sync workers expect a
+buffering proxy (nginx) in front for slow clients and keep-alive.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
