@@ -139,3 +139,37 @@ def test_an_action_a_service_recorded_is_not_recorded_twice(browser, admin):
     db.session.expire_all()
     actions = list(db.session.scalars(sa.select(AuditLog.action).order_by(AuditLog.id)))
     assert actions[-1] == "payout.approved" and not any(a.startswith("admin.") for a in actions)
+
+
+@pytest.mark.parametrize("role", ["student", "admin"])
+def test_the_safety_net_reads_the_role_without_loading_the_user_again(
+    app, bearer, count_queries, role
+):
+    """The hook runs after the request's commit, which expired the user row; the role was
+    noted when the user was loaded, so no request pays a second user query for it."""
+    from portal.security import request_user_is_admin
+
+    headers = bearer(factories.UserFactory(role=role))
+    with app.test_request_context("/api/v1/bookings/", method="POST", headers=headers):
+        app.preprocess_request()  # the bearer token's user is loaded here
+        db.session.commit()
+        with count_queries() as statements:
+            assert request_user_is_admin() is (role == "admin")
+        assert statements == []
+
+
+def test_an_admin_token_action_is_recorded_by_the_safety_net(client, bearer, admin, tutor):
+    from datetime import timedelta
+
+    from portal.db import utcnow
+
+    student = factories.UserFactory(role="student")
+    starts = (utcnow() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    body = {"tutor_id": tutor.id, "starts_at": starts.isoformat(), "duration_minutes": 60}
+    booked = client.post("/api/v1/bookings/", json=body, headers=bearer(student))
+    assert booked.status_code == 201
+    cancelled = client.post(f"/api/v1/bookings/{booked.json['id']}/cancel/", headers=bearer(admin))
+    assert cancelled.status_code == 200, cancelled.json
+    rows = list(db.session.scalars(sa.select(AuditLog)))
+    assert [(r.actor_id, r.action) for r in rows] == [(admin.id, rows[0].action)]
+    assert rows[0].action.startswith("admin.")
