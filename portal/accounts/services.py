@@ -96,15 +96,19 @@ def user_for_token(token: str) -> User | None:
     """The active user a live token belongs to, in one query (it runs on every API call)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return db.session.scalar(
-        sa.select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == _hash_token(token),
-            ApiToken.revoked_at.is_(None),
-            User.active.is_(True),
-        )
+    return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": _hash_token(token)})
+
+
+# Built once: composing the statement and its cache key cost more than running it.
+_USER_FOR_TOKEN = (
+    sa.select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == sa.bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        User.active.is_(True),
     )
+)
 
 
 def list_tutors() -> list[User]:

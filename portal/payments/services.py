@@ -119,32 +119,48 @@ def lock_payment(payment: Payment) -> Payment:
     """
     if payment.id in db.session.info.get(LOCKED_PAYMENTS, ()):
         return payment
-    return _lock(Payment.id == payment.id)
+    return _lock(_LOCK_BY_ID, {"payment_id": payment.id})
 
 
 def lock_payment_of_payer(user: User, payment_id: object) -> Payment:
     """`lock_payment` for the payment `user` paid (or is paying), found by uuid; else 404."""
-    locked = _lock(Payment.uuid == _parse_uuid(payment_id), Payment.payer_id == user.id)
+    params = {"payment_uuid": _parse_uuid(payment_id), "payer_id": user.id}
+    locked = _lock(_LOCK_OF_PAYER, params)
     if locked is None:
         raise NotFound("No such payment.")
     return locked
 
 
-def _lock(*where) -> Payment | None:
+def _locking(*where) -> tuple[sa.Select, sa.Select]:
+    """Lock the lesson first, then the payment: the order every payment path takes."""
     lesson_id = sa.select(Payment.booking_id).where(*where).scalar_subquery()
-    booking = db.session.scalars(
+    lesson = (
         sa.select(Booking)
         .where(Booking.id == lesson_id)
         .with_for_update(of=Booking)
         .options(so.lazyload("*"))
         .execution_options(populate_existing=True)
-    ).one_or_none()
-    payment = db.session.scalars(
+    )
+    payment = (
         sa.select(Payment)
         .where(*where)
         .with_for_update(of=Payment)
         .execution_options(populate_existing=True)
-    ).one_or_none()
+    )
+    return lesson, payment
+
+
+# Built once: on the payment path composing a statement costs more than running it.
+_LOCK_BY_ID = _locking(Payment.id == sa.bindparam("payment_id"))
+_LOCK_OF_PAYER = _locking(
+    Payment.uuid == sa.bindparam("payment_uuid"), Payment.payer_id == sa.bindparam("payer_id")
+)
+
+
+def _lock(statements: tuple[sa.Select, sa.Select], params: dict) -> Payment | None:
+    lesson_statement, payment_statement = statements
+    booking = db.session.scalars(lesson_statement, params).one_or_none()
+    payment = db.session.scalars(payment_statement, params).one_or_none()
     if payment is None:
         return None
     # The lesson was just loaded: spare `payment.booking` a second query.
@@ -224,7 +240,7 @@ def create_payment_intent(
     booking = lock_lesson_of(student, booking_id)
     method = None if payment_method_id is None else own_payment_method(student, payment_method_id)
     check_payable(booking)
-    attempts = db.session.scalars(sa.select(Payment).where(Payment.booking_id == booking.id)).all()
+    attempts = db.session.scalars(_ATTEMPTS, {"booking_id": booking.id}).all()
     pending = next((p for p in attempts if p.status == PaymentStatus.PENDING), None)
     if pending is not None and pending.via_checkout:
         pending = _abandon_checkout(pending)
@@ -236,18 +252,27 @@ def create_payment_intent(
     return _start_intent(student, booking, method, attempts=len(attempts))
 
 
+_ATTEMPTS = sa.select(Payment).where(Payment.booking_id == sa.bindparam("booking_id"))
+
+
 def lock_lesson_of(student: User, booking_id: object) -> Booking:
     """The student's lesson, locked (a lesson's payments are serialized on its row); else 404."""
-    booking = db.session.scalars(
-        sa.select(Booking)
-        .where(Booking.id == require_id(booking_id, "booking_id"), Booking.student_id == student.id)
-        .with_for_update(of=Booking)
-        .options(so.lazyload("*"))
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    params = {"booking_id": require_id(booking_id, "booking_id"), "student_id": student.id}
+    booking = db.session.scalars(_LOCK_LESSON_OF, params).one_or_none()
     if booking is None:
         raise NotFound("No such booking.")
     return booking
+
+
+_LOCK_LESSON_OF = (
+    sa.select(Booking)
+    .where(
+        Booking.id == sa.bindparam("booking_id"), Booking.student_id == sa.bindparam("student_id")
+    )
+    .with_for_update(of=Booking)
+    .options(so.lazyload("*"))
+    .execution_options(populate_existing=True)
+)
 
 
 def check_payable(booking: Booking) -> None:
@@ -753,15 +778,16 @@ def _cancel_lesson_after_refund(payment: Payment) -> None:
 
 def own_payment_method(user: User, method_id: object) -> PaymentMethod:
     """The user's saved card; anybody else's (or a missing one) is a 404."""
-    method_id = require_id(method_id, "payment_method_id")
-    method = db.session.scalar(
-        sa.select(PaymentMethod).where(
-            PaymentMethod.id == method_id, PaymentMethod.user_id == user.id
-        )
-    )
+    params = {"method_id": require_id(method_id, "payment_method_id"), "user_id": user.id}
+    method = db.session.scalar(_OWN_PAYMENT_METHOD, params)
     if method is None:
         raise NotFound("No such saved card.")
     return method
+
+
+_OWN_PAYMENT_METHOD = sa.select(PaymentMethod).where(
+    PaymentMethod.id == sa.bindparam("method_id"), PaymentMethod.user_id == sa.bindparam("user_id")
+)
 
 
 def payment_methods_query(user: User) -> sa.Select:
