@@ -305,9 +305,15 @@ def _id_of(value: Any) -> str | None:
     return _data(value).get("id")
 
 
+def _shallow(obj: Any) -> dict:
+    return obj.to_dict(recursive=False) if hasattr(obj, "to_dict") else dict(obj)
+
+
 def intent_from_stripe(obj: Any) -> ProviderIntent:
-    data = _data(obj)
-    error = data.get("last_payment_error") or {}
+    # Shallow: an intent carries its charges, and converting every nested object cost
+    # more than the rest of reading it; the few nested fields used are read one by one.
+    data = _shallow(obj)
+    error = _data(data.get("last_payment_error"))
     return ProviderIntent(
         id=data["id"],
         status=data["status"],
@@ -319,7 +325,7 @@ def intent_from_stripe(obj: Any) -> ProviderIntent:
         latest_charge=_id_of(data.get("latest_charge")),
         error_code=error.get("decline_code") or error.get("code"),
         error_message=error.get("message"),
-        metadata=dict(data.get("metadata") or {}),
+        metadata=_data(data.get("metadata")),
     )
 
 
