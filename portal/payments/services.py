@@ -429,7 +429,8 @@ def _confirm_pending(user, payment, provider_method_id, payment_method_id) -> Pa
     except CardDeclined as exc:
         mark_payment_failed(payment, code=exc.decline_code, message=exc.message)
         return PaymentStep(payment)
-    apply_intent(payment, intent)
+    # The payer confirmed it: the audit log and the ledger name them, not "system".
+    apply_intent(payment, intent, actor_id=user.id)
     return PaymentStep(payment, intent.client_secret if payment.needs_action else None)
 
 

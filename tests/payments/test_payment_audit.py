@@ -22,7 +22,7 @@ def test_a_paid_then_refunded_lesson_leaves_two_rows(student, admin, lesson, pay
     services.process_refund(admin, payment.uuid, amount=2000, reason="Lesson cut short")
     db.session.commit()
     (paid, refunded) = _rows()
-    assert paid[0] == "payment.succeeded" and paid[2] == {"status": "pending"}
+    assert paid[0:3] == ("payment.succeeded", student.id, {"status": "pending"})
     assert paid[3]["status"] == "succeeded" and paid[3]["amount"] == 4500
     assert refunded[0:3] == ("payment.refunded", admin.id, {"amount_refunded": 0})
     assert refunded[3]["refund"] == 2000 and refunded[3]["amount_refunded"] == 2000
