@@ -5,13 +5,13 @@ One gunicorn, set up as in production by gunicorn.conf.py ((2 x cores) + 1 sync 
 wrk keeps 8 connections (8 senders) posting signed `payment_intent.succeeded` events,
 each with a new id, for the given time to each of: the bare route (same bodies, no work),
 the webhook route, and the webhook route again with events it already has (duplicates).
-Events are signed before the clock starts, as Stripe signs before it sends. No Celery
-worker runs, so the figures are the receive path alone; the queue is Redis db 12,
-emptied after.
+The three phases take turns for --rounds rounds and the median round is reported. Events
+are signed before the clock starts, as Stripe signs before it sends. No Celery worker
+runs, so the figures are the receive path alone; the queue is Redis db 12, emptied after.
 
     apt-get install -y wrk
-    .venv/bin/python -m bench.webhook_receive [--seconds 10] [--database-url URL]
-        [--redis-url redis://127.0.0.1:6379/12]
+    .venv/bin/python -m bench.webhook_receive [--seconds 5] [--rounds 3] [--database-url URL]
+        [--redis-url redis://127.0.0.1:6379/12] [--workers N] [--threads N]
 
 Goals: at least 15% of the bare route's throughput, p95 acknowledgement <= 25 ms, and
 duplicates no slower than new events.
