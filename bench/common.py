@@ -16,26 +16,18 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def serve(module: str, port: int, env: dict, workers: int = 2) -> subprocess.Popen:
+def serve(
+    module: str, port: int, env: dict, workers: int = 2, options: list[str] | None = None
+) -> subprocess.Popen:
+    """gunicorn serving `module` (2 workers x 4 threads unless `options` say otherwise);
+    waits, patiently since the machine may be busy, until it answers."""
+    if options is None:
+        options = ["--workers", str(workers), "--threads", "4"]
+    command = [sys.executable, "-m", "gunicorn", module, "--bind", f"127.0.0.1:{port}"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            module,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, **env),
+        [*command, *options, "--log-level", "warning"], cwd=ROOT, env=dict(os.environ, **env)
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             requests.get(f"http://127.0.0.1:{port}/signin", timeout=5)

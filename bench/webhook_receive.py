@@ -22,20 +22,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from statistics import median
 
 import redis
-import requests
 import sqlalchemy as sa
 
-from bench import loadgen
+from bench import common, loadgen
 from bench.common import ROOT, stop
 from portal import create_app
 from portal.extensions import db
@@ -98,25 +95,13 @@ def event(number: int, sender: int) -> dict:
 
 
 def serve(port: int, env: dict, workers: int | None, threads: int | None) -> subprocess.Popen:
-    """gunicorn with the bench app; waits (patiently, the machine may be busy) until it answers."""
-    command = [sys.executable, "-m", "gunicorn", "bench.webhook_app:app", "--config"]
-    command += [str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    """The bench app under gunicorn.conf.py's settings, or the workers and threads given."""
+    options = ["--config", str(ROOT / "gunicorn.conf.py")]
     if workers:
-        command += ["--workers", str(workers)]
+        options += ["--workers", str(workers)]
     if threads:
-        command += ["--threads", str(threads), "--worker-class", "gthread"]
-    process = subprocess.Popen(
-        [*command, "--log-level", "warning"], cwd=ROOT, env=dict(os.environ, **env)
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/signin", timeout=5)
-            return process
-        except requests.RequestException:
-            time.sleep(0.3)
-    stop(process)
-    raise RuntimeError("gunicorn did not start")
+        options += ["--threads", str(threads), "--worker-class", "gthread"]
+    return common.serve("bench.webhook_app:app", port, env, options=options)
 
 
 def prepare(url: str) -> None:
