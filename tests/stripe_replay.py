@@ -50,6 +50,11 @@ class StripeReplay:
         self.routes[(method, path)] = (status, recorded(fixture))
         return self
 
+    def answer_json(self, method: str, path: str, payload: dict, status: int = 200) -> StripeReplay:
+        """A recorded response with ids filled in for this test's objects."""
+        self.routes[(method, path)] = (status, payload)
+        return self
+
     def seen(self, method: str, path: str) -> list[Seen]:
         return [r for r in self.requests if (r.method, r.path) == (method, path)]
 

@@ -8,7 +8,12 @@ so the log hangs on those. Each row is added in the sender's unit of work.
 from __future__ import annotations
 
 from portal.audit.services import record
-from portal.payments.signals import payment_failed, payment_refunded, payment_succeeded
+from portal.payments.signals import (
+    payment_failed,
+    payment_refunded,
+    payment_succeeded,
+    refund_reversed,
+)
 
 
 def _money(payment) -> dict:
@@ -55,6 +60,24 @@ def payment_refunded_logged(payment, refund, actor_id: int | None = None, **_) -
             "refund": refund.amount,
             "refund_fee_part": refund.fee_part,
             "reason": refund.reason,
+            **_money(payment),
+        },
+    )
+
+
+@refund_reversed.connect
+def refund_reversed_logged(payment, refund, actor_id: int | None = None, **_) -> None:
+    record(
+        "payment.refund_failed",
+        object_type="payment",
+        object_id=payment.uuid,
+        actor_id=actor_id,
+        before={"amount_refunded": payment.amount_refunded + refund.amount},
+        after={
+            "status": payment.status,
+            "refund": refund.amount,
+            "refund_status": refund.status,
+            "provider_refund_id": refund.provider_refund_id,
             **_money(payment),
         },
     )

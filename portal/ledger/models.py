@@ -106,6 +106,7 @@ class EntryKind(enum.StrEnum):
     SUBSCRIPTION_EARNING = "subscription_earning"
     EARNING_RELEASED = "earning_released"
     REFUND = "refund"
+    REFUND_REVERSED = "refund_reversed"
     ADJUSTMENT_CREDIT = "adjustment_credit"
     ADJUSTMENT_DEBIT = "adjustment_debit"
     PAYOUT_RESERVED = "payout_reserved"

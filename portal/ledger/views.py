@@ -21,7 +21,7 @@ RECENT_ENTRIES = 20
 @bp.get("/")
 @admin_required
 def index():
-    from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
+    from portal.wallets.models import REFUND_TYPES, TransactionType, TutorWallet, WalletTransaction
 
     owed = db.session.execute(
         sa.select(
@@ -34,12 +34,15 @@ def index():
             sa.func.count(TutorWallet.id).label("wallets"),
         )
     ).one()
+    # A reversed refund (the provider could not pay it out) carries negative figures and
+    # takes its refund out of the count.
+    t = WalletTransaction
     refunds = db.session.execute(
         sa.select(
-            services.total(WalletTransaction.gross),
-            services.total(WalletTransaction.fee),
-            sa.func.count(WalletTransaction.id),
-        ).where(WalletTransaction.type == TransactionType.REFUND)
+            services.total(t.gross),
+            services.total(t.fee),
+            services.total(sa.case((t.type == TransactionType.REFUND, 1), else_=-1)),
+        ).where(t.type.in_(REFUND_TYPES))
     ).one()
     balances = services.platform_balances()
     lookup, looked_up, lookup_error = _lookup(request.args.get("account", "").strip())

@@ -41,6 +41,7 @@ def index():
         form=form,
         page=page,
         totals=reports.platform_totals(low, high),
+        failed_refunds=reports.failed_refunds(),
         fragments={"payments": "payments"},
         status=200 if valid else 422,
     )

@@ -55,6 +55,10 @@ class RefundStatus(enum.StrEnum):
     CANCELED = "canceled"
 
 
+# The provider never paid these out (final states): they refund nothing.
+UNPAID_REFUND_STATUSES = (RefundStatus.FAILED, RefundStatus.CANCELED)
+
+
 def _in(column: str, values) -> str:
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 

@@ -2,6 +2,7 @@
 
 - A lesson payment succeeds → the tutor's net goes into pending through the ledger.
 - A payment is refunded → the tutor's share of the refund comes back out.
+- A refund fails at the provider → that share goes back to the tutor.
 - A lesson is about to be cancelled → refused while it is paid (the refund cancels it);
   a payment still in progress is abandoned at the provider first.
 
@@ -26,8 +27,12 @@ from portal.payments.models import (
     Refund,
 )
 from portal.payments.services import abandon_pending_payment
-from portal.payments.signals import payment_refunded, payment_succeeded
-from portal.wallets.services import process_lesson_earning, process_refund_deduction
+from portal.payments.signals import payment_refunded, payment_succeeded, refund_reversed
+from portal.wallets.services import (
+    process_lesson_earning,
+    process_refund_deduction,
+    reverse_refund_deduction,
+)
 
 # Ledger memos are at most this long.
 MEMO_LENGTH = 255
@@ -70,6 +75,21 @@ def deduct_refund(payment: Payment, refund: Refund, actor_id: int | None = None,
         booking_id=payment.booking_id,
         actor_id=actor_id,
         memo=_refund_memo(payment, refund),
+    )
+
+
+@refund_reversed.connect
+def restore_refund_deduction(
+    payment: Payment, refund: Refund, actor_id: int | None = None, **_
+) -> None:
+    if payment.payment_type != PaymentType.LESSON or payment.recipient_id is None:
+        return
+    reverse_refund_deduction(
+        tutor_id=payment.recipient_id,
+        refund_key=refund_key(refund),
+        idempotency_key=f"{refund_key(refund)}:reversed",
+        actor_id=actor_id,
+        memo=f"Refund to {payment.payer.name} failed: your share is back"[:MEMO_LENGTH],
     )
 
 

@@ -15,7 +15,13 @@ import sqlalchemy.orm as so
 
 from portal.accounts.models import User
 from portal.extensions import db
-from portal.payments.models import COLLECTED_STATUSES, Payment, Refund, RefundStatus
+from portal.payments.models import (
+    COLLECTED_STATUSES,
+    UNPAID_REFUND_STATUSES,
+    Payment,
+    Refund,
+    RefundStatus,
+)
 
 # Refunds that moved (or are moving) money back; failed or cancelled ones did not.
 COUNTED_REFUNDS = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
@@ -77,6 +83,23 @@ def platform_totals(low: datetime | None = None, high: datetime | None = None) -
         refund_count=refunded[0],
         refunds=int(refunded[1]),
         fees_refunded=int(refunded[2]),
+    )
+
+
+# The newest failed refunds shown to admins: each payer is still owed that money.
+FAILED_REFUNDS_SHOWN = 10
+
+
+def failed_refunds(limit: int = FAILED_REFUNDS_SHOWN) -> list[Refund]:
+    """Refunds the provider could not pay out, newest first, with their payment and payer."""
+    return list(
+        db.session.scalars(
+            sa.select(Refund)
+            .options(so.joinedload(Refund.payment).joinedload(Payment.payer))
+            .where(Refund.status.in_(UNPAID_REFUND_STATUSES))
+            .order_by(Refund.created_at.desc(), Refund.id.desc())
+            .limit(limit)
+        )
     )
 
 

@@ -35,6 +35,7 @@ from portal.money import AmountError, check_amount, format_money, split_fee, spl
 from portal.payments.models import (
     COLLECTED_STATUSES,
     REFUNDABLE_STATUSES,
+    UNPAID_REFUND_STATUSES,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -42,7 +43,12 @@ from portal.payments.models import (
     Refund,
     RefundStatus,
 )
-from portal.payments.signals import payment_failed, payment_refunded, payment_succeeded
+from portal.payments.signals import (
+    payment_failed,
+    payment_refunded,
+    payment_succeeded,
+    refund_reversed,
+)
 from portal.providers import get_provider
 from portal.providers.base import (
     CardDeclined,
@@ -719,24 +725,63 @@ def apply_provider_refund(
     again changes nothing.
     """
     payment = lock_payment(payment)
+    status = refund_status(provider_refund.status)
+    # Read again under the payment's lock: a copy loaded earlier may predate another
+    # worker's change to the same refund.
     known = db.session.scalar(
-        sa.select(Refund).where(Refund.provider_refund_id == provider_refund.id)
+        sa.select(Refund)
+        .where(Refund.provider_refund_id == provider_refund.id)
+        .execution_options(populate_existing=True)
     )
     if known is not None:
+        _follow_refund(payment, known, status, actor_id=actor_id)
         return known
     if refund is None:
         refund = new_refund(
             payment, provider_refund.amount, "Refunded at the payment provider", requested_by=None
         )
     refund.provider_refund_id = provider_refund.id
-    refund.status = provider_refund.status
-    if provider_refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+    refund.status = status
+    if status in UNPAID_REFUND_STATUSES:
         db.session.flush()
         return refund
     _book_refund(payment, refund, provider_refund.amount)
     db.session.flush()
     payment_refunded.send(payment, refund=refund, actor_id=actor_id)
     return refund
+
+
+def refund_status(value: str) -> RefundStatus:
+    """The provider's refund status in our terms: one waiting for the payer's bank
+    (Stripe's `requires_action`) is still pending."""
+    try:
+        return RefundStatus(value)
+    except ValueError:
+        return RefundStatus.PENDING
+
+
+def _follow_refund(payment: Payment, refund: Refund, status: RefundStatus, *, actor_id) -> None:
+    """A refund we recorded moved on at the provider: it went through, or it failed.
+
+    Failed and canceled are final at the provider. A recorded refund that fails is
+    undone: the payment counts it no longer and `refund_reversed` gives the tutor their
+    share back. A lesson the refund cancelled stays cancelled; the payer is still owed
+    the money, which an admin refunds again from the payment's page.
+    """
+    if refund.status == status or refund.status in UNPAID_REFUND_STATUSES:
+        return
+    refund.status = status
+    if status not in UNPAID_REFUND_STATUSES:
+        db.session.flush()
+        return
+    # Safe read-modify-write: the payment row is locked (lock_payment).
+    payment.amount_refunded -= refund.amount
+    payment.fee_refunded -= refund.fee_part
+    payment.status = (
+        PaymentStatus.PARTIALLY_REFUNDED if payment.amount_refunded else PaymentStatus.SUCCEEDED
+    )
+    db.session.flush()
+    refund_reversed.send(payment, refund=refund, actor_id=actor_id)
 
 
 def _book_refund(payment: Payment, refund: Refund, amount: int) -> None:

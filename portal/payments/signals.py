@@ -8,6 +8,8 @@ that talk to the outside world (mail) must enqueue after commit.
   whichever of the confirm call or the webhook gets there first.
 - `payment_failed(payment)` — the attempt ended without collecting money.
 - `payment_refunded(payment, refund=Refund, actor_id=None)` — sent once per refund.
+- `refund_reversed(payment, refund=Refund, actor_id=None)` — a refund already recorded
+  failed at the provider (the money never reached the payer); sent once per refund.
 """
 
 from blinker import Namespace
@@ -17,3 +19,4 @@ _signals = Namespace()
 payment_succeeded = _signals.signal("payment-succeeded")
 payment_failed = _signals.signal("payment-failed")
 payment_refunded = _signals.signal("payment-refunded")
+refund_reversed = _signals.signal("refund-reversed")

@@ -11,6 +11,7 @@ from portal.ledger.services import MAX_REPORTED, Drift
 from portal.ledger.services import total as ledger_total
 from portal.wallets.models import (
     EARNING_TYPES,
+    REFUND_TYPES,
     TransactionType,
     TutorWallet,
     WalletMonth,
@@ -62,7 +63,7 @@ def _wallets_against_postings() -> list[Drift]:
 
 def _wallets_against_statements() -> list[Drift]:
     t = WalletTransaction
-    earned = sa.case((t.type.in_((*EARNING_TYPES, TransactionType.REFUND)), t.amount), else_=0)
+    earned = sa.case((t.type.in_((*EARNING_TYPES, *REFUND_TYPES)), t.amount), else_=0)
     withdrawn = sa.case((t.type == TransactionType.PAYOUT_COMPLETED, -t.amount), else_=0)
     sums = (
         sa.select(

@@ -72,6 +72,7 @@ class TransactionType(enum.StrEnum):
     SUBSCRIPTION_EARNING = "subscription_earning"
     RELEASE = "release"
     REFUND = "refund"
+    REFUND_REVERSED = "refund_reversed"
     CREDIT = "credit"
     DEBIT = "debit"
     PAYOUT = "payout"
@@ -85,6 +86,7 @@ TRANSACTION_TYPES: dict[str, tuple[str, str]] = {
     TransactionType.SUBSCRIPTION_EARNING: ("Subscription lesson earning", "pending"),
     TransactionType.RELEASE: ("Earning released", "available"),
     TransactionType.REFUND: ("Refund", "total"),
+    TransactionType.REFUND_REVERSED: ("Refund reversed", "total"),
     TransactionType.CREDIT: ("Credit from M4SH", "available"),
     TransactionType.DEBIT: ("Debit by M4SH", "available"),
     TransactionType.PAYOUT: ("Payout requested", "available"),
@@ -93,6 +95,8 @@ TRANSACTION_TYPES: dict[str, tuple[str, str]] = {
 }
 
 EARNING_TYPES = (TransactionType.EARNING, TransactionType.SUBSCRIPTION_EARNING)
+# A refund, and its undoing when the provider could not pay it out: they net off.
+REFUND_TYPES = (TransactionType.REFUND, TransactionType.REFUND_REVERSED)
 
 
 class WalletTransaction(db.Model):
@@ -158,10 +162,11 @@ class WalletTransaction(db.Model):
     @property
     def note(self) -> str:
         """Where the money went, in a few words, for the statement."""
-        if self.type == TransactionType.REFUND:
+        if self.type in REFUND_TYPES:
+            way = "from" if self.type == TransactionType.REFUND else "back to"
             if self.pending_change and self.available_change:
-                return "from pending and available"
-            return "from pending" if self.pending_change else "from available"
+                return f"{way} pending and available"
+            return f"{way} pending" if self.pending_change else f"{way} available"
         return {
             "pending": "pending",
             "available": "available",

@@ -21,6 +21,7 @@ in flight; debits positive):
 earning (lesson / subscr.)  P +gross, F -fee, pending -(gross - fee)
 release                     pending +net, available -net
 refund                      P -refund, F +fee_part, pending / available +share
+refund reversed             P +refund, F -fee_part, pending / available -share
 credit / debit (admin)      adjustments ±amount, available ∓amount
 payout reserved             available +amount, in flight -amount
 payout returned             in flight +amount, available -amount
@@ -35,6 +36,8 @@ still pending is released (a refund may already have taken part of it back).
 **Refund rule.** The tutor's share (``refund - fee_part``) comes back out of what is
 still pending for that payment's earning; whatever is left comes out of available,
 which may go negative: a debt that blocks payouts until later earnings cover it.
+A refund the provider could not pay out is reversed: the share goes back where it came
+from (to available instead of pending once the earning has been released).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from portal.ledger.services import total as ledger_total
 from portal.money import AmountError, check_amount, format_major_plain, require_int
 from portal.wallets.models import (
     EARNING_TYPES,
+    REFUND_TYPES,
     TRANSACTION_TYPES,
     TransactionType,
     TutorWallet,
@@ -319,7 +323,7 @@ def _apply(
     return line
 
 
-_MONTHLY_TYPES = (*EARNING_TYPES, TransactionType.REFUND)
+_MONTHLY_TYPES = (*EARNING_TYPES, *REFUND_TYPES)
 
 
 # PostgreSQL: the whole movement after the lock in one statement (data-modifying CTEs).
@@ -783,6 +787,79 @@ def process_refund_deduction(
     )
 
 
+def reverse_refund_deduction(
+    *,
+    tutor_id: int,
+    refund_key: str,
+    idempotency_key: str,
+    actor_id: int | None = None,
+    memo: str = "",
+) -> WalletTransaction | None:
+    """The provider could not pay a refund out: give back exactly what its deduction took.
+
+    `refund_key` is the deduction's idempotency key. Provider cash +refund, fee revenue
+    -fee_part; what the deduction took from pending goes back to pending while the
+    earning is unreleased (else to available), the rest to available; total_earned grows
+    by the share again. None when that refund took nothing from this wallet.
+    """
+    ledger.check_key(refund_key)
+    wallet, existing, accounts = _begin(
+        tutor_id, idempotency_key, EntryKind.REFUND_REVERSED, (CASH, FEES)
+    )
+    if existing is not None:
+        return existing
+    found = db.session.execute(
+        sa.select(WalletTransaction, LedgerEntry.parent_id)
+        .join(LedgerEntry, LedgerEntry.id == WalletTransaction.entry_id)
+        .where(
+            LedgerEntry.idempotency_key == refund_key,
+            LedgerEntry.kind == EntryKind.REFUND.value,
+            LedgerEntry.tutor_id == tutor_id,
+        )
+    ).first()
+    if found is None:
+        return None
+    deduction, earning_id = found
+    share = -deduction.amount
+    to_pending = 0 if _released(earning_id) else -deduction.pending_change
+    move = _Move(
+        EntryKind.REFUND_REVERSED,
+        TransactionType.REFUND_REVERSED,
+        amount=share,
+        pending=to_pending,
+        available=share - to_pending,
+        earned=share,
+        gross=-deduction.gross,
+        fee=-deduction.fee,
+        platform={CASH: deduction.gross, FEES: -deduction.fee},
+    )
+    return _apply(
+        wallet,
+        move,
+        accounts,
+        key=idempotency_key,
+        memo=memo,
+        actor_id=actor_id,
+        payment_id=deduction.payment_id,
+        booking_id=deduction.booking_id,
+        parent_id=earning_id,
+    )
+
+
+def _released(earning_id: int | None) -> bool:
+    """Whether the earning has left pending (an entry without an earning never sat there)."""
+    if earning_id is None:
+        return True
+    return db.session.scalar(
+        sa.select(
+            sa.exists().where(
+                LedgerEntry.parent_id == earning_id,
+                LedgerEntry.kind == EntryKind.EARNING_RELEASED.value,
+            )
+        )
+    )
+
+
 def _pending_for(wallet, payment_id, booking_id) -> tuple[int | None, int]:
     """The earning a refund belongs to and what of it is still pending (0 if released)."""
     if payment_id is None and booking_id is None:
@@ -1169,9 +1246,7 @@ def _figures() -> list:
         ledger_total(sa.case((is_earning, t.amount), else_=zero)).label("earned"),
         ledger_total(sa.case((is_earning, t.fee), else_=zero)).label("fees"),
         ledger_total(sa.case((is_earning, 1), else_=zero)).label("lessons"),
-        ledger_total(sa.case((t.type == TransactionType.REFUND, -t.amount), else_=zero)).label(
-            "refunds"
-        ),
+        ledger_total(sa.case((t.type.in_(REFUND_TYPES), -t.amount), else_=zero)).label("refunds"),
     ]
 
 

@@ -138,7 +138,20 @@ def payment_intent_event(event: WebhookEvent) -> str:
 def charge_refunded(event: WebhookEvent) -> str:
     charge = event_object(event, "ch_")
     intent_id = id_field(charge, "payment_intent", "pi_")
-    payment = payment_for_intent(intent_id, _metadata(charge))
+    return sync_refunds(payment_for_intent(intent_id, _metadata(charge)), intent_id)
+
+
+@handles("charge.refund.updated", "refund.updated", "refund.failed")
+def refund_updated(event: WebhookEvent) -> str:
+    """A refund went through or failed after it was made; a failed one is undone."""
+    refund = event_object(event, "re_")
+    intent_id = id_field(refund, "payment_intent", "pi_")
+    return sync_refunds(payment_for_intent(intent_id, _metadata(refund)), intent_id)
+
+
+def sync_refunds(payment: Payment, intent_id: str) -> str:
+    """Apply every refund of the intent as Stripe has it now (new ones, and the status
+    of ones we know)."""
     # A refund can overtake the success it refunds: record the success first.
     settled = settle_from_provider(payment)
     if payment.status not in COLLECTED_STATUSES or payment.provider_payment_id != intent_id:
@@ -147,8 +160,9 @@ def charge_refunded(event: WebhookEvent) -> str:
     refunds = refunds_for_intent(intent_id)
     for refund in refunds:
         apply_provider_refund(payment, refund)
+    statuses = ", ".join(f"{r.id} {r.status}" for r in refunds)
     return (
-        f"{settled} {len(refunds)} refund(s) at Stripe; refunded here "
+        f"{settled} Refunds at Stripe: {statuses or 'none'}; refunded here "
         f"{before} → {payment.amount_refunded} of {payment.amount} ({payment.status})."
     )
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from portal.db import utcnow
 from portal.errors import InsufficientFunds
 from portal.extensions import db
 from portal.money import split_fee, split_refund
@@ -88,6 +89,92 @@ def test_a_refund_before_release_comes_out_of_pending_and_is_not_released(tutor,
     assert figures(tutor.id) == dict(
         pending=0, available=2125, in_flight=0, earned=2125, withdrawn=0
     )
+    assert_ledger_ok()
+
+
+def refund(tutor, payment_id, key, amount=2000, fee_part=300):
+    line = wallet.process_refund_deduction(
+        tutor_id=tutor.id,
+        refund=amount,
+        fee_part=fee_part,
+        idempotency_key=key,
+        payment_id=payment_id,
+    )
+    db.session.commit()
+    return line
+
+
+def reverse(tutor, key):
+    line = wallet.reverse_refund_deduction(
+        tutor_id=tutor.id, refund_key=key, idempotency_key=f"{key}:reversed"
+    )
+    db.session.commit()
+    return line
+
+
+def test_a_failed_refund_before_release_goes_back_to_pending_and_is_released(tutor, lesson):
+    booking = lesson()
+    pay(tutor, booking, payment_id=8)
+    before = platform()
+    refund(tutor, 8, "refund:8:a")
+    line = reverse(tutor, "refund:8:a")
+
+    assert (line.type, line.amount, line.gross, line.fee) == ("refund_reversed", 1700, -2000, -300)
+    assert line.note == "back to pending"
+    assert figures(tutor.id) == dict(
+        pending=3825, available=0, in_flight=0, earned=3825, withdrawn=0
+    )
+    assert platform() == before
+    # Twice is once.
+    assert reverse(tutor, "refund:8:a").id == line.id
+    assert figures(tutor.id)["pending"] == 3825
+    # The whole earning is released again, not just what the refund had left.
+    complete(booking, days_ago=8)
+    assert wallet.release_pending_earnings() == 1
+    db.session.commit()
+    assert figures(tutor.id)["available"] == 3825
+    assert_ledger_ok()
+
+
+def test_a_failed_refund_after_release_goes_back_to_available(tutor, lesson):
+    booking = lesson()
+    pay(tutor, booking, payment_id=9)
+    refund(tutor, 9, "refund:9:a")  # 1700 out of pending
+    complete(booking, days_ago=8)
+    wallet.release_pending_earnings()  # 2125 released
+    db.session.commit()
+    line = reverse(tutor, "refund:9:a")
+    # The earning has left pending for good: pending back there would never be released.
+    assert line.note == "back to available"
+    assert figures(tutor.id) == dict(
+        pending=0, available=3825, in_flight=0, earned=3825, withdrawn=0
+    )
+    assert_ledger_ok()
+
+
+def test_a_refund_that_took_nothing_from_the_wallet_has_nothing_to_reverse(tutor, lesson):
+    pay(tutor, lesson(), payment_id=10)
+    assert reverse(tutor, "refund:10:never") is None
+    assert figures(tutor.id)["pending"] == 3825
+    assert_ledger_ok()
+
+
+def test_the_monthly_refund_figure_nets_a_reversed_refund_out(tutor, lesson):
+    pay(tutor, lesson(), payment_id=11)
+    refund(tutor, 11, "refund:11:a")
+    reverse(tutor, "refund:11:a")
+    this_month = wallet.last_months(1)
+    today = (utcnow().date(), utcnow().date())
+
+    def latest(period, dates):
+        bucket = wallet.get_earnings_analytics(tutor.id, period, *dates)[-1]
+        return bucket.earned, bucket.refunds
+
+    # The monthly totals kept with each movement, and the sums over statement lines.
+    assert latest("month", this_month) == latest("day", today) == (3825, 0)
+    wallet.rebuild_monthly_totals(wallet.get_wallet(tutor.id).id)
+    db.session.commit()
+    assert latest("month", this_month) == (3825, 0)
     assert_ledger_ok()
 
 

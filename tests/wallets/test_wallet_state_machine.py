@@ -1,8 +1,9 @@
 """A stateful property test: any sequence of money movements keeps every invariant.
 
-Hypothesis drives earn / complete+release / refund / credit / debit / payout steps (and
-replays of old keys) against a plain-Python model of what the wallet should show; after
-every step the ledger check must pass and the wallet must equal the model.
+Hypothesis drives earn / complete+release / refund / failed refund / credit / debit /
+payout steps (and replays of old keys) against a plain-Python model of what the wallet
+should show; after every step the ledger check must pass and the wallet must equal the
+model.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ class Paid:
     refunded: int = 0
     fee_refunded: int = 0
     completed: bool = False
+    released: bool = False  # a release entry exists: nothing goes back to pending
+
+
+@dataclass
+class Refunded:
+    key: str
+    paid: Paid
+    amount: int
+    fee_part: int
+    from_pending: int
 
 
 def reset_database() -> None:
@@ -61,6 +72,7 @@ class WalletMachine(RuleBasedStateMachine):
         self.model = dict(pending=0, available=0, in_flight=0, earned=0, withdrawn=0)
         self.paid: list[Paid] = []
         self.payouts: dict[int, int] = {}  # payout id -> amount in flight
+        self.refunds: list[Refunded] = []  # not reversed yet
         self.keys: list[tuple[str, dict]] = []  # (key, call) to replay
         self.n = 0
 
@@ -113,6 +125,7 @@ class WalletMachine(RuleBasedStateMachine):
             self.model["pending"] -= p.pending
             self.model["available"] += p.pending
             p.pending = 0
+            p.released = True
 
     @precondition(lambda self: any(p.refunded < p.gross for p in self.paid))
     @rule(data=st.data())
@@ -131,17 +144,39 @@ class WalletMachine(RuleBasedStateMachine):
             tutor_id=self.tutor.id,
             refund=amount,
             fee_part=split.fee,
-            idempotency_key=f"refund:{self._next()}",
+            idempotency_key=(key := f"refund:{self._next()}"),
             payment_id=paid.payment_id,
             booking_id=paid.booking_id,
         )
         paid.refunded += amount
         paid.fee_refunded += split.fee
         from_pending = min(split.net, paid.pending)
+        self.refunds.append(Refunded(key, paid, amount, split.fee, from_pending))
         paid.pending -= from_pending
         self.model["pending"] -= from_pending
         self.model["available"] -= split.net - from_pending
         self.model["earned"] -= split.net
+
+    @precondition(lambda self: self.refunds)
+    @rule(data=st.data())
+    def refund_fails(self, data):
+        """The provider could not pay a refund out: its deduction is reversed."""
+        refunded = data.draw(st.sampled_from(self.refunds))
+        self.refunds.remove(refunded)
+        self._call(
+            wallet.reverse_refund_deduction,
+            tutor_id=self.tutor.id,
+            refund_key=refunded.key,
+            idempotency_key=f"{refunded.key}:reversed",
+        )
+        paid, net = refunded.paid, refunded.amount - refunded.fee_part
+        to_pending = 0 if paid.released else refunded.from_pending
+        paid.refunded -= refunded.amount
+        paid.fee_refunded -= refunded.fee_part
+        paid.pending += to_pending
+        self.model["pending"] += to_pending
+        self.model["available"] += net - to_pending
+        self.model["earned"] += net
 
     @rule(amount=amounts)
     def credit(self, amount):

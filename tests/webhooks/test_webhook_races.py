@@ -17,6 +17,7 @@ from portal.webhooks.tasks import run_event
 from tests.webhooks.conftest import (
     URL,
     charge_refunded_event,
+    event_body,
     intent_event,
     ledger_entries,
     sign,
@@ -115,3 +116,36 @@ def test_a_success_and_its_refund_racing_end_as_in_order(
         == (PaymentStatus.PARTIALLY_REFUNDED, 1500, expected.fee_refunded)
     )
     assert [e.kind for e in ledger_entries(got)] == [e.kind for e in ledger_entries(expected)]
+
+
+def test_a_failed_refund_reported_10_times_at_once_is_undone_once(
+    postgres, live_server, secret, new_lesson, deliver, stripe_replay
+):
+    from tests.webhooks.test_refund_failures import fail_at_stripe
+
+    lesson = new_lesson()
+    lesson.pay_at_stripe()
+    deliver(intent_event("payment_intent.succeeded", lesson))
+    refund = lesson.refund_at_stripe(2000, key=f"dash-{lesson.payment.uuid}")
+    deliver(charge_refunded_event(lesson))
+    failed = fail_at_stripe(stripe_replay, lesson, refund)
+    events = [
+        event_body(type_, failed)
+        for type_ in ("refund.failed", "charge.refund.updated", "refund.updated") * 3
+    ] + [charge_refunded_event(lesson)]
+    responses = _post_together(live_server, secret, events)
+    assert {r.status_code for r in responses} == {200}
+
+    db.session.rollback()
+    assert {stored(e["id"]).status for e in events} == {EventStatus.PROCESSED}
+    payment = lesson.refresh()
+    assert (payment.status, payment.amount_refunded, payment.fee_refunded) == (
+        PaymentStatus.SUCCEEDED,
+        0,
+        0,
+    )
+    assert [e.kind for e in ledger_entries(payment)] == [
+        "lesson_earning",
+        "refund",
+        "refund_reversed",
+    ]
