@@ -91,12 +91,19 @@ FAILED_REFUNDS_SHOWN = 10
 
 
 def failed_refunds(limit: int = FAILED_REFUNDS_SHOWN) -> list[Refund]:
-    """Refunds the provider could not pay out, newest first, with their payment and payer."""
+    """Refunds the provider could not pay out and that no later refund of the same
+    payment has made good, newest first, with their payment and payer."""
+    later = so.aliased(Refund)
+    made_good = sa.exists().where(
+        later.payment_id == Refund.payment_id,
+        later.id > Refund.id,
+        later.status.in_(COUNTED_REFUNDS),
+    )
     return list(
         db.session.scalars(
             sa.select(Refund)
             .options(so.joinedload(Refund.payment).joinedload(Payment.payer))
-            .where(Refund.status.in_(UNPAID_REFUND_STATUSES))
+            .where(Refund.status.in_(UNPAID_REFUND_STATUSES), ~made_good)
             .order_by(Refund.created_at.desc(), Refund.id.desc())
             .limit(limit)
         )

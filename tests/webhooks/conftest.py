@@ -22,7 +22,7 @@ from portal.providers.base import CardDeclined
 from portal.webhooks.models import WebhookEvent
 from tests import factories
 from tests.localstripe_server import VISA
-from tests.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
+from tests.stripe_replay import recorded, stripe_replay  # noqa: F401 - shared fixture
 
 URL = "/api/v1/webhooks/stripe/"
 _ids = itertools.count(1)
@@ -158,3 +158,34 @@ def charge_refunded_event(lesson: Lesson, **kwargs) -> dict:
     charge_id = charge_id["id"] if isinstance(charge_id, dict) else charge_id
     charge = lesson.localstripe.get(f"/v1/charges/{charge_id}")
     return event_body("charge.refunded", charge, **kwargs)
+
+
+@pytest.fixture
+def refunded(new_lesson, deliver, stripe_replay):  # noqa: F811 - the fixture above
+    """`refunded(amount)` → (lesson, Stripe's refund) for a paid lesson refunded at Stripe
+    and recorded here from its `charge.refunded`."""
+
+    def _refunded(amount: int):
+        lesson = new_lesson()
+        lesson.pay_at_stripe()
+        deliver(intent_event("payment_intent.succeeded", lesson))
+        refund = lesson.refund_at_stripe(amount, key=f"dash-{lesson.payment.uuid}")
+        deliver(charge_refunded_event(lesson))
+        assert lesson.refresh().amount_refunded == amount
+        return lesson, refund
+
+    return _refunded
+
+
+def fail_at_stripe(replay, lesson, refund) -> dict:
+    """From now on Stripe lists the refund as failed; returns that refund object."""
+    listing = recorded("refund_list_failed")
+    failed = {
+        **listing["data"][0],
+        "id": refund.id,
+        "amount": refund.amount,
+        "charge": refund.charge,
+        "payment_intent": lesson.intent_id,
+    }
+    replay.answer_json("GET", "/v1/refunds", {**listing, "data": [failed]})
+    return failed

@@ -22,43 +22,13 @@ from tests.stripe_replay import recorded
 from tests.webhooks.conftest import (
     charge_refunded_event,
     event_body,
+    fail_at_stripe,
     intent_event,
     ledger_entries,
     stored,
 )
 
 pytestmark = pytest.mark.stripe
-
-
-@pytest.fixture
-def refunded(new_lesson, deliver, stripe_replay):
-    """`refunded(amount)` → (lesson, Stripe's refund) for a paid lesson refunded at Stripe
-    and recorded here from its `charge.refunded`."""
-
-    def _refunded(amount: int):
-        lesson = new_lesson()
-        lesson.pay_at_stripe()
-        deliver(intent_event("payment_intent.succeeded", lesson))
-        refund = lesson.refund_at_stripe(amount, key=f"dash-{lesson.payment.uuid}")
-        deliver(charge_refunded_event(lesson))
-        assert lesson.refresh().amount_refunded == amount
-        return lesson, refund
-
-    return _refunded
-
-
-def fail_at_stripe(stripe_replay, lesson, refund) -> dict:
-    """From now on Stripe lists the refund as failed; returns that refund object."""
-    listing = recorded("refund_list_failed")
-    failed = {
-        **listing["data"][0],
-        "id": refund.id,
-        "amount": refund.amount,
-        "charge": refund.charge,
-        "payment_intent": lesson.intent_id,
-    }
-    stripe_replay.answer_json("GET", "/v1/refunds", {**listing, "data": [failed]})
-    return failed
 
 
 def pending_and_available(lesson) -> tuple[int, int]:

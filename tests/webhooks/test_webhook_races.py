@@ -18,6 +18,7 @@ from tests.webhooks.conftest import (
     URL,
     charge_refunded_event,
     event_body,
+    fail_at_stripe,
     intent_event,
     ledger_entries,
     sign,
@@ -121,8 +122,6 @@ def test_a_success_and_its_refund_racing_end_as_in_order(
 def test_a_failed_refund_reported_10_times_at_once_is_undone_once(
     postgres, live_server, secret, new_lesson, deliver, stripe_replay
 ):
-    from tests.webhooks.test_refund_failures import fail_at_stripe
-
     lesson = new_lesson()
     lesson.pay_at_stripe()
     deliver(intent_event("payment_intent.succeeded", lesson))
