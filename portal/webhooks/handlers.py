@@ -8,8 +8,10 @@ Events arrive late, twice and out of order, so the payment handlers do not trust
 object in the payload: they fetch the payment intent (and its refunds) from Stripe and
 apply that, so an old `payment_failed` never undoes a newer success, and a
 `charge.refunded` that overtakes its `payment_intent.succeeded` records the success
-first. Subscription and invoice events are recorded until those features exist; they
-compare Stripe's timestamps to say when a newer event for the same object was seen.
+first, and a refund Stripe later fails (`charge.refund.updated`, `refund.failed`) is
+undone by the same refund sync. Subscription and invoice events are recorded until those
+features exist; they compare Stripe's timestamps to say when a newer event for the same
+object was seen.
 
 `EventNotApplicable` means the event can never be applied as it is (no such payment,
 an unexpected shape): the event is failed with that reason and not retried.
