@@ -53,6 +53,8 @@ class Config:
         self.INVOICE_DUE_DAYS = _int("INVOICE_DUE_DAYS", 14)
         self.FIELD_ENCRYPTION_KEYS = _env("FIELD_ENCRYPTION_KEYS")
 
+        # Where people reach the portal, for links in e-mails sent outside a request.
+        self.PORTAL_URL = _env("PORTAL_URL", "http://127.0.0.1:5000")
         self.MAIL_SERVER = _env("MAIL_SERVER", "127.0.0.1")
         self.MAIL_PORT = _int("MAIL_PORT", 1025)
         self.MAIL_USE_TLS = _env("MAIL_USE_TLS", "0") == "1"

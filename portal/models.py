@@ -3,6 +3,7 @@
 from portal.accounts.models import ApiToken, User  # noqa: F401
 from portal.audit.models import AuditLog  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
+from portal.invoices.models import Invoice, InvoiceCounter, InvoiceItem  # noqa: F401
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
 from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401
 from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401

@@ -18,6 +18,7 @@ NAV = {
         ("admin.index", "Overview"),
         ("admin.lessons", "Lessons"),
         ("payments_admin.index", "Payments"),
+        ("invoices_admin.index", "Invoices"),
         ("ledger_admin.index", "Ledger"),
         ("payouts_admin.index", PendingPayoutsLabel()),
         ("audit.index", "Audit log"),

@@ -1,0 +1,60 @@
+"""The invoices JSON API: a student's invoices (an admin's: everyone's), one invoice, its PDF."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from flask_login import current_user
+
+from portal.accounts.decorators import roles_required
+from portal.api import api_blueprint, iso, paginate
+from portal.invoices import services
+from portal.invoices.models import Invoice
+from portal.invoices.views import send_pdf
+
+bp = api_blueprint("invoices_api", __name__, "/invoices")
+
+
+def invoice_json(invoice: Invoice) -> dict:
+    return {
+        "id": str(invoice.uuid),
+        "number": invoice.number,
+        "status": invoice.display_status,
+        "currency": invoice.currency,
+        "subtotal": invoice.subtotal,
+        "discount": invoice.discount,
+        "tax_rate": str(invoice.tax_rate),
+        "tax": invoice.tax,
+        "total": invoice.total,
+        "issued_at": iso(invoice.issued_at),
+        "due_at": iso(invoice.due_at),
+        "paid_at": iso(invoice.paid_at),
+        "voided_at": iso(invoice.voided_at),
+        "items": [
+            {
+                "description": item.description,
+                "quantity": item.quantity,
+                "unit_price": item.unit_price,
+                "total": item.total,
+                "booking_id": item.booking_id,
+            }
+            for item in invoice.items
+        ],
+    }
+
+
+@bp.get("/")
+@roles_required("student", "admin")
+def index():
+    return jsonify(paginate(services.invoices_for(current_user), invoice_json))
+
+
+@bp.get("/<uuid:invoice_id>/")
+@roles_required("student", "admin")
+def detail(invoice_id):
+    return jsonify(invoice_json(services.get_invoice_for(current_user, invoice_id)))
+
+
+@bp.get("/<uuid:invoice_id>/pdf/")
+@roles_required("student", "admin")
+def pdf(invoice_id):
+    return send_pdf(services.get_invoice_for(current_user, invoice_id))

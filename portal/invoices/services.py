@@ -1,0 +1,305 @@
+"""The invoice service: create, open (finalize), mark paid, void; lesson invoices.
+
+Every function flushes and never commits: the caller owns the unit of work. Figures
+(SPEC §5): `subtotal = Σ quantity × unit_price`, `tax = round_half_up((subtotal −
+discount) × rate / 100)`, `total = subtotal − discount + tax`, fixed once the invoice is
+open. Numbers are `INV-YYYY-NNNNNN`, gapless within a year of issue.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.accounts.models import Role, User
+from portal.db import utcnow
+from portal.errors import InvalidTransition, NotFound, ValidationError
+from portal.extensions import db
+from portal.invoices.models import Invoice, InvoiceCounter, InvoiceItem, InvoiceStatus
+from portal.money import require_int, round_half_up
+
+MAX_LINES = 50
+MAX_QUANTITY = 1000
+
+# action -> (statuses it may start from, status it ends in)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "finalize": (frozenset({InvoiceStatus.DRAFT}), InvoiceStatus.OPEN),
+    "mark_paid": (frozenset({InvoiceStatus.OPEN}), InvoiceStatus.PAID),
+    "void": (frozenset({InvoiceStatus.OPEN}), InvoiceStatus.VOID),
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    quantity: int
+    unit_price: int
+    booking_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: int
+    discount: int
+    tax: int
+    total: int
+
+
+def compute_totals(lines: list[Line], discount: int, tax_rate: Decimal) -> Totals:
+    subtotal = sum(line.quantity * line.unit_price for line in lines)
+    if discount > subtotal:
+        raise ValidationError(
+            "The discount is more than the subtotal.",
+            fields={"discount": ["At most the subtotal."]},
+        )
+    tax = round_half_up((subtotal - discount) * Decimal(tax_rate) / 100)
+    return Totals(subtotal, discount, tax, subtotal - discount + tax)
+
+
+def price_before_tax(amount: int, tax_rate: Decimal) -> int:
+    """The price that, with tax at `tax_rate` added by the invoice formula, comes to
+    `amount` (a lesson is charged its price with any tax in it).
+
+    Rounding can skip a total (at 20 %, 3 → 0.60 tax rounds to 1, so no price totals
+    3); then the nearest price below is used and the invoice totals one cent less than
+    was charged: never more.
+    """
+    if not tax_rate:
+        return amount
+    guess = round_half_up(Decimal(amount) * 100 / (100 + Decimal(tax_rate)))
+    fits = [p for p in (guess + 1, guess, guess - 1) if p >= 0 and _with_tax(p, tax_rate) <= amount]
+    return max(fits, key=lambda p: _with_tax(p, tax_rate), default=0)
+
+
+def _with_tax(price: int, tax_rate: Decimal) -> int:
+    return price + round_half_up(price * Decimal(tax_rate) / 100)
+
+
+# --- input ----------------------------------------------------------------------------
+
+
+def check_lines(lines: object) -> list[Line]:
+    if not isinstance(lines, list | tuple) or not lines:
+        raise ValidationError(
+            "An invoice needs at least one line.", fields={"items": ["Add a line."]}
+        )
+    if len(lines) > MAX_LINES:
+        raise ValidationError(
+            f"At most {MAX_LINES} lines.", fields={"items": [f"At most {MAX_LINES} lines."]}
+        )
+    checked = []
+    maximum = current_app.config["MAX_AMOUNT"]
+    for line in lines:
+        if not isinstance(line, Line):
+            raise TypeError("lines must be Line objects")
+        description = line.description.strip() if isinstance(line.description, str) else ""
+        if not description or len(description) > 255:
+            raise ValidationError(
+                "Each line needs a description of at most 255 characters.",
+                fields={"description": ["1 to 255 characters."]},
+            )
+        quantity = require_int(line.quantity, "quantity")
+        price = require_int(line.unit_price, "unit_price")
+        if not 0 < quantity <= MAX_QUANTITY:
+            raise ValidationError(
+                f"Quantities are 1 to {MAX_QUANTITY}.", fields={"quantity": ["Out of range."]}
+            )
+        if not 0 <= price <= maximum:
+            raise ValidationError(
+                "The unit price is out of range.", fields={"unit_price": ["Out of range."]}
+            )
+        checked.append(Line(description, quantity, price, line.booking_id))
+    return checked
+
+
+# --- the lifecycle --------------------------------------------------------------------
+
+
+def create_invoice(
+    *,
+    user_id: int,
+    currency: str,
+    lines: list[Line],
+    discount: int = 0,
+    payment_id: int | None = None,
+) -> Invoice:
+    """A draft invoice for `user_id` with `lines`; its totals are worked out as it stands
+    and fixed when it is opened."""
+    require_int(user_id, "user_id")
+    lines = check_lines(lines)
+    discount = require_int(discount, "discount")
+    if discount < 0:
+        raise ValidationError("The discount cannot be negative.", fields={"discount": ["≥ 0."]})
+    invoice = Invoice(
+        user_id=user_id,
+        currency=currency,
+        payment_id=payment_id,
+        status=InvoiceStatus.DRAFT,
+        discount=discount,
+        items=[
+            InvoiceItem(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                total=line.quantity * line.unit_price,
+                booking_id=line.booking_id,
+            )
+            for line in lines
+        ],
+    )
+    _set_totals(invoice, lines, current_app.config["TAX_RATE_PERCENT"])
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def _set_totals(invoice: Invoice, lines: list[Line], tax_rate: Decimal) -> None:
+    totals = compute_totals(lines, invoice.discount, tax_rate)
+    invoice.tax_rate = Decimal(tax_rate)
+    invoice.subtotal, invoice.tax, invoice.total = totals.subtotal, totals.tax, totals.total
+
+
+def finalize_invoice(invoice: Invoice, *, now: datetime | None = None) -> Invoice:
+    """Open a draft: number it, fix its totals at today's tax rate, date it, set it due."""
+    invoice, opened = _allowed(invoice, "finalize")
+    now = now or utcnow()
+    lines = [Line(i.description, i.quantity, i.unit_price) for i in invoice.items]
+    _set_totals(invoice, lines, current_app.config["TAX_RATE_PERCENT"])
+    invoice.number = next_number(now.year)
+    invoice.issued_at = now
+    invoice.due_at = now + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+    invoice.status = opened
+    db.session.flush()
+    return invoice
+
+
+def mark_paid(invoice: Invoice, *, paid_at: datetime | None = None) -> Invoice:
+    invoice, invoice.status = _allowed(invoice, "mark_paid")
+    invoice.paid_at = paid_at or utcnow()
+    db.session.flush()
+    return invoice
+
+
+def void_invoice(invoice: Invoice) -> Invoice:
+    """An open invoice that should not be paid; its number stays used (a draft has none
+    yet and is simply not opened)."""
+    invoice, invoice.status = _allowed(invoice, "void")
+    invoice.voided_at = utcnow()
+    db.session.flush()
+    return invoice
+
+
+def _allowed(invoice: Invoice, action: str) -> tuple[Invoice, str]:
+    """The invoice locked and reloaded, and the status `action` takes it to; 409 if the
+    action is not allowed from its status."""
+    invoice = lock_invoice(invoice.id)
+    sources, target = TRANSITIONS[action]
+    if invoice.status not in sources:
+        article = "An" if invoice.status == InvoiceStatus.OPEN else "A"
+        raise InvalidTransition(f"{article} {invoice.status} invoice cannot be {_DONE[action]}.")
+    return invoice, target
+
+
+_DONE = {"finalize": "opened", "mark_paid": "marked paid", "void": "voided"}
+
+
+def lock_invoice(invoice_id: int) -> Invoice:
+    invoice = db.session.scalar(
+        sa.select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    return invoice
+
+
+def next_number(year: int) -> str:
+    """The year's next invoice number. The counter row stays locked until the caller's
+    transaction ends, so numbers are handed out one at a time and a rollback returns it."""
+    connection = db.session.connection()
+    connection.execute(_counter_insert(connection.dialect.name), {"of_year": year})
+    number = connection.execute(_COUNTER_TAKE, {"of_year": year}).scalar_one()
+    return f"INV-{year}-{number:06d}"
+
+
+@functools.cache
+def _counter_insert(dialect: str) -> sa.Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(InvoiceCounter.__table__)
+        .values(year=sa.bindparam("of_year"), last_number=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+
+
+_COUNTER_TAKE = (
+    sa.update(InvoiceCounter.__table__)
+    .where(InvoiceCounter.__table__.c.year == sa.bindparam("of_year"))
+    .values(last_number=InvoiceCounter.__table__.c.last_number + 1)
+    .returning(InvoiceCounter.__table__.c.last_number)
+)
+
+
+# --- lesson invoices ------------------------------------------------------------------
+
+
+def create_lesson_invoice(payment) -> Invoice:
+    """The paid invoice for a lesson payment, once per payment (a second call returns it).
+
+    One line, the lesson, priced so that with tax the invoice totals what was charged.
+    """
+    existing = db.session.scalar(sa.select(Invoice).where(Invoice.payment_id == payment.id))
+    if existing is not None:
+        return existing
+    booking = payment.booking
+    rate = current_app.config["TAX_RATE_PERCENT"]
+    description = "Lesson"
+    if booking is not None:
+        description = (
+            f"Lesson with {booking.tutor.name}, {booking.starts_at:%d %b %Y %H:%M} UTC, "
+            f"{booking.duration_minutes} minutes"
+        )
+    invoice = create_invoice(
+        user_id=payment.payer_id,
+        currency=payment.currency,
+        lines=[Line(description, 1, price_before_tax(payment.amount, rate), payment.booking_id)],
+        payment_id=payment.id,
+    )
+    finalize_invoice(invoice, now=payment.succeeded_at)
+    return mark_paid(invoice, paid_at=payment.succeeded_at)
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def invoices_for(user: User) -> sa.Select:
+    """A student's own invoices, newest first; an admin sees everyone's."""
+    query = sa.select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    if user.role != Role.ADMIN:
+        query = query.where(Invoice.user_id == user.id)
+    return query.options(so.joinedload(Invoice.user))
+
+
+def get_invoice_for(user: User, invoice_id: object) -> Invoice:
+    """The invoice by uuid if `user` may see it (its student, or an admin); else 404."""
+    try:
+        key = uuid.UUID(str(invoice_id))
+    except ValueError:
+        raise NotFound("No such invoice.") from None
+    query = sa.select(Invoice).where(Invoice.uuid == key)
+    if user.role != Role.ADMIN:
+        query = query.where(Invoice.user_id == user.id)
+    invoice = db.session.scalar(query)
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    return invoice
