@@ -302,3 +302,51 @@ def screenshot(page, name: str) -> None:
     """Keep a screenshot of what the user saw, under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+class _Inbox:
+    """An aiosmtpd handler that keeps every message it is sent."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port for the whole session."""
+    from aiosmtpd.controller import Controller
+
+    from tests.localstripe_server import free_port
+
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(app, smtp_server):
+    """Mail from the app goes to the SMTP server; the list of messages it received."""
+    from portal.extensions import mail
+
+    smtp_server.handler.messages.clear()
+    previous = app.extensions["mail"]
+    app.extensions["mail"] = mail.init_mail(
+        {
+            **app.config,
+            "MAIL_SERVER": smtp_server.hostname,
+            "MAIL_PORT": smtp_server.port,
+            "MAIL_SUPPRESS_SEND": False,
+        },
+        testing=True,
+    )
+    yield smtp_server.handler.messages
+    app.extensions["mail"] = previous

@@ -258,7 +258,7 @@ def create_lesson_invoice(payment) -> Invoice:
 
     One line, the lesson, priced so that with tax the invoice totals what was charged.
     """
-    existing = db.session.scalar(sa.select(Invoice).where(Invoice.payment_id == payment.id))
+    existing = invoice_of_payment(payment.id)
     if existing is not None:
         return existing
     booking = payment.booking
@@ -288,6 +288,10 @@ def invoices_for(user: User) -> sa.Select:
     if user.role != Role.ADMIN:
         query = query.where(Invoice.user_id == user.id)
     return query.options(so.joinedload(Invoice.user))
+
+
+def invoice_of_payment(payment_id: int) -> Invoice | None:
+    return db.session.scalar(sa.select(Invoice).where(Invoice.payment_id == payment_id))
 
 
 def get_invoice_for(user: User, invoice_id: object) -> Invoice:

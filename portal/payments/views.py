@@ -20,6 +20,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.errors import GatewayError, PortalError
 from portal.extensions import db
+from portal.invoices.services import invoice_of_payment
 from portal.money import format_money
 from portal.pagination import Page
 from portal.payments import services
@@ -156,6 +157,7 @@ def _payment_page(payment, form=None, *, client_secret=None, error=None, status=
         error=error,
         button_form=EmptyForm(),
         stripe=stripe_settings(),
+        invoice=invoice_of_payment(payment.id),
         fragments={"pay-status": "status"},
         status=status,
     )

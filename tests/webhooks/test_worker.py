@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.stripe]
 
 
 @pytest.fixture
-def queued_app(app, localstripe):
-    """The portal with a broker, next to a worker that reaches the tests' localstripe."""
+def queued_app(app, localstripe, smtp_server):
+    """The portal with a broker, next to a worker that reaches the tests' localstripe and
+    sends mail to the tests' SMTP server."""
     url = redis_url()
     config = {
         "CELERY_BROKER_URL": url,
@@ -30,6 +31,9 @@ def queued_app(app, localstripe):
         "STRIPE_WEBHOOK_SECRET": app.config["STRIPE_WEBHOOK_SECRET"],
         "STRIPE_MAX_NETWORK_RETRIES": 0,
         "SECRET_KEY": "test-secret",
+        "MAIL_SERVER": smtp_server.hostname,
+        "MAIL_PORT": smtp_server.port,
+        "MAIL_SUPPRESS_SEND": "0",
     }
     with celery_worker(app, config) as queued:
         yield queued
@@ -52,3 +56,24 @@ def test_a_queued_event_is_settled_by_a_real_worker(queued_app, new_lesson, secr
     assert payment.status == PaymentStatus.SUCCEEDED
     assert len(ledger_entries(payment)) == 1
     db.session.rollback()
+
+
+def test_the_worker_invoices_the_payment_and_mails_the_receipt(
+    queued_app, new_lesson, secret, smtp_server
+):
+    from portal.invoices.models import Invoice
+
+    smtp_server.handler.messages.clear()
+    lesson = new_lesson()
+    lesson.pay_at_stripe()
+    body = json.dumps(intent_event("payment_intent.succeeded", lesson))
+    queued_app.test_client().post(URL, data=body, headers={"Stripe-Signature": sign(body, secret)})
+    deadline = time.monotonic() + 30
+    while not smtp_server.handler.messages and time.monotonic() < deadline:
+        time.sleep(0.2)
+    db.session.rollback()
+    invoice = db.session.query(Invoice).filter_by(payment_id=lesson.payment.id).one()
+    [message] = smtp_server.handler.messages
+    assert message["To"] == lesson.student.email
+    assert invoice.number in message["Subject"]
+    assert invoice.receipt_sent_at is not None
