@@ -59,6 +59,9 @@ def build_app(stripe_base: str, database_url: str | None):
             "STRIPE_MAX_NETWORK_RETRIES": 0,
             "RATELIMIT_ENABLED": False,
             "CELERY_BROKER_URL": None,
+            # Tasks run in process, so each payment's receipt is built here too; it is
+            # not handed to a mail server, whose speed is not the portal's.
+            "MAIL_SUPPRESS_SEND": True,
         }
     )
 

@@ -134,10 +134,16 @@ def create_invoice(
     """A draft invoice for `user_id` with `lines`; its totals are worked out as it stands
     and fixed when it is opened."""
     require_int(user_id, "user_id")
-    lines = check_lines(lines)
     discount = require_int(discount, "discount")
     if discount < 0:
         raise ValidationError("The discount cannot be negative.", fields={"discount": ["≥ 0."]})
+    invoice = _new_invoice(user_id, currency, check_lines(lines), discount, payment_id)
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def _new_invoice(user_id, currency, lines: list[Line], discount: int, payment_id) -> Invoice:
     invoice = Invoice(
         user_id=user_id,
         currency=currency,
@@ -156,8 +162,6 @@ def create_invoice(
         ],
     )
     _set_totals(invoice, lines, current_app.config["TAX_RATE_PERCENT"])
-    db.session.add(invoice)
-    db.session.flush()
     return invoice
 
 
@@ -254,29 +258,33 @@ _COUNTER_TAKE = (
 
 
 def create_lesson_invoice(payment) -> Invoice:
-    """The paid invoice for a lesson payment, once per payment (a second call returns it).
+    """The invoice for a lesson payment that went through: issued and paid at the moment of
+    the payment, once per payment (a second call returns it).
 
     One line, the lesson, priced so that with tax the invoice totals what was charged.
+    It is written in its final state in one go (no draft): this runs inside the payment's
+    success, which should stay quick.
     """
     existing = invoice_of_payment(payment.id)
     if existing is not None:
         return existing
     booking = payment.booking
-    rate = current_app.config["TAX_RATE_PERCENT"]
     description = "Lesson"
     if booking is not None:
         description = (
             f"Lesson with {booking.tutor.name}, {booking.starts_at:%d %b %Y %H:%M} UTC, "
             f"{booking.duration_minutes} minutes"
         )
-    invoice = create_invoice(
-        user_id=payment.payer_id,
-        currency=payment.currency,
-        lines=[Line(description, 1, price_before_tax(payment.amount, rate), payment.booking_id)],
-        payment_id=payment.id,
-    )
-    finalize_invoice(invoice, now=payment.succeeded_at)
-    return mark_paid(invoice, paid_at=payment.succeeded_at)
+    price = price_before_tax(payment.amount, current_app.config["TAX_RATE_PERCENT"])
+    lines = check_lines([Line(description, 1, price, payment.booking_id)])
+    invoice = _new_invoice(payment.payer_id, payment.currency, lines, 0, payment.id)
+    paid_at = payment.succeeded_at or utcnow()
+    invoice.number = next_number(paid_at.year)
+    invoice.status = InvoiceStatus.PAID
+    invoice.issued_at = invoice.due_at = invoice.paid_at = paid_at
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
 
 
 # --- reading --------------------------------------------------------------------------
