@@ -350,3 +350,20 @@ def inbox(app, smtp_server):
     )
     yield smtp_server.handler.messages
     app.extensions["mail"] = previous
+
+
+@pytest.fixture
+def pay(localstripe):
+    """`pay(student, lesson, number=VISA)` pays with a new card, as the payment page does."""
+    from portal.payments import services
+    from tests.localstripe_server import VISA
+
+    def _pay(student, lesson, number=VISA):
+        step = services.create_payment_intent(student, lesson.id)
+        step = services.confirm_payment(
+            student, step.payment.uuid, provider_method_id=localstripe.token(number)
+        )
+        _db.session.commit()
+        return step.payment
+
+    return _pay
