@@ -118,3 +118,22 @@ def test_a_draft_has_no_pdf(login, admin, student):
     db.session.commit()
     response = login(admin).get(f"/billing/invoices/{invoice.uuid}/pdf")
     assert response.status_code == 409
+
+
+def test_the_lists_page_with_htmx(login, student, admin):
+    from portal.invoices.services import Line, create_invoice, finalize_invoice
+
+    for _ in range(51):
+        finalize_invoice(
+            create_invoice(user_id=student.id, currency="usd", lines=[Line("Lesson", 1, 100)])
+        )
+    db.session.commit()
+    for who, path, rows in ((student, "/billing/invoices", 20), (admin, "/admin/invoices", 50)):
+        browser = login(who)
+        fragment = browser.get(
+            f"{path}?page=2", headers={"HX-Request": "true", "HX-Target": "invoices"}
+        )
+        assert fragment.status_code == 200
+        html = fragment.get_data(as_text=True)
+        assert html.lstrip().startswith('<div id="invoices">') and "<html" not in html
+        assert "INV-" in html and "Page 2 of" in html
