@@ -21,6 +21,7 @@ BEAT_SCHEDULE = {
     "release_pending_earnings": crontab(minute=5),  # hourly
     "process_auto_payouts": crontab(hour=6, minute=0),  # daily, before the admins' day
     "process_pending_payouts": crontab(hour=6, minute=30),  # daily
+    "send_missing_receipts": crontab(minute=35),  # hourly
 }
 
 

@@ -95,6 +95,11 @@ class Config:
             parse_keys(self.FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start
         if self.PLATFORM_FEE_PERCENT < 0 or self.PLATFORM_FEE_PERCENT > 100:
             raise RuntimeError("PLATFORM_FEE_PERCENT must be between 0 and 100")
+        # Invoices store the rate with two decimals; a finer one would be shown rounded
+        # next to tax worked out at the full rate.
+        rate = Decimal(self.TAX_RATE_PERCENT)
+        if not 0 <= rate < 100 or rate != rate.quantize(Decimal("0.01")):
+            raise RuntimeError("TAX_RATE_PERCENT must be from 0 to 99.99, with at most 2 decimals")
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

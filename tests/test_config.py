@@ -46,3 +46,17 @@ def test_environment_wins_and_postgres_urls_use_psycopg(monkeypatch):
 
 def test_eager_celery_without_broker(app):
     assert app.extensions["celery"].conf.task_always_eager is True
+
+
+@pytest.mark.parametrize("rate", ["8.875", "-1", "100", "250"])
+def test_a_tax_rate_invoices_cannot_hold_stops_the_start(monkeypatch, rate):
+    monkeypatch.setenv("TAX_RATE_PERCENT", rate)
+    with pytest.raises(RuntimeError, match="TAX_RATE_PERCENT"):
+        Config().validate()
+
+
+def test_a_tax_rate_with_two_decimals_is_taken(monkeypatch):
+    monkeypatch.setenv("TAX_RATE_PERCENT", "8.88")
+    config = Config()
+    config.validate()
+    assert str(config.TAX_RATE_PERCENT) == "8.88"

@@ -8,6 +8,7 @@ on every download returns exactly the stored bytes.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -18,6 +19,10 @@ from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
 from portal.invoices.models import Invoice, InvoiceStatus
+
+RECEIPT_GRACE = timedelta(minutes=10)
+RECEIPT_WINDOW = timedelta(days=7)
+RECEIPT_BATCH = 500
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
@@ -73,30 +78,48 @@ def portal_url(endpoint: str, **values) -> str:
 
 
 def send_receipt(invoice_id: int) -> bool:
-    """Send the receipt of a paid invoice once; False if it was already sent (or claimed).
+    """Send the receipt of a paid invoice unless it has been sent; True if this call sent it.
 
-    The invoice is claimed first and the claim committed, so two workers never both send;
-    if sending fails the claim is given back for the retry.
+    The invoice row stays locked while the mail goes out (another worker skips it) and is
+    marked sent in the same transaction. If the process dies before that commits, the
+    receipt still counts as unsent and goes out again (retry or `send_missing_receipts`):
+    a payer may rarely get it twice, never not at all.
     """
-    claimed = db.session.execute(
-        sa.update(Invoice)
+    invoice = db.session.scalar(
+        sa.select(Invoice)
         .where(
             Invoice.id == invoice_id,
             Invoice.status == InvoiceStatus.PAID,
             Invoice.receipt_sent_at.is_(None),
         )
-        .values(receipt_sent_at=utcnow())
-    ).rowcount
-    db.session.commit()
-    if not claimed:
+        .with_for_update(skip_locked=True)
+    )
+    if invoice is None:
+        db.session.rollback()
         return False
     try:
-        mail.send(receipt_message(db.session.get(Invoice, invoice_id)))
+        mail.send(receipt_message(invoice))
     except Exception:
         db.session.rollback()
-        db.session.execute(
-            sa.update(Invoice).where(Invoice.id == invoice_id).values(receipt_sent_at=None)
-        )
-        db.session.commit()
         raise
+    invoice.receipt_sent_at = utcnow()
+    db.session.commit()
     return True
+
+
+def unsent_receipt_ids(now: datetime) -> list[int]:
+    """Paid invoices of the last week whose receipt has not gone out after a few minutes
+    (time enough for the task queued with the payment)."""
+    return list(
+        db.session.scalars(
+            sa.select(Invoice.id)
+            .where(
+                Invoice.status == InvoiceStatus.PAID,
+                Invoice.receipt_sent_at.is_(None),
+                Invoice.paid_at < now - RECEIPT_GRACE,
+                Invoice.paid_at >= now - RECEIPT_WINDOW,
+            )
+            .order_by(Invoice.paid_at)
+            .limit(RECEIPT_BATCH)
+        )
+    )

@@ -64,23 +64,22 @@ def compute_totals(lines: list[Line], discount: int, tax_rate: Decimal) -> Total
     return Totals(subtotal, discount, tax, subtotal - discount + tax)
 
 
-def price_before_tax(amount: int, tax_rate: Decimal) -> int:
-    """The price that, with tax at `tax_rate` added by the invoice formula, comes to
-    `amount` (a lesson is charged its price with any tax in it).
+def split_tax_included(amount: int, tax_rate: Decimal) -> tuple[int, int]:
+    """(price, tax) of an amount charged with tax in it; they always add up to `amount`.
 
-    Rounding can skip a total (at 20 %, 3 → 0.60 tax rounds to 1, so no price totals
-    3); then the nearest price below is used and the invoice totals one cent less than
-    was charged: never more.
+    The price is the one the invoice formula takes back to `amount` where there is one;
+    rounding skips some totals (at 20 %, a price of 3 has tax 0.6 → 1, so nothing totals
+    3), and there the tax is what remains, a cent off the formula.
     """
     if not tax_rate:
-        return amount
-    guess = round_half_up(Decimal(amount) * 100 / (100 + Decimal(tax_rate)))
-    fits = [p for p in (guess + 1, guess, guess - 1) if p >= 0 and _with_tax(p, tax_rate) <= amount]
-    return max(fits, key=lambda p: _with_tax(p, tax_rate), default=0)
-
-
-def _with_tax(price: int, tax_rate: Decimal) -> int:
-    return price + round_half_up(price * Decimal(tax_rate) / 100)
+        return amount, 0
+    rate = Decimal(tax_rate)
+    guess = round_half_up(Decimal(amount) * 100 / (100 + rate))
+    for price in (guess, guess - 1, guess + 1):
+        if 0 <= price <= amount and price + round_half_up(price * rate / 100) == amount:
+            return price, amount - price
+    price = min(max(guess, 0), amount)
+    return price, amount - price
 
 
 # --- input ----------------------------------------------------------------------------
@@ -261,7 +260,8 @@ def create_lesson_invoice(payment) -> Invoice:
     """The invoice for a lesson payment that went through: issued and paid at the moment of
     the payment, once per payment (a second call returns it).
 
-    One line, the lesson, priced so that with tax the invoice totals what was charged.
+    One line, the lesson; a lesson is charged its price with any tax in it, so the
+    invoice totals exactly what was charged (see `split_tax_included`).
     It is written in its final state in one go (no draft): this runs inside the payment's
     success, which should stay quick.
     """
@@ -275,9 +275,11 @@ def create_lesson_invoice(payment) -> Invoice:
             f"Lesson with {booking.tutor.name}, {booking.starts_at:%d %b %Y %H:%M} UTC, "
             f"{booking.duration_minutes} minutes"
         )
-    price = price_before_tax(payment.amount, current_app.config["TAX_RATE_PERCENT"])
+    price, tax = split_tax_included(payment.amount, current_app.config["TAX_RATE_PERCENT"])
     lines = check_lines([Line(description, 1, price, payment.booking_id)])
     invoice = _new_invoice(payment.payer_id, payment.currency, lines, 0, payment.id)
+    # What was charged, whatever the rounding: the tax is the part of it that is not price.
+    invoice.tax, invoice.total = tax, payment.amount
     paid_at = payment.succeeded_at or utcnow()
     invoice.number = next_number(paid_at.year)
     invoice.status = InvoiceStatus.PAID

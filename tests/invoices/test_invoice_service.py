@@ -14,7 +14,7 @@ from portal.errors import InvalidTransition, ValidationError
 from portal.extensions import db
 from portal.invoices import services
 from portal.invoices.models import Invoice, InvoiceStatus
-from portal.invoices.services import Line, compute_totals, price_before_tax
+from portal.invoices.services import Line, compute_totals, split_tax_included
 
 
 def draft(user, *lines, discount=0):
@@ -39,11 +39,21 @@ def test_the_figures_follow_the_formula():
     amount=st.integers(min_value=0, max_value=10_000_000),
     rate=st.decimals(min_value=0, max_value=50, places=2),
 )
-def test_a_lesson_price_before_tax_comes_back_to_what_was_charged(amount, rate):
-    price = price_before_tax(amount, rate)
-    total = compute_totals([Line("Lesson", 1, price)], 0, rate).total
-    # Exactly the charge, or a cent under it where rounding skips that total.
-    assert amount - 1 <= total <= amount
+def test_a_charge_with_tax_in_it_splits_into_price_and_tax_that_add_up(amount, rate):
+    price, tax = split_tax_included(amount, rate)
+    assert price + tax == amount and price >= 0 and tax >= 0
+    # The tax is the formula's, or a cent off it where rounding skips the exact total.
+    assert abs(tax - compute_totals([Line("Lesson", 1, price)], 0, rate).tax) <= 1
+
+
+def test_a_lesson_invoice_totals_what_was_charged_with_tax_in_it(app, paid_lesson, monkeypatch):
+    from tests.invoices.conftest import invoice_of
+
+    monkeypatch.setitem(app.config, "TAX_RATE_PERCENT", Decimal("20"))
+    invoice = invoice_of(paid_lesson())
+    assert (invoice.subtotal, invoice.tax, invoice.total) == (3750, 750, 4500)
+    # No price gives 4509 (3757 → 4508, 3758 → 4510): the tax is the remainder.
+    assert split_tax_included(4509, Decimal("20")) == (3758, 751)
 
 
 def test_a_draft_is_opened_with_the_next_number_and_a_due_date(app, student):

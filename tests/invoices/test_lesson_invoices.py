@@ -128,7 +128,7 @@ def test_the_lists_page_with_htmx(login, student, admin):
             create_invoice(user_id=student.id, currency="usd", lines=[Line("Lesson", 1, 100)])
         )
     db.session.commit()
-    for who, path, rows in ((student, "/billing/invoices", 20), (admin, "/admin/invoices", 50)):
+    for who, path in ((student, "/billing/invoices"), (admin, "/admin/invoices")):
         browser = login(who)
         fragment = browser.get(
             f"{path}?page=2", headers={"HX-Request": "true", "HX-Target": "invoices"}
