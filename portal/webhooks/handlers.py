@@ -154,13 +154,16 @@ def refund_updated(event: WebhookEvent) -> str:
 def sync_refunds(payment: Payment, intent_id: str) -> str:
     """Apply every refund of the intent as Stripe has it now (new ones, and the status
     of ones we know)."""
-    # Asked before anything is locked: recording a success locks the invoice counter,
-    # which every payment's success waits for until this transaction ends.
-    refunds = refunds_for_intent(intent_id)
+    # Recording a success locks the invoice counter, which every payment's success waits
+    # for until this transaction ends: ask Stripe for the refunds first when the success
+    # is already recorded (the usual order), and only after it in the rare other case.
+    refunds = refunds_for_intent(intent_id) if payment.status in COLLECTED_STATUSES else None
     # A refund can overtake the success it refunds: record the success first.
     settled = settle_from_provider(payment)
     if payment.status not in COLLECTED_STATUSES or payment.provider_payment_id != intent_id:
         raise EventNotApplicable(f"{settled} A refund needs a payment that went through.")
+    if refunds is None:
+        refunds = refunds_for_intent(intent_id)
     before = payment.amount_refunded
     for refund in refunds:
         apply_provider_refund(payment, refund)
