@@ -171,6 +171,8 @@ class Refund(db.Model):
     idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
     requested_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When we learnt the provider could not pay it out (failed or canceled).
+    failed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     payment: so.Mapped[Payment] = so.relationship(back_populates="refunds")
     requested_by: so.Mapped[User | None] = so.relationship()

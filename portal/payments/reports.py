@@ -91,20 +91,25 @@ FAILED_REFUNDS_SHOWN = 10
 
 
 def failed_refunds(limit: int = FAILED_REFUNDS_SHOWN) -> list[Refund]:
-    """Refunds the provider could not pay out and that no later refund of the same
-    payment has made good, newest first, with their payment and payer."""
+    """Refunds the provider could not pay out, newest failure first, with their payment and
+    payer, until refunds of the same payment made after the failure come to as much."""
     later = so.aliased(Refund)
-    made_good = sa.exists().where(
-        later.payment_id == Refund.payment_id,
-        later.id > Refund.id,
-        later.status.in_(COUNTED_REFUNDS),
+    made_good = (
+        sa.select(sa.func.coalesce(sa.func.sum(later.amount), 0))
+        .where(
+            later.payment_id == Refund.payment_id,
+            later.created_at > Refund.failed_at,
+            later.status.in_(COUNTED_REFUNDS),
+        )
+        .correlate(Refund)
+        .scalar_subquery()
     )
     return list(
         db.session.scalars(
             sa.select(Refund)
             .options(so.joinedload(Refund.payment).joinedload(Payment.payer))
-            .where(Refund.status.in_(UNPAID_REFUND_STATUSES), ~made_good)
-            .order_by(Refund.created_at.desc(), Refund.id.desc())
+            .where(Refund.status.in_(UNPAID_REFUND_STATUSES), made_good < Refund.amount)
+            .order_by(Refund.failed_at.desc(), Refund.id.desc())
             .limit(limit)
         )
     )

@@ -743,6 +743,7 @@ def apply_provider_refund(
     refund.provider_refund_id = provider_refund.id
     refund.status = status
     if status in UNPAID_REFUND_STATUSES:
+        refund.failed_at = utcnow()
         db.session.flush()
         return refund
     _book_refund(payment, refund, provider_refund.amount)
@@ -774,6 +775,7 @@ def _follow_refund(payment: Payment, refund: Refund, status: RefundStatus, *, ac
     if status not in UNPAID_REFUND_STATUSES:
         db.session.flush()
         return
+    refund.failed_at = utcnow()
     # Safe read-modify-write: the payment row is locked (lock_payment).
     payment.amount_refunded -= refund.amount
     payment.fee_refunded -= refund.fee_part

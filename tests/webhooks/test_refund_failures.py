@@ -189,3 +189,32 @@ def test_the_payer_and_the_admins_are_told(refunded, stripe_replay, deliver, log
     assert f"/admin/payments/{payment.uuid}" in listing
     detail = login(admin).get(f"/admin/payments/{payment.uuid}").get_data(as_text=True)
     assert "failed" in detail and "Up to $45.00 remains" in detail
+
+
+def test_a_failed_refund_stays_listed_until_refunds_made_after_it_cover_it(
+    new_lesson, deliver, stripe_replay, admin
+):
+    from portal.payments.reports import failed_refunds
+    from portal.payments.services import process_refund
+
+    lesson = new_lesson()
+    lesson.pay_at_stripe()
+    deliver(intent_event("payment_intent.succeeded", lesson))
+    first = lesson.refund_at_stripe(1000, key=f"dash1-{lesson.payment.uuid}")
+    second = lesson.refund_at_stripe(500, key=f"dash2-{lesson.payment.uuid}")
+    deliver(charge_refunded_event(lesson))
+    # The earlier, larger refund fails after the later one went through.
+    listing = recorded("refund_list_failed")
+    failed = fail_at_stripe(stripe_replay, lesson, first)
+    ok = {**failed, "id": second.id, "amount": 500, "status": "succeeded", "failure_reason": None}
+    stripe_replay.answer_json("GET", "/v1/refunds", {**listing, "data": [ok, failed]})
+    deliver(event_body("refund.failed", failed))
+    assert [r.provider_refund_id for r in failed_refunds()] == [first.id]
+
+    # Half of it refunded again: still owed. The rest: off the list.
+    process_refund(admin, lesson.payment.uuid, amount=500, reason="Card closed: again")
+    db.session.commit()
+    assert [r.provider_refund_id for r in failed_refunds()] == [first.id]
+    process_refund(admin, lesson.payment.uuid, amount=500, reason="Card closed: the rest")
+    db.session.commit()
+    assert failed_refunds() == []
