@@ -19,6 +19,7 @@ from portal.accounts.models import User
 from portal.bookings.models import Booking
 from portal.db import UTCDateTime, new_uuid, utcnow
 from portal.extensions import db
+from portal.payments.models import Payment
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -60,6 +61,7 @@ class Invoice(db.Model):
     receipt_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped[User] = so.relationship()
+    payment: so.Mapped[Payment | None] = so.relationship()
     items: so.Mapped[list[InvoiceItem]] = so.relationship(
         back_populates="invoice", order_by="InvoiceItem.id", cascade="all, delete-orphan"
     )

@@ -137,3 +137,15 @@ def test_the_lists_page_with_htmx(login, student, admin):
         html = fragment.get_data(as_text=True)
         assert html.lstrip().startswith('<div id="invoices">') and "<html" not in html
         assert "INV-" in html and "Page 2 of" in html
+
+
+def test_an_invoice_shows_the_refunds_of_its_payment(paid_lesson, login, admin, student):
+    from portal.payments.services import process_refund
+
+    payment = paid_lesson()
+    process_refund(admin, payment.uuid, amount=1500, reason="Shortened lesson")
+    db.session.commit()
+    invoice = invoice_of(payment)
+    page = login(student).get(f"/billing/invoices/{invoice.uuid}").get_data(as_text=True)
+    assert "Refunds of this payment" in page and "$15.00 refunded" in page
+    assert invoice.status == InvoiceStatus.PAID and invoice.total == 4500
