@@ -37,6 +37,11 @@ def new_uuid() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def one_of(column: str, values) -> str:
+    """SQL for a CHECK constraint: `column` holds one of `values` (an enum's members)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
 def is_postgres(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

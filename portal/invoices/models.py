@@ -17,7 +17,7 @@ import sqlalchemy.orm as so
 
 from portal.accounts.models import User
 from portal.bookings.models import Booking
-from portal.db import UTCDateTime, new_uuid, utcnow
+from portal.db import UTCDateTime, new_uuid, one_of, utcnow
 from portal.extensions import db
 from portal.payments.models import Payment
 
@@ -27,10 +27,6 @@ class InvoiceStatus(enum.StrEnum):
     OPEN = "open"
     PAID = "paid"
     VOID = "void"
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class Invoice(db.Model):
@@ -67,7 +63,7 @@ class Invoice(db.Model):
     )
 
     __table_args__ = (
-        sa.CheckConstraint(_in("status", InvoiceStatus), name="status"),
+        sa.CheckConstraint(one_of("status", InvoiceStatus), name="status"),
         sa.CheckConstraint("status = 'draft' OR number IS NOT NULL", name="numbered_once_open"),
         sa.CheckConstraint(
             "subtotal >= 0 AND discount >= 0 AND discount <= subtotal AND tax >= 0",

@@ -21,7 +21,7 @@ import sqlalchemy.orm as so
 
 from portal.accounts.models import User
 from portal.bookings.models import Booking
-from portal.db import UTCDateTime, new_uuid, utcnow
+from portal.db import UTCDateTime, new_uuid, one_of, utcnow
 from portal.extensions import db
 
 
@@ -57,10 +57,6 @@ class RefundStatus(enum.StrEnum):
 
 # The provider never paid these out (final states): they refund nothing.
 UNPAID_REFUND_STATUSES = (RefundStatus.FAILED, RefundStatus.CANCELED)
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class Payment(db.Model):
@@ -120,8 +116,8 @@ class Payment(db.Model):
         sa.CheckConstraint(
             "fee_refunded >= 0 AND fee_refunded <= platform_fee", name="fee_refunded_within_fee"
         ),
-        sa.CheckConstraint(_in("status", PaymentStatus), name="status"),
-        sa.CheckConstraint(_in("payment_type", PaymentType), name="payment_type"),
+        sa.CheckConstraint(one_of("status", PaymentStatus), name="status"),
+        sa.CheckConstraint(one_of("payment_type", PaymentType), name="payment_type"),
         # One pending attempt per lesson: two tabs or two requests cannot both start one.
         sa.Index(
             "uq_payments_one_pending_per_booking",
@@ -180,7 +176,7 @@ class Refund(db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.CheckConstraint("fee_part >= 0 AND net_part >= 0", name="split_not_negative"),
-        sa.CheckConstraint(_in("status", RefundStatus), name="status"),
+        sa.CheckConstraint(one_of("status", RefundStatus), name="status"),
     )
 
 

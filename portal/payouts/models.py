@@ -22,7 +22,7 @@ import sqlalchemy.orm as so
 
 from portal.accounts.models import User
 from portal.crypto import EncryptedJSON
-from portal.db import UTCDateTime, new_uuid, utcnow
+from portal.db import UTCDateTime, new_uuid, one_of, utcnow
 from portal.extensions import db
 
 
@@ -42,10 +42,6 @@ class PayoutMethod(enum.StrEnum):
 
 METHOD_LABELS = {PayoutMethod.BANK_TRANSFER: "Bank transfer", PayoutMethod.STRIPE: "Stripe"}
 OPEN_STATUSES = (PayoutStatus.PENDING, PayoutStatus.APPROVED, PayoutStatus.PROCESSING)
-
-
-def _in(values) -> str:
-    return ", ".join(f"'{value}'" for value in values)
 
 
 class PayoutRequest(db.Model):
@@ -89,8 +85,8 @@ class PayoutRequest(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount_positive"),
-        sa.CheckConstraint(f"status IN ({_in(PayoutStatus)})", name="status"),
-        sa.CheckConstraint(f"payout_method IN ({_in(PayoutMethod)})", name="payout_method"),
+        sa.CheckConstraint(one_of("status", PayoutStatus), name="status"),
+        sa.CheckConstraint(one_of("payout_method", PayoutMethod), name="payout_method"),
         # The admin queue: one status, oldest first.
         sa.Index("ix_payout_requests_status_created", "status", "created_at", "id"),
         # A tutor's own list, newest first.
