@@ -89,6 +89,9 @@ BLUEPRINT_MODULES = (
 def register_blueprints(app: Flask) -> None:
     from importlib import import_module
 
+    from portal.db import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(import_module(name).bp)
 

@@ -13,6 +13,8 @@ from portal.extensions import db
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Far past any real list; a larger page number would overflow the database's OFFSET.
+MAX_PAGE = 1_000_000
 
 
 def api_blueprint(name: str, import_name: str, prefix: str) -> Blueprint:
@@ -103,7 +105,7 @@ def paginate(
     `serialize` turns one row into JSON; `serialize_page` takes the page's rows at once, for
     serializers that look up related rows in one query rather than one per row.
     """
-    page = query_int("page", 1)
+    page = query_int("page", 1, maximum=MAX_PAGE)
     size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
     count = db.session.scalar(
         sa.select(sa.func.count()).select_from(select.order_by(None).subquery())

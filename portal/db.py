@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
+from werkzeug.routing import IntegerConverter
 
 
 def utcnow() -> datetime:
@@ -35,6 +36,29 @@ class UTCDateTime(TypeDecorator):
 
 def new_uuid() -> uuid.UUID:
     return uuid.uuid4()
+
+
+# The largest id a BIGINT (and SQLite's INTEGER) holds: a larger one is no row of ours.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """A positive database id from an int or a string of ASCII digits; None if it is not
+    one (bools, unicode digits such as "²", zero, or a number no column can hold)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: at most MAX_ID, so a longer number is no match (404)
+    rather than an overflow in the database driver."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def one_of(column: str, values) -> str:

@@ -8,6 +8,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 
+# Far past any real list; a larger page number would overflow the database's OFFSET.
+MAX_PAGE = 1_000_000
+
 
 @dataclass
 class Page:
@@ -19,7 +22,7 @@ class Page:
     @classmethod
     def of(cls, query: sa.Select, number: object, per_page: int = 20) -> Page:
         try:
-            number = max(1, int(number or 1))
+            number = min(max(1, int(number or 1)), MAX_PAGE)
         except (TypeError, ValueError):
             number = 1
         total = db.session.scalar(

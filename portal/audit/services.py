@@ -17,7 +17,7 @@ from flask import has_request_context, request
 from portal.accounts.models import User
 from portal.audit.hooks import mark_recorded
 from portal.audit.models import AuditLog
-from portal.db import utcnow
+from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
 
@@ -129,7 +129,7 @@ def search(filters: AuditFilters) -> sa.Select:
         query = query.where(_actor_matches(filters.actor))
     if filters.date_from:
         query = query.where(AuditLog.created_at >= _day_start(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # the last day there is: no bound
         query = query.where(AuditLog.created_at < _day_start(filters.date_to + timedelta(days=1)))
     return query
 
@@ -137,8 +137,9 @@ def search(filters: AuditFilters) -> sa.Select:
 def _actor_matches(text: str):
     if text.lower() == "system":
         return AuditLog.actor_id.is_(None)
-    if text.isdigit():
-        return AuditLog.actor_id == int(text)
+    actor_id = parse_id(text)
+    if actor_id is not None:
+        return AuditLog.actor_id == actor_id
     users = sa.select(User.id).where(User.email.contains(text.lower(), autoescape=True))
     return AuditLog.actor_id.in_(users)
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from portal.accounts.models import Role, User
 from portal.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from portal.bookings.signals import booking_cancelled, booking_completed
-from portal.db import utcnow
+from portal.db import parse_id, utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.money import round_half_up
@@ -28,10 +28,15 @@ def lesson_price(hourly_rate: int, duration_minutes: int) -> int:
     return round_half_up(Decimal(hourly_rate) * duration_minutes / 60)
 
 
-def _lock_user(user_id: int) -> User | None:
-    # Bookings of one tutor are serialized on the tutor's row, so two requests for the
-    # same slot cannot both pass the overlap check (SELECT … FOR UPDATE on PostgreSQL).
-    return db.session.scalar(sa.select(User).where(User.id == user_id).with_for_update())
+def _lock_users(*user_ids: int) -> dict[int, User]:
+    # Bookings are serialized on the tutor's and the student's rows, so two requests for
+    # the same slot (or one student's two lessons at one time with different tutors)
+    # cannot both pass the overlap checks. SELECT … ORDER BY id FOR UPDATE takes the locks
+    # in id order, so two bookings locking the same pair never deadlock.
+    users = db.session.scalars(
+        sa.select(User).where(User.id.in_(user_ids)).order_by(User.id).with_for_update()
+    )
+    return {user.id: user for user in users}
 
 
 def _overlapping(column, user_id: int, starts_at: datetime, ends_at: datetime) -> bool:
@@ -55,11 +60,11 @@ def create_booking(
         raise Forbidden("Only students can book lessons.")
     starts_at = _check_start(starts_at)
     duration = _check_duration(duration_minutes)
-    if not isinstance(tutor_id, int) or isinstance(tutor_id, bool):
+    if not isinstance(tutor_id, int) or parse_id(tutor_id) is None:
         raise ValidationError("Choose a tutor.", fields={"tutor_id": ["Must be a tutor's id."]})
     if tutor_id == student.id:
         raise ValidationError("You cannot book yourself.", fields={"tutor_id": ["That is you."]})
-    tutor = _lock_user(tutor_id)
+    tutor = _lock_users(tutor_id, student.id).get(tutor_id)
     if tutor is None or tutor.role != Role.TUTOR or not tutor.active or not tutor.hourly_rate:
         raise ValidationError("No such tutor.", fields={"tutor_id": ["No such tutor."]})
     ends_at = starts_at + timedelta(minutes=duration)
@@ -123,7 +128,7 @@ def _check_start(value: object) -> datetime:
 
 
 def _check_duration(value: object) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value not in ALLOWED_DURATIONS:
         allowed = ", ".join(map(str, ALLOWED_DURATIONS))

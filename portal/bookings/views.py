@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.forms import apply_field_errors
 from portal.pagination import Page
 from portal.rendering import render_page
+from portal.security import local_path_or
 
 bp = Blueprint("bookings", __name__)
 
@@ -115,4 +116,4 @@ def cancel(booking_id: int):
 def _after_action(booking: Booking):
     if request.headers.get("HX-Target") == f"booking-{booking.id}":
         return _row_response(booking)
-    return redirect(request.referrer or url_for("bookings.my_lessons"))
+    return redirect(local_path_or(request.referrer, url_for("bookings.my_lessons")))

@@ -28,7 +28,7 @@ from flask import current_app
 
 from portal.accounts.models import Role, User
 from portal.bookings.models import Booking, BookingStatus
-from portal.db import utcnow
+from portal.db import parse_id, utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.money import AmountError, check_amount, format_money, split_fee, split_refund
@@ -101,7 +101,11 @@ def _parse_uuid(payment_id: object) -> uuid.UUID:
 
 def visible_payments(user: User) -> sa.Select:
     """The payments `user` may see, newest first."""
-    query = sa.select(Payment).order_by(Payment.created_at.desc(), Payment.id.desc())
+    query = (
+        sa.select(Payment)
+        .options(so.selectinload(Payment.booking).joinedload(Booking.tutor))
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+    )
     if user.role == Role.STUDENT:
         return query.where(Payment.payer_id == user.id)
     if user.role == Role.TUTOR:
@@ -995,11 +999,10 @@ def require_student(user: User) -> None:
 
 
 def require_id(value: object, name: str) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    checked = parse_id(value)
+    if checked is None:
         raise ValidationError(f"{name} must be an id.", fields={name: ["Must be an id."]})
-    return value
+    return checked
 
 
 def _check_provider_method_id(value: object) -> str:

@@ -45,3 +45,35 @@ def test_two_students_booking_the_same_slot_exactly_one_wins(app, postgres):
         thread.join()
     assert sorted(outcomes) == ["slot_taken"] * 7 + ["won"]
     assert db.session.query(Booking).count() == 1
+
+
+def test_one_student_booking_several_tutors_at_one_time_gets_one_lesson(app, postgres):
+    student = factories.UserFactory(role="student")
+    tutors = [factories.UserFactory(role="tutor").id for _ in range(6)]
+    starts_at = (utcnow() + timedelta(days=3)).replace(second=0, microsecond=0)
+    barrier = threading.Barrier(len(tutors))
+    outcomes: list[str] = []
+
+    def book(tutor_id: int) -> None:
+        with app.app_context():
+            from portal.accounts.models import User
+
+            me = db.session.get(User, student.id)
+            barrier.wait()
+            try:
+                create_booking(me, tutor_id, starts_at, 60, currency="usd")
+                db.session.commit()
+                outcomes.append("won")
+            except Conflict:
+                db.session.rollback()
+                outcomes.append("slot_taken")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=book, args=(tid,)) for tid in tutors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["slot_taken"] * 5 + ["won"]
+    assert db.session.query(Booking).count() == 1

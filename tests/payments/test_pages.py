@@ -319,3 +319,35 @@ def test_a_payment_left_waiting_for_3d_secure_resumes_it_on_the_page(
     assert 'data-payment-state="requires_action"' in page
     payment = db.session.scalars(sa.select(Payment)).one()
     assert f'data-client-secret="{payment.provider_payment_id}_secret_' in page
+
+
+def test_the_history_and_billing_pages_run_as_many_queries_for_15_payments_as_for_3(
+    login, student, tutor, count_queries
+):
+    def add_payments(count):
+        for n in range(count):
+            booking = BookingFactory(student=student, tutor=tutor)
+            db.session.add(
+                Payment(
+                    payer_id=student.id,
+                    recipient_id=tutor.id,
+                    booking_id=booking.id,
+                    status="failed",
+                    amount=4500,
+                    currency="usd",
+                    platform_fee=675,
+                    net_amount=3825,
+                    idempotency_key=f"history-{booking.id}-{n}",
+                )
+            )
+        db.session.commit()
+
+    browser = login(student)
+    counts = []
+    for count in (3, 12):
+        add_payments(count)
+        for path in ("/billing/payments", "/billing"):
+            with count_queries() as statements:
+                assert browser.get(path).status_code == 200
+            counts.append((path, len(statements)))
+    assert counts[:2] == counts[2:]
