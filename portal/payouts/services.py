@@ -18,7 +18,10 @@ Processing a ``stripe`` payout creates a Stripe transfer to the tutor's connecte
 with the payout's uuid as idempotency key, while the row stays locked: a second admin
 waits, then finds it no longer approved. A refused transfer fails the payout and returns
 the money; an unreachable Stripe raises `GatewayError`, the caller rolls back and the
-payout stays approved (a retry sends the same key, so Stripe never pays twice). A
+payout stays approved. Before each transfer, and before a Stripe payout is failed, Stripe
+is asked for a transfer grouped under the payout's uuid: one whose answer was lost (a
+timeout, a commit that failed after Stripe paid) is recorded, never made twice, however
+late the retry (the idempotency key alone lasts a day at Stripe). A
 ``bank_transfer`` payout waits in ``processing`` until an admin completes it with the
 bank's reference.
 
@@ -370,18 +373,25 @@ def process_payout(actor: User | None, payout_id: object) -> PayoutRequest:
 
 
 def _transfer(payout: PayoutRequest, actor_id: int | None) -> None:
-    try:
-        transfer = get_provider().create_transfer(
-            amount=payout.amount,
-            currency=payout.currency,
-            destination=payout.stripe_account_id,
-            idempotency_key=str(payout.uuid),
-            metadata={"payout_id": str(payout.uuid), "tutor_id": str(payout.tutor_id)},
-        )
-    except ProviderRejected as exc:
-        why = f" ({exc.provider_code})" if exc.provider_code else ""
-        _fail(payout, f"Stripe refused the transfer{why}: {exc.message}"[:255], actor_id)
-        return
+    provider = get_provider()
+    # An earlier attempt may have paid and lost its answer (a timeout; a commit that failed
+    # after Stripe paid). Its transfer carries the payout's uuid as group and is found,
+    # however late the retry: Stripe keeps idempotency keys for a day only.
+    transfer = provider.find_transfer(str(payout.uuid))
+    if transfer is None:
+        try:
+            transfer = provider.create_transfer(
+                amount=payout.amount,
+                currency=payout.currency,
+                destination=payout.stripe_account_id,
+                idempotency_key=str(payout.uuid),
+                metadata={"payout_id": str(payout.uuid), "tutor_id": str(payout.tutor_id)},
+                transfer_group=str(payout.uuid),
+            )
+        except ProviderRejected as exc:
+            why = f" ({exc.provider_code})" if exc.provider_code else ""
+            _fail(payout, f"Stripe refused the transfer{why}: {exc.message}"[:255], actor_id)
+            return
     _complete(payout, actor_id, provider_transfer_id=transfer.id)
 
 
@@ -411,9 +421,26 @@ def fail_payout(actor: User | None, payout_id: object, *, reason: object) -> Pay
     actor_id = _admin_id(actor)
     reason = _reason(reason)
     payout = _locked(payout_id)
+    _refuse_if_sent(payout)
     _fail(payout, reason, actor_id)
     db.session.flush()
     return payout
+
+
+def _refuse_if_sent(payout: PayoutRequest) -> None:
+    """A Stripe payout somebody tried to send may have been paid even if nobody heard back:
+    ask Stripe before giving the money back (Stripe unreachable: `GatewayError`)."""
+    if payout.payout_method != PayoutMethod.STRIPE or payout.status not in (
+        PayoutStatus.APPROVED,
+        PayoutStatus.PROCESSING,
+    ):
+        return
+    transfer = get_provider().find_transfer(str(payout.uuid))
+    if transfer is not None:
+        raise InvalidTransition(
+            f"Stripe has already sent this payout ({transfer.id}); send it via Stripe again "
+            "to record that, instead of failing it."
+        )
 
 
 def _fail(payout: PayoutRequest, reason: str, actor_id: int | None) -> None:

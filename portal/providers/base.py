@@ -254,7 +254,12 @@ class PaymentProvider(abc.ABC):
         destination: str,
         idempotency_key: str,
         metadata: dict | None = None,
+        transfer_group: str | None = None,
     ) -> ProviderTransfer: ...
 
     @abc.abstractmethod
     def retrieve_transfer(self, transfer_id: str) -> ProviderTransfer: ...
+
+    @abc.abstractmethod
+    def find_transfer(self, transfer_group: str) -> ProviderTransfer | None:
+        """The transfer made with `transfer_group`, if there is one."""

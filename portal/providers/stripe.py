@@ -216,13 +216,17 @@ class StripeProvider(PaymentProvider):
 
     # Transfers
 
-    def create_transfer(self, *, amount, currency, destination, idempotency_key, metadata=None):
+    def create_transfer(
+        self, *, amount, currency, destination, idempotency_key, metadata=None, transfer_group=None
+    ):
         params = {
             "amount": amount,
             "currency": currency,
             "destination": destination,
             "metadata": metadata or {},
         }
+        if transfer_group:
+            params["transfer_group"] = transfer_group
         with translate_errors("create transfer"):
             transfer = self.client.v1.transfers.create(params, _key(idempotency_key))
         return transfer_from_stripe(transfer)
@@ -230,6 +234,18 @@ class StripeProvider(PaymentProvider):
     def retrieve_transfer(self, transfer_id: str) -> ProviderTransfer:
         with translate_errors("retrieve transfer"):
             return transfer_from_stripe(self.client.v1.transfers.retrieve(transfer_id))
+
+    def find_transfer(self, transfer_group: str) -> ProviderTransfer | None:
+        try:
+            with translate_errors("list transfers"):
+                page = self.client.v1.transfers.list(
+                    {"transfer_group": transfer_group, "limit": 1}
+                )
+        except ProviderObjectMissing:
+            # A listing is never missing at Stripe; a Stripe double without Connect
+            # (localstripe) has no transfers at all, so none was made.
+            return None
+        return transfer_from_stripe(page.data[0]) if page.data else None
 
 
 def _key(idempotency_key: str) -> dict:

@@ -2,8 +2,9 @@
 
 localstripe has no Connect transfers. This server answers the transfer route like Stripe:
 a recorded transfer object (tests/payouts/recorded/transfer.json) carrying the request's
-amount, currency, destination and metadata, or a recorded error with its status. Like
-Stripe, a repeated `Idempotency-Key` gets the first answer again without a new transfer.
+amount, currency, destination, transfer group and metadata, or a recorded error with its
+status. Like Stripe, a repeated `Idempotency-Key` gets the first answer again without a new
+transfer, and `GET /v1/transfers?transfer_group=…` lists the transfers made with a group.
 The portal's real provider class and the real `stripe` library talk to it, pointed there
 by `STRIPE_API_BASE`.
 """
@@ -30,7 +31,8 @@ class TransferServer:
         self.failure: tuple[int, dict] | None = None
         self.delay = 0.0
         self.created: list[dict] = []  # one per transfer Stripe would have made
-        self.requests: list[dict] = []  # every request, with its headers
+        self.requests: list[dict] = []  # every create request, with its headers
+        self.lookups: list[dict] = []  # every list request's parameters
         self._answers: dict[str, tuple[int, dict]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -67,6 +69,7 @@ class TransferServer:
         body["amount"] = int(form["amount"])
         body["currency"] = form["currency"]
         body["destination"] = form["destination"]
+        body["transfer_group"] = form.get("transfer_group")
         body["metadata"] = {
             k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")
         }
@@ -78,6 +81,20 @@ class TransferServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
+
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                params = dict(parse_qsl(query))
+                server.lookups.append(params)
+                if path != "/v1/transfers":
+                    return self._send(404, {"error": {"type": "invalid_request_error"}})
+                if server.failure and server.failure[0] >= 500:
+                    return self._send(*server.failure)
+                group = params.get("transfer_group")
+                with server._lock:
+                    found = [t for t in server.created if t.get("transfer_group") == group]
+                listing = {"object": "list", "url": "/v1/transfers", "has_more": False}
+                self._send(200, {**listing, "data": found[::-1][: int(params.get("limit", 10))]})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)

@@ -118,3 +118,66 @@ def test_the_task_leaves_payouts_for_later_when_stripe_is_down(app, stripe_tutor
     assert "'retry_later': 1" in result.output
     db.session.expire_all()
     assert db.session.get(PayoutRequest, payout.id).status == "approved"
+
+
+def _paid_earlier_without_an_answer(payout):
+    """What a lost answer leaves behind: Stripe made the transfer (with the payout's uuid
+    as group), the portal never heard (a timeout, or its commit failed), and a day has
+    passed, so the idempotency key no longer protects a retry."""
+    from portal.providers import get_provider
+
+    return get_provider().create_transfer(
+        amount=payout.amount,
+        currency=payout.currency,
+        destination=STRIPE_ACCOUNT,
+        idempotency_key=f"{payout.uuid}-a-day-ago",
+        transfer_group=str(payout.uuid),
+    )
+
+
+def test_a_transfer_whose_answer_was_lost_is_found_and_not_made_again(
+    stripe_tutor, admin, transfers
+):
+    credit(stripe_tutor, 8000)
+    payout = _approved(stripe_tutor, admin)
+    earlier = _paid_earlier_without_an_answer(payout)
+    services.process_payout(admin, payout.uuid)
+    db.session.commit()
+    assert (payout.status, payout.provider_transfer_id) == ("completed", earlier.id)
+    assert len(transfers.created) == 1
+    assert transfers.lookups[-1]["transfer_group"] == str(payout.uuid)
+    assert figures(stripe_tutor.id) == {"available": 3000, "in_flight": 0, "withdrawn": 5000}
+    assert_ledger_ok()
+
+
+def test_a_payout_stripe_already_sent_cannot_be_failed(
+    client, stripe_tutor, admin, bearer, transfers
+):
+    credit(stripe_tutor, 8000)
+    payout = _approved(stripe_tutor, admin)
+    earlier = _paid_earlier_without_an_answer(payout)
+    response = client.post(
+        f"/api/v1/admin/payouts/{payout.uuid}/fail/",
+        json={"reason": "No answer"},
+        headers=bearer(admin),
+    )
+    assert response.status_code == 409
+    assert earlier.id in response.json["error"]["message"]
+    db.session.expire_all()
+    assert db.session.get(PayoutRequest, payout.id).status == "approved"
+    assert figures(stripe_tutor.id) == {"available": 3000, "in_flight": 5000, "withdrawn": 0}
+
+
+def test_a_stripe_payout_is_failed_once_stripe_says_it_sent_nothing(
+    client, stripe_tutor, admin, bearer, transfers
+):
+    credit(stripe_tutor, 8000)
+    payout = _approved(stripe_tutor, admin)
+    transfers.fail_with("api_error", status=500)
+    fail = f"/api/v1/admin/payouts/{payout.uuid}/fail/"
+    # Stripe cannot be asked: the money stays where it is.
+    assert client.post(fail, json={"reason": "x"}, headers=bearer(admin)).status_code == 502
+    transfers.failure = None
+    response = client.post(fail, json={"reason": "Wrong account"}, headers=bearer(admin))
+    assert response.status_code == 200 and response.json["status"] == "failed"
+    assert figures(stripe_tutor.id) == {"available": 8000, "in_flight": 0, "withdrawn": 0}
