@@ -44,12 +44,52 @@ def test_api_refuses_unicode_digits_and_numbers_no_column_holds(
         ("admin", "/admin/audit?page=99999999999999999999"),
         ("admin", "/admin/audit?actor=%C2%B2"),
         ("admin", "/admin/audit?actor=99999999999999999999"),
-        ("admin", "/admin/audit?to=9999-12-31"),
+        ("admin", "/admin/payouts?tutor=%C2%B2"),
+        ("admin", "/admin/payouts?page=1000000000000000000000000000000"),
+        ("admin", "/admin/ledger/?account=%C2%B2"),
+        ("admin", "/admin/ledger/?account=99999999999999999999"),
+        ("tutor", "/earnings?before=%C2%B2"),
+        ("tutor", "/earnings?before=99999999999999999999"),
     ],
 )
-def test_pages_take_huge_page_numbers_and_odd_filters(login, student, admin, who, url):
-    user = {"student": student, "admin": admin}[who]
+def test_pages_take_huge_page_numbers_and_odd_filters(login, student, admin, tutor, who, url):
+    user = {"student": student, "admin": admin, "tutor": tutor}[who]
     assert login(user).get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "who, url",
+    [
+        ("admin", "/admin/audit?to=9999-12-31"),
+        ("admin", "/admin/audit?from=0001-01-01"),
+        ("tutor", "/earnings?to=9999-12-31"),
+        ("tutor", "/earnings/statement.csv?to=9999-12-31"),
+    ],
+)
+def test_dates_out_of_range_are_refused_with_a_message(login, admin, tutor, who, url):
+    from portal.extensions import db
+    from portal.wallets.services import credit_wallet
+
+    credit_wallet(tutor_id=tutor.id, amount=1000, reason="Welcome", idempotency_key="welcome")
+    db.session.commit()
+    user = {"admin": admin, "tutor": tutor}[who]
+    response = login(user).get(url)
+    assert response.status_code in (400, 422)
+    assert "Choose a date from 1970 to 2999" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/wallet/transactions/?to=9999-12-31",
+        "/api/v1/wallet/analytics/?to=9999-12-31",
+        "/api/v1/wallet/analytics/?period=day&to=0001-01-02",
+    ],
+)
+def test_wallet_api_refuses_dates_out_of_range(client, bearer, tutor, url):
+    response = client.get(url, headers=bearer(tutor))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["fields"]
 
 
 def test_cancel_goes_back_only_within_the_site(login, student, tutor):

@@ -20,6 +20,7 @@ from portal.audit.models import AuditLog
 from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
+from portal.forms import parse_day
 
 
 class AppendOnlyViolation(RuntimeError):
@@ -93,22 +94,12 @@ def parse_filters(args) -> AuditFilters:
             errors[name] = [f"At most {MAX_FILTER_LENGTH} characters."]
         values[name] = value
     dates = {
-        key: _date(args, name, errors) for key, name in (("date_from", "from"), ("date_to", "to"))
+        key: parse_day((args.get(name) or "").strip(), name, errors)
+        for key, name in (("date_from", "from"), ("date_to", "to"))
     }
     if errors:
         raise ValidationError(next(iter(errors.values()))[0], fields=errors)
     return AuditFilters(**values, **dates)
-
-
-def _date(args, name: str, errors: dict) -> date | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = ["Use a date like 2026-01-31."]
-        return None
 
 
 def search(filters: AuditFilters) -> sa.Select:
@@ -129,7 +120,7 @@ def search(filters: AuditFilters) -> sa.Select:
         query = query.where(_actor_matches(filters.actor))
     if filters.date_from:
         query = query.where(AuditLog.created_at >= _day_start(filters.date_from))
-    if filters.date_to and filters.date_to < date.max:  # the last day there is: no bound
+    if filters.date_to:
         query = query.where(AuditLog.created_at < _day_start(filters.date_to + timedelta(days=1)))
     return query
 

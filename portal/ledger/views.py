@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import User
+from portal.db import parse_id
 from portal.extensions import db
 from portal.ledger import services
 from portal.ledger.models import LedgerAccount, LedgerEntry
@@ -70,9 +71,10 @@ def _lookup(query: str):
         return query, [], None
     accounts = db.session.scalars(sa.select(LedgerAccount).where(LedgerAccount.code == query)).all()
     if not accounts:
+        tutor_id = parse_id(query)
         tutor = (
-            db.session.get(User, int(query))
-            if query.isdigit()
+            db.session.get(User, tutor_id)
+            if tutor_id is not None
             else db.session.scalar(sa.select(User).where(User.email == query.lower()))
         )
         if tutor is not None:

@@ -272,7 +272,7 @@ def _iban(value: object, name: str, errors: dict) -> str | None:
 
 def _account_number(value: object, name: str, errors: dict) -> str | None:
     digits = re.sub(r"[\s-]", "", value) if isinstance(value, str) else ""
-    if not digits.isdigit() or not 4 <= len(digits) <= 17:
+    if not (digits.isascii() and digits.isdigit()) or not 4 <= len(digits) <= 17:
         errors[name] = ["Use the account number's 4 to 17 digits."]
         return None
     return digits

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 
 from portal.accounts.models import User
+from portal.db import parse_id
 from portal.errors import ValidationError
 from portal.extensions import db
-from portal.pagination import Page
+from portal.pagination import MAX_PAGE, Page
 from portal.payouts.models import OPEN_STATUSES, PayoutMethod, PayoutRequest, PayoutStatus
 from portal.wallets.models import TutorWallet
 
@@ -56,8 +57,9 @@ def _filtered(query: sa.Select, filters: QueueFilters) -> sa.Select:
     if filters.method:
         query = query.where(PayoutRequest.payout_method == filters.method)
     if filters.tutor:
-        if filters.tutor.isdigit():
-            return query.where(PayoutRequest.tutor_id == int(filters.tutor))
+        tutor_id = parse_id(filters.tutor)
+        if tutor_id is not None:
+            return query.where(PayoutRequest.tutor_id == tutor_id)
         text = filters.tutor.lower()
         tutors = sa.select(User.id).where(
             sa.or_(
@@ -138,7 +140,7 @@ def queue_page(filters: QueueFilters, number: object, counts: dict[str, int]) ->
 
 def _page_number(value: object) -> int:
     try:
-        return max(1, int(value or 1))
+        return min(max(1, int(value or 1)), MAX_PAGE)
     except (TypeError, ValueError):
         return 1
 

@@ -238,9 +238,7 @@ class StripeProvider(PaymentProvider):
     def find_transfer(self, transfer_group: str) -> ProviderTransfer | None:
         try:
             with translate_errors("list transfers"):
-                page = self.client.v1.transfers.list(
-                    {"transfer_group": transfer_group, "limit": 1}
-                )
+                page = self.client.v1.transfers.list({"transfer_group": transfer_group, "limit": 1})
         except ProviderObjectMissing:
             # A listing is never missing at Stripe; a Stripe double without Connect
             # (localstripe) has no transfers at all, so none was made.

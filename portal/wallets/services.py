@@ -59,6 +59,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import is_postgres, utcnow
 from portal.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from portal.extensions import db
+from portal.forms import parse_day
 from portal.ledger import services as ledger
 from portal.ledger.models import (
     EARNING_KINDS,
@@ -1317,25 +1318,13 @@ def parse_statement_filters(type_: object, date_from: object, date_to: object) -
     kind = (type_ or "").strip() if isinstance(type_, str) else type_
     if kind and kind not in TRANSACTION_TYPES:
         errors["type"] = [f"Unknown transaction type {kind!r}."]
-    start = _parse_date(date_from, "from", errors)
-    end = _parse_date(date_to, "to", errors)
+    start = parse_day(date_from, "from", errors)
+    end = parse_day(date_to, "to", errors)
     if start and end and start > end:
         errors["from"] = ["The start date is after the end date."]
     if errors:
         raise ValidationError(next(iter(errors.values()))[0], fields=errors)
     return StatementFilters(kind or None, start, end)
-
-
-def _parse_date(value: object, name: str, errors: dict) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors[name] = ["Use a date like 2026-01-31."]
-        return None
 
 
 def statement_query(wallet_id: int, filters: StatementFilters) -> sa.Select:

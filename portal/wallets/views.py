@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 
 from portal.accounts.decorators import tutor_required
-from portal.db import utcnow
+from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.forms import apply_field_errors
@@ -33,7 +33,7 @@ CHART_MONTHS = 12
 
 def _cursor(name: str) -> int | None:
     raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() else None
+    return parse_id(raw)
 
 
 def _filters() -> tuple[services.StatementFilters, dict | None]:

@@ -12,13 +12,14 @@ webhooks_cli = AppGroup("webhooks", help="Stripe webhook events.")
 @click.argument("event_id")
 def replay_command(event_id: str):
     """Process a stored event again, by its Stripe id (evt_…) or the log's number."""
+    from portal.db import parse_id
     from portal.extensions import db
     from portal.webhooks.models import WebhookEvent
     from portal.webhooks.receive import event_by_stripe_id
     from portal.webhooks.tasks import run_event
 
-    if event_id.isdigit():
-        event = db.session.get(WebhookEvent, int(event_id))
+    if parse_id(event_id) is not None:
+        event = db.session.get(WebhookEvent, parse_id(event_id))
     else:
         event = event_by_stripe_id(event_id)
     if event is None:
