@@ -17,7 +17,7 @@ from portal.errors import PortalError, ValidationError
 from portal.forms import apply_field_errors
 from portal.payouts import queue, services
 from portal.payouts.forms import CompleteForm, FailForm
-from portal.payouts.models import PayoutMethod
+from portal.payouts.models import PayoutMethod, PayoutStatus
 from portal.payouts.web import unit_of_work
 from portal.rendering import htmx_target, render_page
 
@@ -27,7 +27,7 @@ QUEUE = "payouts/queue.html"
 FAIL = "payouts/fail.html"
 DONE = {
     "approve": "Payout approved.",
-    "process": "Payout processing.",
+    "process": "Payout processing: complete it with the bank's reference once it arrives.",
     "complete": "Payout completed.",
     "fail": "Payout marked failed; the money is back in the tutor's balance.",
 }
@@ -98,7 +98,12 @@ def _act(payout_id, action: str, call, *, form=None):
         return _row_response(payout, error=exc.message, complete_form=form, status=422)
     if in_place:
         return _row_response(payout)
-    flash(DONE[action], "success")
+    if payout.status == PayoutStatus.FAILED and action == "process":
+        flash(f"Stripe refused the transfer; the money is back. {payout.failure_reason}", "error")
+    elif payout.status == PayoutStatus.COMPLETED and action == "process":
+        flash("Payout sent via Stripe.", "success")
+    else:
+        flash(DONE[action], "success")
     return redirect(url_for("payouts_admin.index", **_filters().as_args()))
 
 

@@ -104,9 +104,17 @@ def row(payout_id):
 @bp.post("/payouts/<uuid:payout_id>/cancel")
 @tutor_required
 def cancel(payout_id):
-    with unit_of_work():
-        payout = services.cancel_payout(current_user, payout_id)
-    if htmx_target() == f"payout-{payout.uuid}":
+    in_place = htmx_target() == f"payout-{payout_id}"
+    try:
+        with unit_of_work():
+            payout = services.cancel_payout(current_user, payout_id)
+    except PortalError as exc:
+        if not in_place:
+            raise
+        # E.g. an admin approved it meanwhile: show the row as it is now, and why.
+        payout = services.get_payout_for(current_user, payout_id)
+        return render_block(INDEX, "row", payout=payout, error=exc.message), 422
+    if in_place:
         return render_block(INDEX, "row", payout=payout)
     flash("Payout cancelled; the money is back in your available balance.", "info")
     return redirect(url_for("payouts.index"))

@@ -272,3 +272,38 @@ def test_queue_costs_the_same_queries_for_10_or_60_payouts(browser, admin, count
         return len(statements)
 
     assert queries_with(10) == queries_with(60)
+
+
+def test_a_cancel_after_an_admin_approved_shows_the_row_and_why(browser, bank_tutor, admin):
+    credit(bank_tutor, 3000)
+    payout = services.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
+    db.session.commit()
+    me = browser(bank_tutor)
+    services.approve_payout(admin, payout.uuid)  # while the tutor's page is open
+    db.session.commit()
+    response = me.post(f"/payouts/{payout.uuid}/cancel", headers=htmx(f"payout-{payout.uuid}"))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert body.lstrip().startswith(f'<tr id="payout-{payout.uuid}"')
+    assert "status-approved" in body and "cannot be cancelled" in body
+    assert figures(bank_tutor.id) == {"available": 1000, "in_flight": 2000, "withdrawn": 0}
+
+
+def test_sending_via_stripe_without_htmx_says_what_happened(
+    browser, stripe_tutor, admin, transfers
+):
+    credit(stripe_tutor, 8000)
+    boss = browser(admin)
+    sent = services.request_payout(stripe_tutor, amount=5000, payout_method="stripe")
+    services.approve_payout(admin, sent.uuid)
+    db.session.commit()
+    boss.post(f"/admin/payouts/{sent.uuid}/process")
+    assert "Payout sent via Stripe." in boss.get("/admin/payouts").get_data(as_text=True)
+
+    refused = services.request_payout(stripe_tutor, amount=2000, payout_method="stripe")
+    services.approve_payout(admin, refused.uuid)
+    db.session.commit()
+    transfers.fail_with("transfer_balance_insufficient")
+    boss.post(f"/admin/payouts/{refused.uuid}/process")
+    page = boss.get("/admin/payouts?status=failed").get_data(as_text=True)
+    assert "Stripe refused the transfer; the money is back." in page
