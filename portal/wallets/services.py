@@ -712,25 +712,33 @@ def release_pending_earnings(now: datetime | None = None) -> int:
 
     Due: see the module docstring's release rule. Wallets are locked in tutor order (no
     deadlock between two runs), and what remains pending is recomputed under the lock.
+    One unit of work for all tutors; the hourly task goes tutor by tutor instead.
     """
     now = now or utcnow()
-    tutors = sorted({row.tutor_id for row in db.session.execute(_releasable(now))})
+    return sum(release_earnings_of(tutor_id, now) for tutor_id in tutors_with_due_earnings(now))
+
+
+def tutors_with_due_earnings(now: datetime) -> list[int]:
+    return sorted({row.tutor_id for row in db.session.execute(_releasable(now))})
+
+
+def release_earnings_of(tutor_id: int, now: datetime) -> int:
+    """Release one tutor's due earnings (locking their wallet); how many were released."""
     released = 0
-    for tutor_id in tutors:
-        wallet = lock_wallet(tutor_id)
-        for row in db.session.execute(_releasable(now, tutor_id)).all():
-            if row.remaining <= 0:
-                continue
-            key = f"earning:{row.id}:released"
-            move = _Move(
-                EntryKind.EARNING_RELEASED,
-                TransactionType.RELEASE,
-                amount=row.remaining,
-                pending=-row.remaining,
-                available=row.remaining,
-            )
-            _apply(wallet, move, {}, key=key, booking_id=row.booking_id, parent_id=row.id)
-            released += 1
+    wallet = lock_wallet(tutor_id)
+    for row in db.session.execute(_releasable(now, tutor_id)).all():
+        if row.remaining <= 0:
+            continue
+        key = f"earning:{row.id}:released"
+        move = _Move(
+            EntryKind.EARNING_RELEASED,
+            TransactionType.RELEASE,
+            amount=row.remaining,
+            pending=-row.remaining,
+            available=row.remaining,
+        )
+        _apply(wallet, move, {}, key=key, booking_id=row.booking_id, parent_id=row.id)
+        released += 1
     return released
 
 

@@ -285,3 +285,30 @@ def test_admin_credit_and_debit_with_a_reason(tutor, admin):
     assert figures(tutor.id)["available"] == 1000
     assert platform()["adjustments"] == 1000
     assert_ledger_ok()
+
+
+def test_the_hourly_release_goes_tutor_by_tutor(app, tutor, lesson, monkeypatch):
+    from portal.wallets import tasks
+    from tests import factories
+
+    other = factories.UserFactory(role="tutor")
+    pay(tutor, lesson(completed_days_ago=8), payment_id=21)
+    booking = factories.BookingFactory(tutor=other, status="scheduled")
+    complete(booking, days_ago=8)
+    pay(other, booking, payment_id=22)
+    real = wallet.release_earnings_of
+
+    def broken_for_other(tutor_id, now):
+        if tutor_id == other.id:
+            raise RuntimeError("a broken row")
+        return real(tutor_id, now)
+
+    monkeypatch.setattr(wallet, "release_earnings_of", broken_for_other)
+    assert tasks.release_pending_earnings.run() == 1
+    db.session.expire_all()
+    assert figures(tutor.id)["available"] == 3825
+    assert figures(other.id)["pending"] == 3825  # left for the next run
+    monkeypatch.setattr(wallet, "release_earnings_of", real)
+    assert tasks.release_pending_earnings.run() == 1
+    assert figures(other.id)["available"] == 3825
+    assert_ledger_ok()
