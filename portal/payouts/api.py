@@ -59,7 +59,12 @@ def create():
     amount = int_field(data, "amount")
     method = str_field(data, "payout_method", max_length=32)
     with unit_of_work():
-        payout = services.request_payout(current_user, amount=amount, payout_method=method)
+        payout = services.request_payout(
+            current_user,
+            amount=amount,
+            payout_method=method,
+            request_key=request.headers.get("Idempotency-Key"),
+        )
     return jsonify(payout_json(payout)), 201
 
 

@@ -32,6 +32,7 @@ Functions flush and never commit; the view or task owns the unit of work.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,7 +44,14 @@ from flask import current_app
 from portal.accounts.models import Role, User
 from portal.audit.services import record
 from portal.db import is_postgres, utcnow
-from portal.errors import Forbidden, InsufficientFunds, InvalidTransition, NotFound, ValidationError
+from portal.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientFunds,
+    InvalidTransition,
+    NotFound,
+    ValidationError,
+)
 from portal.extensions import db
 from portal.money import format_money, require_int
 from portal.payouts import bank
@@ -204,16 +212,39 @@ def check_request(tutor_id: int, amount: object, payout_method: object) -> None:
     _check_funds(wallets.get_wallet_summary(tutor_id).balance, amount)
 
 
-def request_payout(tutor: User, *, amount: int, payout_method: str) -> PayoutRequest:
+def request_payout(
+    tutor: User, *, amount: int, payout_method: str, request_key: object = None
+) -> PayoutRequest:
     """The tutor asks for `amount` of their available balance to be paid out.
 
     Refuses an amount under MIN_PAYOUT_AMOUNT or over MAX_AMOUNT (400), a method without
     its details (400), and an amount over available or any amount while in debt (409).
-    Moves `amount` from available into in flight.
+    Moves `amount` from available into in flight. With a `request_key` (the form's, or
+    the API's Idempotency-Key) asking again returns the first payout: a double click
+    makes one payout.
     """
     if tutor.role != Role.TUTOR:
         raise Forbidden("Only tutors can request payouts.")
-    return _create(tutor.id, amount, payout_method, actor_id=tutor.id)
+    key = None
+    if request_key is not None:
+        if not isinstance(request_key, str) or not _REQUEST_KEY_RE.match(request_key):
+            raise ValidationError(
+                "The request key must be 8 to 64 letters, digits, - or _.",
+                fields={"request_key": ["8 to 64 letters, digits, - or _."]},
+            )
+        key = f"tutor:{tutor.id}:{request_key}"
+        wallets.lock_wallet(tutor.id)  # a second click waits here for the first
+        asked = db.session.scalar(sa.select(PayoutRequest).where(PayoutRequest.request_key == key))
+        if asked is not None:
+            if (asked.amount, asked.payout_method) != (amount, payout_method):
+                raise Conflict(
+                    "That request key was used for another payout.", code="idempotency_conflict"
+                )
+            return asked
+    return _create(tutor.id, amount, payout_method, actor_id=tutor.id, request_key=key)
+
+
+_REQUEST_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def _create(
@@ -223,6 +254,7 @@ def _create(
     *,
     actor_id: int | None,
     request_key: str | None = None,
+    auto: bool = False,
 ) -> PayoutRequest:
     amount = _check_amount(amount)
     method = _method(payout_method)
@@ -233,7 +265,7 @@ def _create(
     payout = PayoutRequest(
         uuid=uuid.uuid4(), wallet_id=wallet.id, tutor_id=tutor_id, amount=amount,
         currency=wallet.currency, status=S.PENDING, payout_method=method,
-        requested_by_id=actor_id, auto=request_key is not None, request_key=request_key,
+        requested_by_id=actor_id, auto=auto, request_key=request_key,
         created_at=utcnow(), updated_at=utcnow(), **bank.snapshot(destination, method),
     )  # fmt: skip
     db.session.add(payout)
@@ -272,7 +304,7 @@ def request_auto_payout(tutor_id: int, day: date) -> PayoutRequest | None:
     taken = db.session.scalar(sa.select(PayoutRequest.id).where(PayoutRequest.request_key == key))
     if not due or taken is not None:
         return None
-    return _create(tutor_id, wallet.balance, method, actor_id=None, request_key=key)
+    return _create(tutor_id, wallet.balance, method, actor_id=None, request_key=key, auto=True)
 
 
 def auto_payout_candidates() -> list[int]:

@@ -60,7 +60,10 @@ def create():
         try:
             with unit_of_work():
                 payout = services.request_payout(
-                    current_user, amount=form.amount.data, payout_method=form.payout_method.data
+                    current_user,
+                    amount=form.amount.data,
+                    payout_method=form.payout_method.data,
+                    request_key=form.request_key.data or None,
                 )
         except PortalError as exc:
             apply_field_errors(form, exc.fields, exc.message)

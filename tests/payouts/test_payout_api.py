@@ -316,3 +316,36 @@ def test_admin_list_filters(client, admin, bearer):
     assert client.get("/api/v1/admin/payouts/?payout_method=cash", headers=boss).status_code == 400
     oldest_first = client.get("/api/v1/admin/payouts/", headers=boss).json["results"]
     assert [p["created_at"] for p in oldest_first] == sorted(p["created_at"] for p in oldest_first)
+
+
+def test_the_same_idempotency_key_asks_for_one_payout(client, bank_tutor, bearer):
+    credit(bank_tutor, 5000)
+    headers = {**bearer(bank_tutor), "Idempotency-Key": "double-click-0001"}
+    body = {"amount": 2000, "payout_method": "bank_transfer"}
+    first = client.post("/api/v1/payouts/", json=body, headers=headers)
+    second = client.post("/api/v1/payouts/", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json["id"] == second.json["id"]
+    assert figures(bank_tutor.id) == {"available": 3000, "in_flight": 2000, "withdrawn": 0}
+    other = client.post("/api/v1/payouts/", json={**body, "amount": 1500}, headers=headers)
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_conflict"
+    bad = client.post("/api/v1/payouts/", json=body, headers={**headers, "Idempotency-Key": "x"})
+    assert bad.status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PayoutRequest)) == 1
+    assert_ledger_ok()
+
+
+def test_submitting_the_payout_form_twice_asks_once(browser, bank_tutor):
+    import re
+
+    credit(bank_tutor, 5000)
+    me = browser(bank_tutor)
+    page = me.get("/payouts").get_data(as_text=True)
+    key = re.search(r'name="request_key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
+    form = {"amount": "20.00", "payout_method": "bank_transfer", "request_key": key}
+    assert me.post("/payouts", form).status_code == 302
+    assert me.post("/payouts", form).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PayoutRequest)) == 1
+    assert figures(bank_tutor.id)["in_flight"] == 2000
+    fresh = me.get("/payouts").get_data(as_text=True)
+    assert key not in fresh  # the next form asks for a new payout

@@ -107,3 +107,20 @@ def test_cancel_and_approve_at_once_one_of_them_wins(app, postgres, bank_tutor):
         assert figures(tutor_id)["in_flight"] == in_flight
         assert figures(tutor_id)["available"] == 15000 - in_flight
     assert_ledger_ok()
+
+
+def test_ten_clicks_with_one_request_key_make_one_payout(app, postgres, bank_tutor):
+    credit(bank_tutor, 10000)
+    tutor_id = bank_tutor.id
+
+    def click():
+        tutor = db.session.get(User, tutor_id)
+        services.request_payout(
+            tutor, amount=2000, payout_method="bank_transfer", request_key="one-click-0001"
+        )
+
+    outcomes = _race(app, [click] * 10, InsufficientFunds)
+    assert outcomes == ["ok"] * 10
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PayoutRequest)) == 1
+    assert figures(tutor_id) == {"available": 8000, "in_flight": 2000, "withdrawn": 0}
+    assert_ledger_ok()
