@@ -56,6 +56,7 @@ from portal.extensions import db
 from portal.money import format_money, require_int
 from portal.payouts import bank
 from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
+from portal.payouts.notifications import notify_after_commit
 from portal.providers import get_provider
 from portal.providers.base import ProviderRejected
 from portal.wallets import services as wallets
@@ -158,6 +159,7 @@ def _move(payout: PayoutRequest, action: str, actor_id: int | None, **changes) -
         before=before,
         after={"status": payout.status, **changes},
     )
+    notify_after_commit(payout)
 
 
 def _admin_id(actor: User | None) -> int | None:
