@@ -17,6 +17,7 @@ from portal.extensions import db
 # Task name -> schedule. Later features add their tasks here.
 BEAT_SCHEDULE = {
     "complete_ended_lessons": crontab(minute="*/15"),
+    "expire_unpaid_bookings": crontab(minute="*/5"),
     "sync_payment_status": crontab(minute="7-59/15"),
     "release_pending_earnings": crontab(minute=5),  # hourly
     "process_auto_payouts": crontab(hour=6, minute=0),  # daily, before the admins' day

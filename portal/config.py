@@ -48,6 +48,10 @@ class Config:
         self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()
         self.EARNINGS_HOLD_DAYS = _int("EARNINGS_HOLD_DAYS", 7)
         self.REFUND_CUTOFF_HOURS = _int("REFUND_CUTOFF_HOURS", 24)
+        # An unpaid lesson holds the tutor's time this long, and a student may hold this
+        # many at once: nobody can block a tutor's calendar without paying.
+        self.BOOKING_HOLD_MINUTES = _int("BOOKING_HOLD_MINUTES", 60)
+        self.MAX_UNPAID_BOOKINGS = _int("MAX_UNPAID_BOOKINGS", 5)
         self.MIN_PAYOUT_AMOUNT = _int("MIN_PAYOUT_AMOUNT", 1000)
         self.TAX_RATE_PERCENT = Decimal(_env("TAX_RATE_PERCENT", "0"))
         self.INVOICE_DUE_DAYS = _int("INVOICE_DUE_DAYS", 14)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.accounts.models import Role, User
 from portal.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
@@ -65,6 +66,7 @@ def create_booking(
     if tutor_id == student.id:
         raise ValidationError("You cannot book yourself.", fields={"tutor_id": ["That is you."]})
     tutor = _lock_users(tutor_id, student.id).get(tutor_id)
+    _check_unpaid_holds(student)
     if tutor is None or tutor.role != Role.TUTOR or not tutor.active or not tutor.hourly_rate:
         raise ValidationError("No such tutor.", fields={"tutor_id": ["No such tutor."]})
     ends_at = starts_at + timedelta(minutes=duration)
@@ -196,6 +198,60 @@ def cancel_booking(actor: User, booking_id: int) -> Booking:
     booking.cancelled_at = utcnow()
     db.session.flush()
     return booking
+
+
+def _check_unpaid_holds(student: User) -> None:
+    limit = current_app.config["MAX_UNPAID_BOOKINGS"]
+    unpaid = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Booking)
+        .where(Booking.student_id == student.id, Booking.status == BookingStatus.PENDING_PAYMENT)
+    )
+    if unpaid >= limit:
+        raise Conflict(
+            f"You have {unpaid} lessons waiting for payment. Pay for or cancel one first.",
+            code="too_many_unpaid",
+        )
+
+
+def hold_expires_at(booking: Booking) -> datetime:
+    """Until when an unpaid lesson keeps the tutor's time."""
+    return booking.created_at + timedelta(minutes=current_app.config["BOOKING_HOLD_MINUTES"])
+
+
+def unpaid_past_hold(now: datetime) -> list[int]:
+    cutoff = now - timedelta(minutes=current_app.config["BOOKING_HOLD_MINUTES"])
+    return list(
+        db.session.scalars(
+            sa.select(Booking.id)
+            .where(Booking.status == BookingStatus.PENDING_PAYMENT, Booking.created_at < cutoff)
+            .order_by(Booking.id)
+            .limit(EXPIRY_BATCH)
+        )
+    )
+
+
+EXPIRY_BATCH = 500
+
+
+def expire_unpaid_booking(booking_id: int) -> bool:
+    """Cancel an unpaid lesson whose hold has passed; False if it is no longer unpaid.
+
+    Cancelling abandons a payment still in progress at the provider; one that went
+    through meanwhile refuses the cancel (Conflict), and the lesson is left to be settled.
+    """
+    booking = db.session.scalar(
+        sa.select(Booking)
+        .where(Booking.id == booking_id, Booking.status == BookingStatus.PENDING_PAYMENT)
+        .with_for_update(of=Booking)
+    )
+    if booking is None:
+        return False
+    booking_cancelled.send(booking, actor=None)
+    booking.status = BookingStatus.CANCELLED
+    booking.cancelled_at = utcnow()
+    db.session.flush()
+    return True
 
 
 def complete_ended_lessons(now: datetime | None = None) -> int:

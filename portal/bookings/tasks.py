@@ -1,7 +1,13 @@
+import logging
+
 from celery import shared_task
 
 from portal.bookings import services
+from portal.db import utcnow
+from portal.errors import PortalError
 from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="complete_ended_lessons")
@@ -10,3 +16,19 @@ def complete_ended_lessons() -> int:
     done = services.complete_ended_lessons()
     db.session.commit()
     return done
+
+
+@shared_task(name="expire_unpaid_bookings")
+def expire_unpaid_bookings() -> str:
+    """Cancel unpaid lessons past BOOKING_HOLD_MINUTES, freeing the tutor's time; one
+    transaction each, so one that cannot be cancelled stops nothing."""
+    expired = kept = 0
+    for booking_id in services.unpaid_past_hold(utcnow()):
+        try:
+            expired += services.expire_unpaid_booking(booking_id)
+            db.session.commit()
+        except PortalError as exc:  # paid meanwhile, or the provider could not be reached
+            db.session.rollback()
+            kept += 1
+            log.info("unpaid lesson %s kept: %s", booking_id, exc.message)
+    return f"unpaid lessons cancelled: {expired}; kept: {kept}"

@@ -17,6 +17,7 @@ import portal.payments.receivers  # noqa: F401 - connects the signal receivers
 from portal.accounts.decorators import student_required
 from portal.bookings.forms import EmptyForm
 from portal.bookings.models import Booking, BookingStatus
+from portal.bookings.services import hold_expires_at
 from portal.db import utcnow
 from portal.errors import GatewayError, PortalError
 from portal.extensions import db
@@ -66,6 +67,7 @@ def billing():
         methods=services.payment_methods_of(current_user),
         form=EmptyForm(),
         stripe=stripe_settings(),
+        hold_expires_at=hold_expires_at,
     )
 
 

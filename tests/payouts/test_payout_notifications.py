@@ -11,9 +11,7 @@ def _body(message) -> str:
     return message.get_body(("plain",)).get_content()
 
 
-def test_a_sent_payout_is_mailed_with_the_reference_and_no_account_number(
-    bank_tutor, admin, inbox
-):
+def test_a_sent_payout_is_mailed_with_the_reference_and_no_account_number(bank_tutor, admin, inbox):
     credit(bank_tutor, 5000)
     payout = services.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
     services.approve_payout(admin, payout.uuid)
