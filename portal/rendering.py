@@ -7,7 +7,9 @@ page, so the target (not `HX-Request`) decides.
 
 from __future__ import annotations
 
-from flask import render_template, request
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template, request
 from jinja2_fragments.flask import render_block
 
 
@@ -24,3 +26,12 @@ def render_page(
     if target and fragments and target in fragments:
         return render_block(template, fragments[target], **context), status
     return render_template(template, **context), status
+
+
+def portal_url(endpoint: str, **values) -> str:
+    """An absolute link into the portal, also from a worker with no request to go by."""
+    base = urlsplit(current_app.config["PORTAL_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
+    )
+    return adapter.build(endpoint, values, force_external=True)

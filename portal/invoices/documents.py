@@ -9,7 +9,6 @@ on every download returns exactly the stored bytes.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -19,6 +18,7 @@ from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
 from portal.invoices.models import Invoice, InvoiceStatus
+from portal.rendering import portal_url
 
 RECEIPT_GRACE = timedelta(minutes=10)
 RECEIPT_WINDOW = timedelta(days=7)
@@ -66,15 +66,6 @@ def receipt_message(invoice: Invoice) -> Message:
         body=render_template("invoices/receipt.txt", invoice=invoice, **links),
         html=render_template("invoices/receipt.html", invoice=invoice, **links),
     )
-
-
-def portal_url(endpoint: str, **values) -> str:
-    """An absolute link into the portal, also from a worker with no request to go by."""
-    base = urlsplit(current_app.config["PORTAL_URL"])
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
-    )
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def send_receipt(invoice_id: int) -> bool:

@@ -13,9 +13,9 @@ from flask_mail import Message
 
 from portal.celery import enqueue_after_commit
 from portal.extensions import db, mail
-from portal.invoices.documents import portal_url
 from portal.money import format_money
 from portal.payouts.models import PayoutRequest, PayoutStatus
+from portal.rendering import portal_url
 
 log = logging.getLogger(__name__)
 
