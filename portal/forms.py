@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import date
 
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import ValidationError
 
+from portal.errors import ValidationError as InputError
 from portal.money import AmountError, format_major_plain, parse_amount
 
 
@@ -72,4 +75,24 @@ def parse_day(value: object, name: str, errors: dict) -> date | None:
     if not FIRST_DAY <= value <= LAST_DAY:
         errors[name] = [f"Choose a date from {FIRST_DAY.year} to {LAST_DAY.year}."]
         return None
+    return value
+
+
+_REQUEST_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class RequestKeyField(HiddenField):
+    """A key new with each fresh form: the same form submitted twice (a double click, a
+    resend) is one request. The API takes the same from the `Idempotency-Key` header."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default=lambda: uuid.uuid4().hex, **kwargs)
+
+
+def check_request_key(value: object) -> str:
+    if not isinstance(value, str) or not _REQUEST_KEY_RE.match(value):
+        raise InputError(
+            "The request key must be 8 to 64 letters, digits, - or _.",
+            fields={"request_key": ["8 to 64 letters, digits, - or _."]},
+        )
     return value

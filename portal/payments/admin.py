@@ -67,7 +67,11 @@ def refund(payment_id):
         return _detail_page(payment, form, 422)
     try:
         made = services.process_refund(
-            current_user, payment.uuid, amount=form.amount.data, reason=form.reason.data
+            current_user,
+            payment.uuid,
+            amount=form.amount.data,
+            reason=form.reason.data,
+            request_key=form.request_key.data or None,
         )
     except PortalError as exc:
         db.session.rollback()

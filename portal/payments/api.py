@@ -140,7 +140,11 @@ def refund(payment_id):
     data = json_body({"amount", "reason"}, required=False)
     reason = str_field(data, "reason", required=False, max_length=services.MAX_REASON_LENGTH)
     made = services.process_refund(
-        current_user, payment_id, amount=data.get("amount"), reason=reason
+        current_user,
+        payment_id,
+        amount=data.get("amount"),
+        reason=reason,
+        request_key=request.headers.get("Idempotency-Key"),
     )
     return _commit({**payment_json(made.payment), "refund": refund_json(made)}, 201)
 

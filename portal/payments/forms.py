@@ -6,7 +6,7 @@ from wtforms.fields.choices import SelectChoice as Choice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
-from portal.forms import MoneyField
+from portal.forms import MoneyField, RequestKeyField
 from portal.payments.models import PaymentStatus, PaymentType
 
 NEW_CARD = "new"
@@ -50,10 +50,12 @@ class AdminRefundForm(FlaskForm):
         description="Leave empty to refund everything that remains.",
     )
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=500)])
+    request_key = RequestKeyField()
 
 
 class StudentRefundForm(FlaskForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=500)])
+    request_key = RequestKeyField()
 
 
 class PaymentFilterForm(FlaskForm):

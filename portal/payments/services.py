@@ -31,6 +31,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import parse_id, utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
+from portal.forms import check_request_key
 from portal.money import AmountError, check_amount, format_money, split_fee, split_refund
 from portal.payments.models import (
     COLLECTED_STATUSES,
@@ -611,21 +612,38 @@ def _abandon_checkout(payment: Payment) -> Payment:
 
 
 def process_refund(
-    actor: User, payment_id: object, *, amount: object = None, reason: object = None
+    actor: User,
+    payment_id: object,
+    *,
+    amount: object = None,
+    reason: object = None,
+    request_key: object = None,
 ) -> Refund:
     """Refund a payment through the provider.
 
     A student refunds a paid lesson in full until REFUND_CUTOFF_HOURS before it starts;
     an admin refunds any amount up to what remains. A full refund cancels the lesson.
+    With a `request_key` (the form's, or the API's Idempotency-Key) asking again returns
+    the first refund: a double click refunds once.
     """
     if actor.role == Role.TUTOR:
         raise Forbidden("Tutors cannot refund payments; ask an admin.")
     payment = lock_payment(get_payment_for(actor, payment_id))
+    key = None
+    if request_key is not None:
+        key = f"payment-{payment.uuid}-refund-{check_request_key(request_key)}"
+        asked = db.session.scalar(sa.select(Refund).where(Refund.idempotency_key == key))
+        if asked is not None:
+            if amount is not None and amount != asked.amount:
+                raise Conflict(
+                    "That request key was used for another refund.", code="idempotency_conflict"
+                )
+            return asked
     if payment.status not in REFUNDABLE_STATUSES:
         raise InvalidTransition(_not_refundable_message(payment), code="not_refundable")
     reason_text = _check_reason(reason)
     value = _refund_amount(actor, payment, amount)
-    refund = new_refund(payment, value, reason_text, requested_by=actor)
+    refund = new_refund(payment, value, reason_text, requested_by=actor, key=key)
     provider_refund = get_provider().create_refund(
         payment_intent=payment.provider_payment_id,
         amount=value,
@@ -694,12 +712,16 @@ def student_refund_problem(payment: Payment, amount: int | None = None) -> str |
     return None
 
 
-def new_refund(payment: Payment, amount: int, reason: str, *, requested_by: User | None) -> Refund:
-    """A pending refund row whose key (and uuid) follow from the payment's refund count."""
-    count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Refund).where(Refund.payment_id == payment.id)
-    )
-    key = f"payment-{payment.uuid}-refund-{count + 1}"
+def new_refund(
+    payment: Payment, amount: int, reason: str, *, requested_by: User | None, key: str | None = None
+) -> Refund:
+    """A pending refund row; its key (and uuid) is the request's, or else follows from the
+    payment's refund count."""
+    if key is None:
+        count = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Refund).where(Refund.payment_id == payment.id)
+        )
+        key = f"payment-{payment.uuid}-refund-{count + 1}"
     refund = Refund(
         uuid=uuid.uuid5(KEY_NAMESPACE, key),
         payment_id=payment.id,

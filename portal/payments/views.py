@@ -185,7 +185,12 @@ def refund(payment_id):
     problem = services.student_refund_problem(payment)
     if form.validate_on_submit() and problem is None:
         try:
-            made = services.process_refund(current_user, payment.uuid, reason=form.reason.data)
+            made = services.process_refund(
+                current_user,
+                payment.uuid,
+                reason=form.reason.data,
+                request_key=form.request_key.data or None,
+            )
         except PortalError as exc:
             db.session.rollback()
             problem = exc.message

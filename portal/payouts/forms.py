@@ -1,21 +1,18 @@
 from __future__ import annotations
 
-import uuid
-
 import pycountry
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as Choice
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from portal.forms import MoneyField
+from portal.forms import MoneyField, RequestKeyField
 from portal.payouts.models import METHOD_LABELS
 
 
 class PayoutRequestForm(FlaskForm):
     amount = MoneyField("Amount", validators=[InputRequired(message="Enter an amount.")])
-    # New with each fresh form: submitting the same form twice asks for one payout.
-    request_key = HiddenField(default=lambda: uuid.uuid4().hex)
+    request_key = RequestKeyField()
     payout_method = RadioField(
         "Pay to",
         choices=[Choice(value, label) for value, label in METHOD_LABELS.items()],

@@ -32,7 +32,6 @@ Functions flush and never commit; the view or task owns the unit of work.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from portal.errors import (
     ValidationError,
 )
 from portal.extensions import db
+from portal.forms import check_request_key
 from portal.money import format_money, require_int
 from portal.payouts import bank
 from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
@@ -229,12 +229,7 @@ def request_payout(
         raise Forbidden("Only tutors can request payouts.")
     key = None
     if request_key is not None:
-        if not isinstance(request_key, str) or not _REQUEST_KEY_RE.match(request_key):
-            raise ValidationError(
-                "The request key must be 8 to 64 letters, digits, - or _.",
-                fields={"request_key": ["8 to 64 letters, digits, - or _."]},
-            )
-        key = f"tutor:{tutor.id}:{request_key}"
+        key = f"tutor:{tutor.id}:{check_request_key(request_key)}"
         wallets.lock_wallet(tutor.id)  # a second click waits here for the first
         asked = db.session.scalar(sa.select(PayoutRequest).where(PayoutRequest.request_key == key))
         if asked is not None:
@@ -244,9 +239,6 @@ def request_payout(
                 )
             return asked
     return _create(tutor.id, amount, payout_method, actor_id=tutor.id, request_key=key)
-
-
-_REQUEST_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def _create(

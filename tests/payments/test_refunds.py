@@ -181,3 +181,31 @@ def test_a_failed_provider_refund_moves_no_money(paid, refunds_sent):
     assert refund.status == RefundStatus.FAILED
     assert db.session.get(Payment, paid.id).amount_refunded == 0
     assert refunds_sent == []
+
+
+def test_an_admins_double_click_refunds_once(login, admin, paid, refunds_sent):
+    import re
+
+    office = login(admin)
+    page = office.get(f"/admin/payments/{paid.uuid}").get_data(as_text=True)
+    key = re.search(r'name="request_key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
+    form = {"amount": "10.00", "reason": "Late start", "request_key": key}
+    assert office.post(f"/admin/payments/{paid.uuid}/refund", form).status_code == 302
+    assert office.post(f"/admin/payments/{paid.uuid}/refund", form).status_code == 302
+    db.session.expire_all()
+    payment = db.session.get(Payment, paid.id)
+    assert (payment.amount_refunded, len(payment.refunds), len(refunds_sent)) == (1000, 1, 1)
+
+
+def test_the_api_takes_an_idempotency_key_for_refunds(client, admin, bearer, paid, refunds_sent):
+    headers = {**bearer(admin), "Idempotency-Key": "refund-click-0001"}
+    url = f"/api/v1/payments/{paid.uuid}/refund/"
+    first = client.post(url, json={"amount": 1000}, headers=headers)
+    again = client.post(url, json={"amount": 1000}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json["refund"]["id"] == again.json["refund"]["id"]
+    other = client.post(url, json={"amount": 500}, headers=headers)
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_conflict"
+    bad = client.post(url, json={"amount": 500}, headers={**headers, "Idempotency-Key": "no"})
+    assert bad.status_code == 400
+    assert (db.session.get(Payment, paid.id).amount_refunded, len(refunds_sent)) == (1000, 1)
