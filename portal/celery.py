@@ -6,13 +6,18 @@ Redis carries them to a worker. The beat schedule lives here and nowhere else.
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy.orm as so
 from celery import Celery, Task
 from celery.schedules import crontab
 from flask import Flask
+from kombu.exceptions import OperationalError
 from sqlalchemy import event as sa_event
 
 from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 # Task name -> schedule. Later features add their tasks here.
 BEAT_SCHEDULE = {
@@ -70,7 +75,13 @@ def enqueue_after_commit(task, *args, **kwargs) -> None:
 @sa_event.listens_for(so.Session, "after_commit")
 def _send_queued(session) -> None:
     for task, args, kwargs in session.info.pop("portal_after_commit", []):
-        task.delay(*args, **kwargs)
+        try:
+            task.delay(*args, **kwargs)
+        except OperationalError:
+            # The change is committed; an unreachable broker must not turn it into an
+            # error. Receipts and webhook events have sweeps that find the work undone;
+            # a payout e-mail is lost (the tutor's page shows the change).
+            log.warning("%s not queued: the broker is unreachable", task.name)
 
 
 @sa_event.listens_for(so.Session, "after_soft_rollback")

@@ -144,9 +144,11 @@ def rotate_all() -> int:
 def _rotate_column(session, cipher: MultiFernet, table: sa.Table, column: sa.Column) -> int:
     (pk,) = table.primary_key.columns
     raw = sa.type_coerce(column, sa.Text)
+    # Only where the value is still the one read: a value changed meanwhile (a tutor saving
+    # new bank details) is already under the newest key and must not be overwritten.
     update = (
         sa.update(table)
-        .where(pk == sa.bindparam("_pk"))
+        .where(pk == sa.bindparam("_pk"), raw == sa.bindparam("_old", type_=sa.Text))
         .values({column.name: sa.bindparam("_token", type_=sa.Text)})
     )
     count, last = 0, None
@@ -158,7 +160,10 @@ def _rotate_column(session, cipher: MultiFernet, table: sa.Table, column: sa.Col
         if not rows:
             return count
         try:
-            params = [{"_pk": key, "_token": _rotate(cipher, token)} for key, token in rows]
+            params = [
+                {"_pk": key, "_old": token, "_token": _rotate(cipher, token)}
+                for key, token in rows
+            ]
         except InvalidToken:
             raise DecryptionError(
                 f"{table.name}.{column.name}: a value was encrypted with a key that is not "

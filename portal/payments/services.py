@@ -595,8 +595,10 @@ def abandon_pending_payment(payment: Payment) -> Payment:
     try:
         intent = provider.cancel_payment_intent(payment.provider_payment_id)
     except ProviderRejected:
+        # Already paid, or already cancelled (an earlier abandon whose transaction rolled
+        # back): either way its real state is what to record.
         intent = provider.retrieve_payment_intent(payment.provider_payment_id)
-        if intent.status != "succeeded":
+        if intent.status not in ("succeeded", "canceled"):
             raise
     apply_intent(payment, intent)
     return lock_payment(payment)
@@ -797,6 +799,8 @@ def _follow_refund(payment: Payment, refund: Refund, status: RefundStatus, *, ac
     """
     if refund.status == status or refund.status in UNPAID_REFUND_STATUSES:
         return
+    if refund.status == RefundStatus.SUCCEEDED and status == RefundStatus.PENDING:
+        return  # a stale list read before the success was recorded
     refund.status = status
     if status not in UNPAID_REFUND_STATUSES:
         db.session.flush()

@@ -80,3 +80,22 @@ def test_a_payment_in_progress_is_abandoned_and_one_that_went_through_keeps_the_
         PaymentStatus.PENDING,
         PaymentStatus.SUCCEEDED,
     )
+
+
+@pytest.mark.stripe
+def test_a_lesson_whose_intent_stripe_already_cancelled_can_be_cancelled(
+    app, student, tutor, localstripe
+):
+    from portal.bookings.services import cancel_booking
+    from portal.providers import get_provider
+
+    booking = _book(student, tutor, 2)
+    step = create_payment_intent(student, booking.id)
+    db.session.commit()
+    # Cancelled at Stripe by an earlier attempt whose own transaction rolled back.
+    get_provider().cancel_payment_intent(step.payment.provider_payment_id)
+    cancel_booking(student, booking.id)
+    db.session.commit()
+    db.session.expire_all()
+    assert booking.status == BookingStatus.CANCELLED
+    assert db.session.get(Payment, step.payment.id).status == PaymentStatus.CANCELLED

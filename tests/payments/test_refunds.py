@@ -209,3 +209,16 @@ def test_the_api_takes_an_idempotency_key_for_refunds(client, admin, bearer, pai
     bad = client.post(url, json={"amount": 500}, headers={**headers, "Idempotency-Key": "no"})
     assert bad.status_code == 400
     assert (db.session.get(Payment, paid.id).amount_refunded, len(refunds_sent)) == (1000, 1)
+
+
+def test_a_stale_pending_never_takes_a_refund_back_from_succeeded(admin, paid):
+    made = services.process_refund(admin, paid.uuid, amount=1000)
+    db.session.commit()
+    assert made.status == RefundStatus.SUCCEEDED
+    stale = ProviderRefund(
+        id=made.provider_refund_id, amount=1000, currency="usd", status="pending"
+    )
+    services.apply_provider_refund(paid, stale)
+    db.session.commit()
+    db.session.refresh(made)
+    assert made.status == RefundStatus.SUCCEEDED

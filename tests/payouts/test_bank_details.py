@@ -285,3 +285,25 @@ def test_malformed_keys_stop_the_start(monkeypatch):
         Config().validate()
     with pytest.raises(KeyConfigError):
         parse_keys(" , ")
+
+
+def test_rotating_never_writes_back_a_value_changed_while_it_ran(app, tutor, monkeypatch):
+    import portal.crypto as crypto
+
+    old, new = KEY, Fernet.generate_key().decode()
+    _save_iban(tutor)
+    monkeypatch.setitem(app.config, "FIELD_ENCRYPTION_KEYS", f"{new},{old}")
+    fresh = crypto.field_cipher().encrypt(b'{"iban": "changed meanwhile"}').decode()
+    real_rotate = crypto._rotate
+
+    def rotate_while_the_tutor_saves(cipher, token):
+        # The tutor's save lands between the rotation's read and its write.
+        db.session.execute(
+            sa.text("UPDATE payout_destinations SET bank_details = :fresh"), {"fresh": fresh}
+        )
+        return real_rotate(cipher, token)
+
+    monkeypatch.setattr(crypto, "_rotate", rotate_while_the_tutor_saves)
+    crypto.rotate_all()
+    db.session.commit()
+    assert _raw_rows("payout_destinations") == [fresh]
