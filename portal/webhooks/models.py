@@ -50,6 +50,9 @@ class WebhookEvent(db.Model):
     last_error: so.Mapped[str | None] = so.mapped_column(sa.String(MAX_ERROR_LENGTH))
     result: so.Mapped[str | None] = so.mapped_column(sa.String(MAX_RESULT_LENGTH))
     processed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # A failure that may pass (Stripe unreachable, an unexpected error): when the sweep in
+    # sync_payment_status queues it again, after the task's own retries. None: final.
+    retry_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     __table_args__ = (
         sa.CheckConstraint(

@@ -7,7 +7,7 @@ replay view, the replay command) commits or rolls back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -41,7 +41,7 @@ def handle(event: WebhookEvent) -> str:
         event.result = handler(event)[:MAX_RESULT_LENGTH]
         event.status = EventStatus.PROCESSED
         event.processed_at = utcnow()
-    event.last_error = None
+    event.last_error = event.retry_at = None
     db.session.flush()
     return event.status
 
@@ -54,8 +54,16 @@ def record_failure(event_id: int, exc: BaseException) -> WebhookEvent | None:
     event.attempts += 1
     event.status = EventStatus.FAILED
     event.last_error = describe(exc)[:MAX_ERROR_LENGTH]
+    event.retry_at = None if is_permanent(exc) else utcnow() + SWEEP_RETRY_AFTER
     db.session.flush()
     return event
+
+
+# A failure that may pass is queued again by the sweep this long after it, as long as the
+# event is recent enough for Stripe to be still retrying it too, a bounded number of times.
+SWEEP_RETRY_AFTER = timedelta(hours=1)
+SWEEP_WINDOW = timedelta(days=3)
+MAX_ATTEMPTS = 30
 
 
 def describe(exc: BaseException) -> str:
@@ -74,6 +82,8 @@ def is_permanent(exc: BaseException) -> bool:
     """
     if isinstance(exc, EventNotApplicable):
         return True
+    if getattr(exc, "provider_code", None) == "authentication":
+        return False  # our Stripe key is wrong: it will be fixed, and the event still counts
     return isinstance(exc, PortalError) and not getattr(exc, "retryable", False)
 
 
@@ -139,12 +149,22 @@ def related_events(event: WebhookEvent) -> list[WebhookEvent]:
     )
 
 
-def stuck_event_ids(before: datetime, limit: int = 500) -> list[int]:
-    """Events stored but never processed (their task was lost with a broker outage)."""
+def stuck_event_ids(before: datetime, now: datetime, limit: int = 500) -> list[int]:
+    """Events to queue again: stored but never processed (their task was lost with a broker
+    outage), and failures that may pass whose task gave up retrying."""
+    never_processed = sa.and_(
+        WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at < before
+    )
+    worth_another_try = sa.and_(
+        WebhookEvent.status == EventStatus.FAILED,
+        WebhookEvent.retry_at <= now,
+        WebhookEvent.received_at >= now - SWEEP_WINDOW,
+        WebhookEvent.attempts < MAX_ATTEMPTS,
+    )
     return list(
         db.session.scalars(
             sa.select(WebhookEvent.id)
-            .where(WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at < before)
+            .where(sa.or_(never_processed, worth_another_try))
             .order_by(WebhookEvent.id)
             .limit(limit)
         )

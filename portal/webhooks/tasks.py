@@ -89,7 +89,7 @@ def sync_payment_status() -> str:
     now = utcnow()
     cutoff = now - timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
     outcomes = Counter(_sync_payment(pid) for pid in stale_pending_payment_ids(cutoff, now))
-    requeued = services.stuck_event_ids(cutoff)
+    requeued = services.stuck_event_ids(cutoff, now)
     for event_id in requeued:
         enqueue_after_commit(process_webhook_event, event_id)
     db.session.commit()

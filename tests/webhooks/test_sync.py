@@ -101,3 +101,36 @@ def test_the_task_is_on_the_beat_schedule_and_runs_from_the_command_line(app, lo
     result = app.test_cli_runner().invoke(args=["tasks", "run", "sync_payment_status"])
     assert result.exit_code == 0, result.output
     assert "pending payments checked: none" in result.output
+
+
+def test_a_failure_that_may_pass_is_tried_again_by_the_sweep_a_final_one_is_not(
+    new_lesson, deliver, monkeypatch
+):
+    from portal.webhooks import handlers
+    from tests.webhooks.conftest import charge_refunded_event, intent_event
+
+    lesson = new_lesson()
+    lesson.pay_at_stripe()
+    real = handlers.HANDLERS["payment_intent.succeeded"]
+
+    def stripe_down(event):
+        raise RuntimeError("Stripe is down for longer than the retries")
+
+    monkeypatch.setitem(handlers.HANDLERS, "payment_intent.succeeded", stripe_down)
+    may_pass = intent_event("payment_intent.succeeded", lesson)
+    deliver(may_pass)
+    final = charge_refunded_event(lesson)  # no refund went through: cannot apply, ever
+    final["data"]["object"]["payment_intent"] = None
+    deliver(final)
+    row = stored(may_pass["id"])
+    assert row.status == EventStatus.FAILED and row.retry_at > utcnow()
+    assert stored(final["id"]).retry_at is None
+
+    monkeypatch.setitem(handlers.HANDLERS, "payment_intent.succeeded", real)
+    row.retry_at = utcnow() - timedelta(minutes=1)  # an hour later
+    db.session.commit()
+    assert "events re-queued: 1" in sync_payment_status.apply().get()
+    row = stored(may_pass["id"])
+    assert (row.status, row.retry_at) == (EventStatus.PROCESSED, None)
+    assert lesson.refresh().status == PaymentStatus.SUCCEEDED
+    assert stored(final["id"]).status == EventStatus.FAILED
