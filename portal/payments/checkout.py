@@ -66,7 +66,7 @@ def start_checkout(
 
 
 def _new_session(student: User, booking: Booking, success_url: str, cancel_url: str):
-    payment = new_lesson_payment(student, booking)
+    payment = new_lesson_payment(student, booking, way="checkout")
     session = get_provider().create_checkout_session(
         mode="payment",
         customer=ensure_customer(student),

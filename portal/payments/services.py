@@ -308,20 +308,29 @@ def check_payable(booking: Booking) -> None:
         raise Conflict("This lesson is free; there is nothing to pay.", code="nothing_to_pay")
 
 
-def attempt_key(booking: Booking, attempts: int | None = None) -> tuple[str, uuid.UUID]:
-    """The idempotency key and uuid of the lesson's next payment attempt."""
+def attempt_key(
+    booking: Booking, attempts: int | None = None, *, way: str
+) -> tuple[str, uuid.UUID]:
+    """The idempotency key and uuid of the lesson's next payment attempt.
+
+    `way` names how it is paid (a saved card, a new card, Checkout): an attempt whose
+    answer was lost is asked again with the same key, but one made another way is a
+    different request, which Stripe would refuse under the same key.
+    """
     if attempts is None:
         attempts = db.session.scalar(
             sa.select(sa.func.count()).select_from(Payment).where(Payment.booking_id == booking.id)
         )
     created = int(booking.created_at.timestamp())
-    key = f"lesson-{booking.id}-{created}-attempt-{attempts + 1}"
+    key = f"lesson-{booking.id}-{created}-attempt-{attempts + 1}-{way}"
     return key, uuid.uuid5(KEY_NAMESPACE, key)
 
 
-def new_lesson_payment(student: User, booking: Booking, attempts: int | None = None) -> Payment:
+def new_lesson_payment(
+    student: User, booking: Booking, attempts: int | None = None, *, way: str
+) -> Payment:
     """A pending payment row for the lesson's price, flushed before any provider call."""
-    key, payment_uuid = attempt_key(booking, attempts)
+    key, payment_uuid = attempt_key(booking, attempts, way=way)
     split = split_fee(booking.price)
     payment = Payment(
         uuid=payment_uuid,
@@ -351,7 +360,8 @@ def provider_metadata(payment: Payment) -> dict[str, str]:
 def _start_intent(
     student: User, booking: Booking, method: PaymentMethod | None, *, attempts: int
 ) -> PaymentStep:
-    payment = new_lesson_payment(student, booking, attempts)
+    way = f"card-{method.id}" if method else "card"
+    payment = new_lesson_payment(student, booking, attempts, way=way)
     first_customer = ensure_customer(student)
 
     def create(customer: str) -> ProviderIntent:

@@ -78,7 +78,7 @@ def test_a_card_declined_at_charge_fails_and_the_next_attempt_is_new(student, le
 
     retry = pay(student, lesson, VISA)
     assert retry.uuid != failed.uuid and retry.status == PaymentStatus.SUCCEEDED
-    assert retry.idempotency_key.endswith("attempt-2")
+    assert retry.idempotency_key.endswith("attempt-2-card")
 
 
 def test_a_failed_attempt_cannot_be_confirmed_again(student, lesson, pay):

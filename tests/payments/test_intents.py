@@ -174,3 +174,12 @@ def test_a_bad_saved_card_id_is_bad_input(student, lesson, localstripe, bad):
     with pytest.raises(ValidationError):
         services.create_payment_intent(student, lesson.id, payment_method_id=bad)
     assert _payments() == []
+
+
+def test_an_attempt_asked_again_the_same_way_keeps_its_key_another_way_gets_its_own(lesson):
+    from portal.payments.services import attempt_key
+
+    card, same = attempt_key(lesson, 0, way="card-7"), attempt_key(lesson, 0, way="card-7")
+    assert card == same  # a retry after a lost answer finds Stripe's first intent
+    others = {attempt_key(lesson, 0, way=way)[0] for way in ("card-8", "card", "checkout")}
+    assert card[0] not in others and len(others) == 3  # never refused as a changed request
