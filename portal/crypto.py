@@ -161,8 +161,7 @@ def _rotate_column(session, cipher: MultiFernet, table: sa.Table, column: sa.Col
             return count
         try:
             params = [
-                {"_pk": key, "_old": token, "_token": _rotate(cipher, token)}
-                for key, token in rows
+                {"_pk": key, "_old": token, "_token": _rotate(cipher, token)} for key, token in rows
             ]
         except InvalidToken:
             raise DecryptionError(

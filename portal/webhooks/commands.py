@@ -18,10 +18,8 @@ def replay_command(event_id: str):
     from portal.webhooks.receive import event_by_stripe_id
     from portal.webhooks.tasks import run_event
 
-    if parse_id(event_id) is not None:
-        event = db.session.get(WebhookEvent, parse_id(event_id))
-    else:
-        event = event_by_stripe_id(event_id)
+    number = parse_id(event_id)
+    event = db.session.get(WebhookEvent, number) if number else event_by_stripe_id(event_id)
     if event is None:
         raise click.ClickException(f"No stored event {event_id}.")
     outcome = run_event(event.id, replay=True)

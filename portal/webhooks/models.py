@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from portal.db import UTCDateTime, utcnow
+from portal.db import UTCDateTime, one_of, utcnow
 from portal.extensions import db
 
 
@@ -55,9 +55,7 @@ class WebhookEvent(db.Model):
     retry_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ({})".format(", ".join(repr(str(s)) for s in EventStatus)), name="status"
-        ),
+        sa.CheckConstraint(one_of("status", EventStatus), name="status"),
         sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 
