@@ -223,6 +223,10 @@ class PaymentProvider(abc.ABC):
         metadata: dict | None = None,
     ) -> ProviderRefund: ...
 
+    @abc.abstractmethod
+    def list_refunds(self, payment_intent: str) -> list[ProviderRefund]:
+        """Every refund of the payment intent as the provider has it now, oldest first."""
+
     # Checkout Sessions
     @abc.abstractmethod
     def create_checkout_session(

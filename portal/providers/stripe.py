@@ -170,6 +170,12 @@ class StripeProvider(PaymentProvider):
             refund = self.client.v1.refunds.create(params, _key(idempotency_key))
         return refund_from_stripe(refund)
 
+    def list_refunds(self, payment_intent: str) -> list[ProviderRefund]:
+        with translate_errors("list refunds"):
+            page = self.client.v1.refunds.list({"payment_intent": payment_intent, "limit": 100})
+            newest_first = [refund_from_stripe(item) for item in page.auto_paging_iter()]
+        return newest_first[::-1]
+
     # Checkout Sessions
 
     def create_checkout_session(

@@ -30,7 +30,6 @@ from portal.payments.models import COLLECTED_STATUSES, Payment
 from portal.payments.services import apply_intent, apply_provider_refund
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
-from portal.providers.stripe import StripeProvider, refund_from_stripe, translate_errors
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 Handler = Callable[[WebhookEvent], str]
@@ -177,13 +176,7 @@ def sync_refunds(payment: Payment, intent_id: str) -> str:
 def refunds_for_intent(intent_id: str) -> list[ProviderRefund]:
     """Every refund of the intent as Stripe has it now, oldest first: the payload's list
     may be stale or cut short, and the split gives the remainder to the last refund."""
-    provider = get_provider()
-    if not isinstance(provider, StripeProvider):
-        raise EventNotApplicable("Refunds can only be fetched from Stripe.")
-    with translate_errors("list refunds"):
-        page = provider.client.v1.refunds.list({"payment_intent": intent_id, "limit": 100})
-        newest_first = [refund_from_stripe(item) for item in page.auto_paging_iter()]
-    return newest_first[::-1]
+    return get_provider().list_refunds(intent_id)
 
 
 @handles("checkout.session.completed")

@@ -168,6 +168,7 @@ def test_refunds_in_parts_and_in_full(provider, customer, localstripe):
     rest = provider.create_refund(payment_intent=paid.id, amount=3500, idempotency_key="r-2")
     assert rest.amount == 3500
     assert localstripe.get(f"/v1/charges/{paid.latest_charge}")["refunded"] is True
+    assert {r.id for r in provider.list_refunds(paid.id)} == {part.id, rest.id}
 
 
 def test_a_setup_intent_is_created_and_retrieved(provider, customer):
