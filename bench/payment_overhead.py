@@ -38,7 +38,7 @@ from portal.accounts.services import create_user, issue_token
 from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import cards, confirmation, intents
 from tests.localstripe_server import SECRET_KEY, LocalStripe, free_port
 
 GOAL_MS = 15.0
@@ -73,7 +73,7 @@ def seed(app, localstripe: LocalStripe, lessons: int) -> dict:
         db.create_all()
         tutor = create_user("tutor@bench.m4sh.app", "bench-password-1", "tutor", hourly_rate=4500)
         student = create_user("student@bench.m4sh.app", "bench-password-1", "student")
-        card = services.add_payment_method(student, localstripe.token())
+        card = cards.add_payment_method(student, localstripe.token())
         start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
         booking_ids = []
         for i in range(lessons):
@@ -123,9 +123,9 @@ def pay_through_services(app, student_id: int, booking_id: int, card_id: int):
     started, cpu = time.perf_counter(), time.process_time()
     with app.app_context():
         student = db.session.get(User, student_id)
-        step = services.create_payment_intent(student, booking_id)
+        step = intents.create_payment_intent(student, booking_id)
         db.session.commit()
-        step = services.confirm_payment(student, step.payment.uuid, payment_method_id=card_id)
+        step = confirmation.confirm_payment(student, step.payment.uuid, payment_method_id=card_id)
         status = step.payment.status
         db.session.commit()
     elapsed = time.perf_counter() - started, time.process_time() - cpu

@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.validate()
     app.config.from_mapping(settings.as_dict())
     register_extensions(app)
+    register_receivers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -30,6 +31,7 @@ def register_extensions(app: Flask) -> None:
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
 
     db.init_app(app)
@@ -59,6 +61,17 @@ def register_extensions(app: Flask) -> None:
 
     register_security(app)
     celery_init_app(app)
+    install_payment_listeners()
+
+
+def register_receivers(app: Flask) -> None:
+    """Signal receivers, connected here and only here: the audit log of payment events.
+
+    The money path itself (ledger, invoices) is called directly by the payment services.
+    """
+    from portal.audit.receivers import connect as connect_audit_receivers
+
+    connect_audit_receivers()
 
 
 # Every feature's blueprints, page views and JSON API alike; one line per module.

@@ -355,12 +355,12 @@ def inbox(app, smtp_server):
 @pytest.fixture
 def pay(localstripe):
     """`pay(student, lesson, number=VISA)` pays with a new card, as the payment page does."""
-    from portal.payments import services
+    from portal.payments import confirmation, intents
     from tests.localstripe_server import VISA
 
     def _pay(student, lesson, number=VISA):
-        step = services.create_payment_intent(student, lesson.id)
-        step = services.confirm_payment(
+        step = intents.create_payment_intent(student, lesson.id)
+        step = confirmation.confirm_payment(
             student, step.payment.uuid, provider_method_id=localstripe.token(number)
         )
         _db.session.commit()

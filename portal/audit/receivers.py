@@ -1,8 +1,9 @@
 """Money events of other features, appended to the audit log.
 
 Payments change state in several places (the confirm call, the webhook, the sync task,
-a refund by a student or an admin); their signals are the one place all of them pass,
-so the log hangs on those. Each row is added in the sender's unit of work.
+a refund by a student or an admin); their effects (`portal/payments/effects.py`) are the
+one place all of them pass, and those send the payment signals the log hangs on. The app
+factory calls `connect`; each row is added in the sender's unit of work.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ def _money(payment) -> dict:
     }
 
 
-@payment_succeeded.connect
 def payment_succeeded_logged(payment, actor_id: int | None = None, **_) -> None:
     record(
         "payment.succeeded",
@@ -37,7 +37,6 @@ def payment_succeeded_logged(payment, actor_id: int | None = None, **_) -> None:
     )
 
 
-@payment_failed.connect
 def payment_failed_logged(payment, **_) -> None:
     record(
         "payment.failed",
@@ -47,7 +46,6 @@ def payment_failed_logged(payment, **_) -> None:
     )
 
 
-@payment_refunded.connect
 def payment_refunded_logged(payment, refund, actor_id: int | None = None, **_) -> None:
     record(
         "payment.refunded",
@@ -65,7 +63,6 @@ def payment_refunded_logged(payment, refund, actor_id: int | None = None, **_) -
     )
 
 
-@refund_reversed.connect
 def refund_reversed_logged(payment, refund, actor_id: int | None = None, **_) -> None:
     record(
         "payment.refund_failed",
@@ -81,3 +78,11 @@ def refund_reversed_logged(payment, refund, actor_id: int | None = None, **_) ->
             **_money(payment),
         },
     )
+
+
+def connect() -> None:
+    """Log the payment signals; connecting twice (a second app) changes nothing."""
+    payment_succeeded.connect(payment_succeeded_logged)
+    payment_failed.connect(payment_failed_logged)
+    payment_refunded.connect(payment_refunded_logged)
+    refund_reversed.connect(refund_reversed_logged)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-import portal.audit.receivers  # noqa: F401 - logs payment events
 from portal.accounts.decorators import admin_required
 from portal.audit import services
 from portal.audit.hooks import record_admin_request

@@ -14,12 +14,12 @@ from flask import current_app
 
 from portal.accounts.models import Role, User
 from portal.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
-from portal.bookings.signals import booking_cancelled, booking_completed
 from portal.db import parse_id, utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.money import round_half_up
 from portal.payments.models import Payment
+from portal.payments.outcome import settle_payments_before_cancel
 
 ALLOWED_DURATIONS = (30, 45, 60, 90, 120)
 MAX_DAYS_AHEAD = 365
@@ -182,18 +182,20 @@ def _mark_completed(booking: Booking) -> Booking:
     booking.status = BookingStatus.COMPLETED
     booking.completed_at = utcnow()
     db.session.flush()
-    booking_completed.send(booking)
     return booking
 
 
 def cancel_booking(actor: User, booking_id: int) -> Booking:
-    """Cancel a lesson that has not happened. Listeners refuse (raise) if money must move first."""
+    """Cancel a lesson that has not happened; refused while it is paid (a refund cancels it).
+
+    A payment still in progress is abandoned at the provider first.
+    """
     booking = get_booking_for(actor, booking_id, lock=True)
     if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED):
         raise InvalidTransition(f"A {booking.status.replace('_', ' ')} lesson cannot be cancelled.")
     if actor.role != Role.ADMIN and booking.has_started:
         raise InvalidTransition("A lesson that has started cannot be cancelled.")
-    booking_cancelled.send(booking, actor=actor)
+    settle_payments_before_cancel(booking)
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = utcnow()
     db.session.flush()
@@ -247,7 +249,7 @@ def expire_unpaid_booking(booking_id: int) -> bool:
     )
     if booking is None:
         return False
-    booking_cancelled.send(booking, actor=None)
+    settle_payments_before_cancel(booking)
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = utcnow()
     db.session.flush()

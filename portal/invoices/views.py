@@ -7,7 +7,6 @@ import io
 from flask import Blueprint, request, send_file
 from flask_login import current_user
 
-import portal.invoices.receivers  # noqa: F401 - connects the signal receivers
 from portal.accounts.decorators import roles_required, student_required
 from portal.invoices import services
 from portal.invoices.documents import invoice_pdf

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
-import portal.payments.receivers  # noqa: F401 - connects the signal receivers
 from portal.accounts.decorators import admin_required
 from portal.accounts.services import list_tutors
 from portal.errors import PortalError
@@ -13,7 +12,7 @@ from portal.extensions import db
 from portal.forms import apply_field_errors
 from portal.money import format_money
 from portal.pagination import Page
-from portal.payments import reports, services
+from portal.payments import lookups, refunds, reports
 from portal.payments.forms import AdminRefundForm, PaymentFilterForm
 from portal.payments.models import Payment
 from portal.rendering import render_page
@@ -50,7 +49,7 @@ def index():
 @bp.get("/<uuid:payment_id>")
 @admin_required
 def detail(payment_id):
-    payment = services.get_payment_for(current_user, payment_id)
+    payment = lookups.get_payment_for(current_user, payment_id)
     return _detail_page(payment, AdminRefundForm(formdata=None))
 
 
@@ -61,12 +60,12 @@ def _detail_page(payment: Payment, form: AdminRefundForm, status: int = 200):
 @bp.post("/<uuid:payment_id>/refund")
 @admin_required
 def refund(payment_id):
-    payment = services.get_payment_for(current_user, payment_id)
+    payment = lookups.get_payment_for(current_user, payment_id)
     form = AdminRefundForm()
     if not form.validate():
         return _detail_page(payment, form, 422)
     try:
-        made = services.process_refund(
+        made = refunds.process_refund(
             current_user,
             payment.uuid,
             amount=form.amount.data,

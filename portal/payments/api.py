@@ -14,7 +14,7 @@ from portal.accounts.decorators import login_required, roles_required, student_r
 from portal.api import api_blueprint, iso, json_body, paginate, str_field
 from portal.errors import ValidationError
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import cards, confirmation, intents, lookups, refunds
 from portal.payments.models import Payment, PaymentMethod, PaymentStatus, Refund
 
 bp = api_blueprint("payments_api", __name__, "/payments")
@@ -43,7 +43,7 @@ def payment_json(payment: Payment) -> dict:
     }
 
 
-def step_json(step: services.PaymentStep) -> dict:
+def step_json(step: intents.PaymentStep) -> dict:
     """A payment with the client secret Stripe.js needs for the next step, if any."""
     return {**payment_json(step.payment), "client_secret": step.client_secret}
 
@@ -83,7 +83,7 @@ def create_intent():
     # `amount` is accepted and ignored: the price always comes from the lesson.
     data = json_body({"booking_id", "payment_method_id", "amount", "currency"})
     _check_currency(data.get("currency"))
-    step = services.create_payment_intent(
+    step = intents.create_payment_intent(
         current_user, data.get("booking_id"), payment_method_id=data.get("payment_method_id")
     )
     return _commit(step_json(step), 201 if step.created else 200)
@@ -103,7 +103,7 @@ def _check_currency(currency: object) -> None:
 @student_required
 def confirm(payment_id):
     data = json_body({"provider_method_id", "payment_method_id"}, required=False)
-    step = services.confirm_payment(
+    step = confirmation.confirm_payment(
         current_user,
         payment_id,
         provider_method_id=data.get("provider_method_id"),
@@ -118,7 +118,7 @@ STATUS_FILTERS = {s.value for s in PaymentStatus}
 @bp.get("/")
 @login_required
 def index():
-    query = services.visible_payments(current_user)
+    query = lookups.visible_payments(current_user)
     status = request.args.get("status")
     if status:
         if status not in STATUS_FILTERS:
@@ -130,7 +130,7 @@ def index():
 @bp.get("/<uuid:payment_id>/")
 @login_required
 def detail(payment_id):
-    payment = services.get_payment_for(current_user, payment_id)
+    payment = lookups.get_payment_for(current_user, payment_id)
     return jsonify({**payment_json(payment), "refunds": [refund_json(r) for r in payment.refunds]})
 
 
@@ -138,8 +138,8 @@ def detail(payment_id):
 @roles_required("student", "admin")
 def refund(payment_id):
     data = json_body({"amount", "reason"}, required=False)
-    reason = str_field(data, "reason", required=False, max_length=services.MAX_REASON_LENGTH)
-    made = services.process_refund(
+    reason = str_field(data, "reason", required=False, max_length=refunds.MAX_REASON_LENGTH)
+    made = refunds.process_refund(
         current_user,
         payment_id,
         amount=data.get("amount"),
@@ -152,7 +152,7 @@ def refund(payment_id):
 @bp.get("/methods/")
 @student_required
 def methods():
-    query = services.payment_methods_query(current_user)
+    query = cards.payment_methods_query(current_user)
     return jsonify(paginate(query, method_json))
 
 
@@ -165,7 +165,7 @@ def add_method():
         raise ValidationError(
             "make_default must be true or false.", fields={"make_default": ["Must be a boolean."]}
         )
-    method = services.add_payment_method(
+    method = cards.add_payment_method(
         current_user, data.get("provider_method_id"), make_default=make_default
     )
     return _commit(method_json(method), 201)
@@ -175,7 +175,7 @@ def add_method():
 @student_required
 def setup_method():
     """A SetupIntent for Stripe.js `confirmCardSetup` (saving a card with 3-D Secure)."""
-    setup = services.start_card_setup(current_user)
+    setup = cards.start_card_setup(current_user)
     db.session.commit()
     return jsonify({"id": setup.id, "client_secret": setup.client_secret}), 201
 
@@ -183,7 +183,7 @@ def setup_method():
 @bp.delete("/methods/<int:method_id>/")
 @student_required
 def remove_method(method_id: int):
-    services.remove_payment_method(current_user, method_id)
+    cards.remove_payment_method(current_user, method_id)
     db.session.commit()
     return "", 204
 
@@ -191,5 +191,5 @@ def remove_method(method_id: int):
 @bp.patch("/methods/<int:method_id>/default/")
 @student_required
 def default_method(method_id: int):
-    method = services.set_default_payment_method(current_user, method_id)
+    method = cards.set_default_payment_method(current_user, method_id)
     return _commit(method_json(method))

@@ -3,41 +3,40 @@
 A Checkout payment is a `Payment` whose provider object is a Checkout Session; the
 intent id is filled in once the session is paid. The student comes back to the return
 page, which asks Stripe for the session's real state; `checkout.session.completed`
-(webhook) runs `apply_checkout_session` too, and whichever is first records the success.
-Switching between the card form and Checkout abandons the other attempt at Stripe first,
-so a lesson never has two live ways to be charged.
+(webhook) does the same, and whichever is first records the success
+(`outcome.apply_checkout_session`). Switching between the card form and Checkout
+abandons the other attempt at Stripe first, so a lesson never has two live ways to be
+charged.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
 import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.bookings.models import Booking
-from portal.errors import Conflict, NotFound
+from portal.errors import NotFound
 from portal.extensions import db
-from portal.payments.models import COLLECTED_STATUSES, Payment, PaymentStatus
-from portal.payments.services import (
-    PaymentStep,
-    abandon_pending_payment,
-    check_payable,
-    ensure_customer,
+from portal.payments.customers import ensure_customer
+from portal.payments.intents import PaymentStep, check_payable, new_lesson_payment
+from portal.payments.lookups import (
     lock_lesson_of,
     lock_payment,
-    mark_payment_cancelled,
-    mark_payment_succeeded,
-    new_lesson_payment,
     pending_payment_for,
     provider_metadata,
     require_student,
 )
+from portal.payments.models import COLLECTED_STATUSES, Payment, PaymentStatus
+from portal.payments.outcome import (
+    abandon_pending_payment,
+    apply_checkout_session,
+    sync_checkout_payment,
+)
 from portal.providers import get_provider
-from portal.providers.base import CheckoutLine, ProviderCheckoutSession, ProviderRejected
+from portal.providers.base import CheckoutLine
 
-log = logging.getLogger(__name__)
 _SESSION_RE = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 
 
@@ -106,58 +105,4 @@ def complete_checkout(user: User, session_id: object) -> Payment:
     payment = lock_payment(payment)
     if payment.status == PaymentStatus.PENDING:
         sync_checkout_payment(payment)
-    return payment
-
-
-def sync_checkout_payment(payment: Payment) -> None:
-    session = get_provider().retrieve_checkout_session(payment.provider_checkout_session_id)
-    apply_checkout_session(payment, session)
-
-
-def apply_checkout_session(
-    payment: Payment, session: ProviderCheckoutSession, *, actor_id: int | None = None
-) -> None:
-    """Bring a Checkout payment in line with its session; repeating it changes nothing."""
-    if session.id != payment.provider_checkout_session_id:
-        raise ValueError(f"session {session.id} does not belong to payment {payment.uuid}")
-    if session.is_paid:
-        _check_session_matches(payment, session)
-        if payment.provider_payment_id is None:
-            payment.provider_payment_id = session.payment_intent
-        mark_payment_succeeded(payment, actor_id=actor_id)
-    elif session.status == "expired":
-        mark_payment_cancelled(payment)
-    elif payment.status == PaymentStatus.PENDING:
-        payment.provider_status = session.status
-        db.session.flush()
-
-
-def _check_session_matches(payment: Payment, session: ProviderCheckoutSession) -> None:
-    if session.amount_total != payment.amount or session.currency != payment.currency:
-        log.error(
-            "checkout session %s is %s %s but payment %s is %s %s",
-            session.id,
-            session.amount_total,
-            session.currency,
-            payment.uuid,
-            payment.amount,
-            payment.currency,
-        )
-        raise Conflict("The payment service reports a different amount; nothing was recorded.")
-
-
-def expire_checkout_payment(payment: Payment) -> Payment:
-    """Close a pending Checkout attempt at Stripe, or record it as paid if it was."""
-    provider = get_provider()
-    try:
-        session = provider.expire_checkout_session(payment.provider_checkout_session_id)
-    except ProviderRejected:
-        session = provider.retrieve_checkout_session(payment.provider_checkout_session_id)
-    apply_checkout_session(payment, session)
-    payment = lock_payment(payment)
-    if payment.status == PaymentStatus.PENDING:
-        raise Conflict(
-            "Your Checkout page for this lesson is still open. Finish or close it first.",
-            code="checkout_open",
-        )
     return payment

@@ -1,8 +1,10 @@
-"""Payment events other features hang work on (ledger, invoices, receipts).
+"""Payment events for the audit log, its only listener.
 
-Each is sent inside the unit of work, after the change is flushed and before commit, with
-the `Payment` as sender; a receiver that raises rolls the whole change back. Receivers
-that talk to the outside world (mail) must enqueue after commit.
+`effects.py` sends each one, last, inside the unit of work: after the change is flushed
+and its effects on the ledger and invoices are made, before the commit, with the
+`Payment` as sender. A receiver that raises rolls the whole change back. The money path
+does not hang on these: it calls `effects.py`; the audit log's receivers are connected by
+the app factory (`portal.audit.receivers.connect`).
 
 - `payment_succeeded(payment, actor_id=None, previous_status=...)` — sent once per payment,
   whichever of the confirm call or the webhook gets there first.

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-import portal.payments.receivers  # noqa: F401 - connects the signal receivers
 from portal.accounts.decorators import student_required
 from portal.bookings.forms import EmptyForm
 from portal.bookings.models import Booking, BookingStatus
@@ -24,7 +23,7 @@ from portal.extensions import db
 from portal.invoices.services import invoice_of_payment
 from portal.money import format_money
 from portal.pagination import Page
-from portal.payments import services
+from portal.payments import cards, confirmation, intents, lookups, refunds
 from portal.payments.checkout import complete_checkout, start_checkout
 from portal.payments.forms import PayForm, SavedCardForm, StudentRefundForm
 from portal.payments.models import Payment, PaymentStatus
@@ -58,13 +57,13 @@ def billing():
         )
         .order_by(Booking.starts_at)
     ).all()
-    recent = db.session.scalars(services.visible_payments(current_user).limit(5)).all()
+    recent = db.session.scalars(lookups.visible_payments(current_user).limit(5)).all()
     return render_page(
         "payments/billing.html",
         awaiting=awaiting,
         pending={p.booking_id: p for p in _pending_payments(awaiting)},
         recent=recent,
-        methods=services.payment_methods_of(current_user),
+        methods=cards.payment_methods_of(current_user),
         form=EmptyForm(),
         stripe=stripe_settings(),
         hold_expires_at=hold_expires_at,
@@ -85,7 +84,7 @@ def _pending_payments(bookings) -> list[Payment]:
 @bp.post("/lessons/<int:booking_id>/pay")
 @student_required
 def pay_lesson(booking_id: int):
-    step = services.create_payment_intent(current_user, booking_id)
+    step = intents.create_payment_intent(current_user, booking_id)
     db.session.commit()
     return redirect(url_for(".payment", payment_id=step.payment.uuid))
 
@@ -118,9 +117,9 @@ def checkout_return():
 @bp.get("/payments/<uuid:payment_id>")
 @student_required
 def payment(payment_id):
-    payment = services.get_payment_for(current_user, payment_id)
+    payment = lookups.get_payment_for(current_user, payment_id)
     try:
-        secret = services.action_secret(payment)
+        secret = confirmation.action_secret(payment)
     except GatewayError:
         secret = None  # Stripe unreachable: show the payment without resuming 3-D Secure
     return _payment_page(payment, client_secret=secret)
@@ -129,8 +128,8 @@ def payment(payment_id):
 @bp.post("/payments/<uuid:payment_id>/confirm")
 @student_required
 def confirm(payment_id):
-    payment = services.get_payment_for(current_user, payment_id)
-    form = PayForm(services.payment_methods_of(current_user))
+    payment = lookups.get_payment_for(current_user, payment_id)
+    form = PayForm(cards.payment_methods_of(current_user))
     # After 3-D Secure the page asks for the payment's state, with no card.
     if request.form.get("after_action") == "1":
         choice = {}
@@ -139,7 +138,7 @@ def confirm(payment_id):
     else:
         return _payment_page(payment, form, status=422)
     try:
-        step = services.confirm_payment(current_user, payment.uuid, **choice)
+        step = confirmation.confirm_payment(current_user, payment.uuid, **choice)
     except PortalError as exc:
         db.session.rollback()
         return _payment_page(db.session.get(Payment, payment.id), form, error=exc, status=422)
@@ -148,7 +147,7 @@ def confirm(payment_id):
 
 
 def _payment_page(payment, form=None, *, client_secret=None, error=None, status=200):
-    methods = services.payment_methods_of(current_user)
+    methods = cards.payment_methods_of(current_user)
     return render_page(
         "payments/pay.html",
         payment=payment,
@@ -168,11 +167,11 @@ def _payment_page(payment, form=None, *, client_secret=None, error=None, status=
 @bp.get("/payments")
 @student_required
 def history():
-    page = Page.of(services.visible_payments(current_user), request.args.get("page"))
+    page = Page.of(lookups.visible_payments(current_user), request.args.get("page"))
     return render_page(
         "payments/history.html",
         page=page,
-        refund_problem=services.student_refund_problem,
+        refund_problem=refunds.student_refund_problem,
         fragments={"payments": "payments"},
     )
 
@@ -180,12 +179,12 @@ def history():
 @bp.route("/payments/<uuid:payment_id>/refund", methods=["GET", "POST"])
 @student_required
 def refund(payment_id):
-    payment = services.get_payment_for(current_user, payment_id)
+    payment = lookups.get_payment_for(current_user, payment_id)
     form = StudentRefundForm()
-    problem = services.student_refund_problem(payment)
+    problem = refunds.student_refund_problem(payment)
     if form.validate_on_submit() and problem is None:
         try:
-            made = services.process_refund(
+            made = refunds.process_refund(
                 current_user,
                 payment.uuid,
                 reason=form.reason.data,
@@ -217,7 +216,7 @@ def methods():
 def _methods_page(form=None, *, message=None, error=None, status=200):
     return render_page(
         "payments/methods.html",
-        methods=services.payment_methods_of(current_user),
+        methods=cards.payment_methods_of(current_user),
         form=form or SavedCardForm(formdata=None),
         button_form=EmptyForm(),
         message=message,
@@ -235,7 +234,7 @@ def save_card():
     if not form.validate():
         return _methods_page(form, error=" ".join(form.setup_intent_id.errors), status=422)
     try:
-        method = services.finish_card_setup(current_user, form.setup_intent_id.data)
+        method = cards.finish_card_setup(current_user, form.setup_intent_id.data)
     except PortalError as exc:
         db.session.rollback()
         return _methods_page(form, error=exc.message, status=422)
@@ -246,7 +245,7 @@ def save_card():
 @bp.post("/methods/<int:method_id>/default")
 @student_required
 def make_default(method_id: int):
-    method = services.set_default_payment_method(current_user, method_id)
+    method = cards.set_default_payment_method(current_user, method_id)
     db.session.commit()
     return _after_card_change(f"{method.label} is now your default card.")
 
@@ -254,7 +253,7 @@ def make_default(method_id: int):
 @bp.post("/methods/<int:method_id>/remove")
 @student_required
 def remove_card(method_id: int):
-    services.remove_payment_method(current_user, method_id)
+    cards.remove_payment_method(current_user, method_id)
     db.session.commit()
     return _after_card_change("The card is removed.")
 

@@ -25,9 +25,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.payments.checkout import sync_checkout_payment
 from portal.payments.models import COLLECTED_STATUSES, Payment
-from portal.payments.services import apply_intent, apply_provider_refund
+from portal.payments.outcome import apply_intent, sync_checkout_payment
+from portal.payments.refunds import apply_provider_refund
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
 from portal.webhooks.models import EventStatus, WebhookEvent

@@ -13,8 +13,8 @@ from portal.bookings.services import create_booking
 from portal.db import utcnow
 from portal.errors import Conflict
 from portal.extensions import db
+from portal.payments.intents import create_payment_intent
 from portal.payments.models import Payment, PaymentStatus
-from portal.payments.services import create_payment_intent
 from tests.localstripe_server import VISA
 
 

@@ -36,7 +36,7 @@ def test_a_paid_lesson_gets_one_paid_invoice_for_what_was_charged(paid_lesson):
 
 
 def test_a_success_seen_again_does_not_invoice_again(paid_lesson):
-    from portal.payments.services import apply_intent
+    from portal.payments.outcome import apply_intent
     from portal.providers import get_provider
 
     payment = paid_lesson()
@@ -140,7 +140,7 @@ def test_the_lists_page_with_htmx(login, student, admin):
 
 
 def test_an_invoice_shows_the_refunds_of_its_payment(paid_lesson, login, admin, student):
-    from portal.payments.services import process_refund
+    from portal.payments.refunds import process_refund
 
     payment = paid_lesson()
     process_refund(admin, payment.uuid, amount=1500, reason="Shortened lesson")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from portal.bookings.models import BookingStatus
 from portal.errors import Conflict
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import intents
 from portal.payments.checkout import complete_checkout, start_checkout
 from portal.payments.models import Payment, PaymentStatus
 from portal.payments.signals import payment_succeeded
@@ -105,7 +105,7 @@ def test_switching_to_the_card_form_expires_the_session(student, lesson, checkou
     start_checkout(student, lesson.id, success_url="http://a/ok", cancel_url="http://a/no")
     db.session.commit()
     checkout.answer("POST", f"{SESSION_PATH}/expire", "checkout_session_payment_expired")
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
 
     old, new = _payments()
@@ -115,7 +115,7 @@ def test_switching_to_the_card_form_expires_the_session(student, lesson, checkou
 
 
 def test_switching_to_checkout_cancels_the_card_payment(student, lesson, checkout, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     start_checkout(student, lesson.id, success_url="http://a/ok", cancel_url="http://a/no")
     db.session.commit()
@@ -131,7 +131,7 @@ def test_a_session_paid_meanwhile_is_recorded_instead_of_replaced(student, lesso
     db.session.commit()
     checkout.answer("POST", f"{SESSION_PATH}/expire", "session_expire_not_open", status=400)
     checkout.answer("GET", SESSION_PATH, "checkout_session_payment_complete")
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
 
     [payment] = _payments()

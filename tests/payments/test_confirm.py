@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from portal.bookings.models import BookingStatus
 from portal.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import cards, confirmation, intents, outcome
 from portal.payments.models import Payment, PaymentMethod, PaymentStatus
 from portal.payments.signals import payment_failed, payment_succeeded
 from portal.providers import get_provider
@@ -52,9 +52,9 @@ def test_a_new_card_pays_and_schedules_the_lesson(student, lesson, pay, sent):
 
 
 def test_a_saved_card_pays(student, lesson, localstripe):
-    card = services.add_payment_method(student, localstripe.token())
-    step = services.create_payment_intent(student, lesson.id)
-    step = services.confirm_payment(student, step.payment.uuid, payment_method_id=card.id)
+    card = cards.add_payment_method(student, localstripe.token())
+    step = intents.create_payment_intent(student, lesson.id)
+    step = confirmation.confirm_payment(student, step.payment.uuid, payment_method_id=card.id)
     assert step.payment.status == PaymentStatus.SUCCEEDED
 
 
@@ -84,12 +84,12 @@ def test_a_card_declined_at_charge_fails_and_the_next_attempt_is_new(student, le
 def test_a_failed_attempt_cannot_be_confirmed_again(student, lesson, pay):
     failed = pay(student, lesson, DECLINED)
     with pytest.raises(InvalidTransition):
-        services.confirm_payment(student, failed.uuid)
+        confirmation.confirm_payment(student, failed.uuid)
 
 
 def test_three_d_secure_asks_for_action_then_completes(student, lesson, localstripe, sent):
-    step = services.create_payment_intent(student, lesson.id)
-    step = services.confirm_payment(
+    step = intents.create_payment_intent(student, lesson.id)
+    step = confirmation.confirm_payment(
         student, step.payment.uuid, provider_method_id=localstripe.token(THREE_D_SECURE)
     )
     db.session.commit()
@@ -99,26 +99,26 @@ def test_three_d_secure_asks_for_action_then_completes(student, lesson, localstr
     assert sent == []
 
     localstripe.authenticate(step.client_secret)  # the bank's window, in Stripe.js
-    done = services.confirm_payment(student, step.payment.uuid)
+    done = confirmation.confirm_payment(student, step.payment.uuid)
     db.session.commit()
     assert done.payment.status == PaymentStatus.SUCCEEDED and done.client_secret is None
     assert sent == [("succeeded", step.payment.uuid)]
 
 
 def test_three_d_secure_refused_by_the_bank_fails(student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
-    step = services.confirm_payment(
+    step = intents.create_payment_intent(student, lesson.id)
+    step = confirmation.confirm_payment(
         student, step.payment.uuid, provider_method_id=localstripe.token(THREE_D_SECURE)
     )
     localstripe.authenticate(step.client_secret, success=False)
-    done = services.confirm_payment(student, step.payment.uuid)
+    done = confirmation.confirm_payment(student, step.payment.uuid)
     assert done.payment.status == PaymentStatus.FAILED
     assert "failed authentication" in done.payment.failure_message
 
 
 def test_confirming_a_paid_payment_again_changes_nothing(student, lesson, pay, sent):
     payment = pay(student, lesson, VISA)
-    again = services.confirm_payment(student, payment.uuid)
+    again = confirmation.confirm_payment(student, payment.uuid)
     assert again.payment.status == PaymentStatus.SUCCEEDED
     assert sent == [("succeeded", payment.uuid)]
 
@@ -126,83 +126,85 @@ def test_confirming_a_paid_payment_again_changes_nothing(student, lesson, pay, s
 def test_the_webhook_after_the_confirm_call_changes_nothing(student, lesson, pay, sent):
     payment = pay(student, lesson, VISA)
     intent = get_provider().retrieve_payment_intent(payment.provider_payment_id)
-    assert services.mark_payment_succeeded(payment, intent) is False
-    services.apply_intent(payment, intent)
+    assert outcome.mark_payment_succeeded(payment, intent) is False
+    outcome.apply_intent(payment, intent)
     assert sent == [("succeeded", payment.uuid)]
 
 
 def test_the_webhook_before_the_confirm_call_wins_and_the_call_changes_nothing(
     student, lesson, localstripe, sent
 ):
-    card = services.add_payment_method(student, localstripe.token())
-    step = services.create_payment_intent(student, lesson.id)
+    card = cards.add_payment_method(student, localstripe.token())
+    step = intents.create_payment_intent(student, lesson.id)
     # Stripe confirms (say, from another tab) and its webhook arrives first.
     intent = get_provider().confirm_payment_intent(
         step.payment.provider_payment_id, payment_method=card.provider_method_id
     )
-    services.apply_intent(step.payment, intent)
+    outcome.apply_intent(step.payment, intent)
     db.session.commit()
 
-    late = services.confirm_payment(student, step.payment.uuid, payment_method_id=card.id)
+    late = confirmation.confirm_payment(student, step.payment.uuid, payment_method_id=card.id)
     assert late.payment.status == PaymentStatus.SUCCEEDED
     assert sent == [("succeeded", step.payment.uuid)]
 
 
 def test_a_late_failure_does_not_undo_a_success(student, lesson, pay):
     payment = pay(student, lesson, VISA)
-    assert services.mark_payment_failed(payment, code="x", message="late") is False
+    assert outcome.mark_payment_failed(payment, code="x", message="late") is False
     assert db.session.get(Payment, payment.id).status == PaymentStatus.SUCCEEDED
 
 
 def test_somebody_elses_payment_is_not_found(student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     with pytest.raises(NotFound):
-        services.confirm_payment(UserFactory(role="student"), step.payment.uuid)
+        confirmation.confirm_payment(UserFactory(role="student"), step.payment.uuid)
 
 
 def test_somebody_elses_saved_card_cannot_pay(student, lesson, localstripe):
     other = UserFactory(role="student")
-    card = services.add_payment_method(other, localstripe.token())
-    step = services.create_payment_intent(student, lesson.id)
+    card = cards.add_payment_method(other, localstripe.token())
+    step = intents.create_payment_intent(student, lesson.id)
     with pytest.raises(NotFound):
-        services.confirm_payment(student, step.payment.uuid, payment_method_id=card.id)
+        confirmation.confirm_payment(student, step.payment.uuid, payment_method_id=card.id)
 
 
 @pytest.mark.parametrize("bad", ["4242424242424242", "pm_", "", 12, "sk_test_x", "pm_a b"])
 def test_a_bad_card_id_is_bad_input(student, lesson, localstripe, bad):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     with pytest.raises(ValidationError):
-        services.confirm_payment(student, step.payment.uuid, provider_method_id=bad)
+        confirmation.confirm_payment(student, step.payment.uuid, provider_method_id=bad)
 
 
 def test_an_unknown_card_id_is_bad_input(student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     with pytest.raises(ValidationError, match="does not know that card"):
-        services.confirm_payment(student, step.payment.uuid, provider_method_id="tok_nothere")
+        confirmation.confirm_payment(student, step.payment.uuid, provider_method_id="tok_nothere")
 
 
 def test_both_kinds_of_card_at_once_is_bad_input(student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     with pytest.raises(ValidationError):
-        services.confirm_payment(
+        confirmation.confirm_payment(
             student, step.payment.uuid, provider_method_id="tok_x", payment_method_id=1
         )
 
 
 def test_a_payment_for_a_cancelled_lesson_is_not_confirmed(student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     lesson.status = BookingStatus.CANCELLED
     db.session.commit()
     with pytest.raises(InvalidTransition, match="cancelled"):
-        services.confirm_payment(student, step.payment.uuid, provider_method_id=localstripe.token())
+        confirmation.confirm_payment(
+            student, step.payment.uuid, provider_method_id=localstripe.token()
+        )
 
 
 def test_a_mismatched_amount_from_the_provider_records_nothing(student, lesson, localstripe):
-    card = services.add_payment_method(student, localstripe.token())
-    step = services.create_payment_intent(student, lesson.id)
+    card = cards.add_payment_method(student, localstripe.token())
+    step = intents.create_payment_intent(student, lesson.id)
     intent = get_provider().confirm_payment_intent(
         step.payment.provider_payment_id, payment_method=card.provider_method_id
     )
     with pytest.raises(Conflict):
-        services.mark_payment_succeeded(step.payment, replace(intent, amount=1))
+        outcome.mark_payment_succeeded(step.payment, replace(intent, amount=1))

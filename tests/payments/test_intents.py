@@ -11,7 +11,7 @@ from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import cards, intents
 from portal.payments.models import Payment, PaymentStatus
 from portal.providers.base import ProviderUnavailable
 from tests.factories import BookingFactory, UserFactory
@@ -25,7 +25,7 @@ def _payments() -> list[Payment]:
 
 
 def test_an_intent_is_made_for_the_lessons_price(student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
 
     payment = step.payment
@@ -48,9 +48,9 @@ def test_an_intent_is_made_for_the_lessons_price(student, lesson, localstripe):
 
 
 def test_asking_again_answers_the_same_payment(student, lesson, localstripe):
-    first = services.create_payment_intent(student, lesson.id)
+    first = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
-    again = services.create_payment_intent(student, lesson.id)
+    again = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     assert again.payment.uuid == first.payment.uuid and not again.created
     assert again.client_secret == first.client_secret
@@ -62,22 +62,22 @@ def test_the_customer_is_created_once(student, tutor, localstripe):
         BookingFactory(student=student, tutor=tutor),
         BookingFactory(student=student, tutor=tutor, starts_at=utcnow() + timedelta(days=3)),
     )
-    services.create_payment_intent(student, one.id)
+    intents.create_payment_intent(student, one.id)
     customer = student.stripe_customer_id
-    services.create_payment_intent(student, two.id)
+    intents.create_payment_intent(student, two.id)
     assert customer.startswith("cus_") and student.stripe_customer_id == customer
 
 
 def test_somebody_elses_lesson_is_not_found(lesson, localstripe):
     other = UserFactory(role="student")
     with pytest.raises(NotFound):
-        services.create_payment_intent(other, lesson.id)
+        intents.create_payment_intent(other, lesson.id)
     assert _payments() == []
 
 
 def test_only_students_pay(tutor, lesson, localstripe):
     with pytest.raises(Forbidden):
-        services.create_payment_intent(tutor, lesson.id)
+        intents.create_payment_intent(tutor, lesson.id)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_a_lesson_that_is_not_payable_is_refused(student, lesson, localstripe, c
         setattr(lesson, key, value)
     db.session.commit()
     with pytest.raises(error):
-        services.create_payment_intent(student, lesson.id)
+        intents.create_payment_intent(student, lesson.id)
     assert _payments() == []
 
 
@@ -104,18 +104,18 @@ def test_a_lesson_that_started_cannot_be_paid(student, tutor, localstripe):
         student=student, tutor=tutor, starts_at=utcnow() - timedelta(minutes=5)
     )
     with pytest.raises(InvalidTransition, match="already started"):
-        services.create_payment_intent(student, started.id)
+        intents.create_payment_intent(student, started.id)
 
 
 @pytest.mark.parametrize("bad", [None, "x", -1, 0, True, 1.5, "1; drop table"])
 def test_a_bad_booking_id_is_bad_input(student, localstripe, bad):
     with pytest.raises((ValidationError, NotFound)):
-        services.create_payment_intent(student, bad)
+        intents.create_payment_intent(student, bad)
 
 
 def test_a_saved_card_can_be_chosen_when_starting(student, lesson, localstripe):
-    card = services.add_payment_method(student, localstripe.token())
-    step = services.create_payment_intent(student, lesson.id, payment_method_id=card.id)
+    card = cards.add_payment_method(student, localstripe.token())
+    step = intents.create_payment_intent(student, lesson.id, payment_method_id=card.id)
     intent = localstripe.get(f"/v1/payment_intents/{step.payment.provider_payment_id}")
     assert intent["payment_method"] == card.provider_method_id
     assert step.payment.card_last4 == "4242"
@@ -123,10 +123,10 @@ def test_a_saved_card_can_be_chosen_when_starting(student, lesson, localstripe):
 
 def test_somebody_elses_saved_card_is_not_found(student, lesson, localstripe):
     other = UserFactory(role="student")
-    card = services.add_payment_method(other, localstripe.token())
+    card = cards.add_payment_method(other, localstripe.token())
     db.session.commit()
     with pytest.raises(NotFound):
-        services.create_payment_intent(student, lesson.id, payment_method_id=card.id)
+        intents.create_payment_intent(student, lesson.id, payment_method_id=card.id)
 
 
 def test_stripe_down_writes_nothing_and_says_try_again(app, student, lesson):
@@ -138,7 +138,7 @@ def test_stripe_down_writes_nothing_and_says_try_again(app, student, lesson):
     )
     try:
         with pytest.raises(ProviderUnavailable, match="try again"):
-            services.create_payment_intent(student, lesson.id)
+            intents.create_payment_intent(student, lesson.id)
         db.session.rollback()
     finally:
         app.extensions.pop(EXTENSION_KEY)
@@ -147,23 +147,23 @@ def test_stripe_down_writes_nothing_and_says_try_again(app, student, lesson):
 
 
 def test_a_retry_after_a_rollback_replays_the_same_key(student, lesson, localstripe):
-    first = services.create_payment_intent(student, lesson.id)
+    first = intents.create_payment_intent(student, lesson.id)
     key, payment_uuid = first.payment.idempotency_key, first.payment.uuid
     db.session.rollback()
-    again = services.create_payment_intent(student, lesson.id)
+    again = intents.create_payment_intent(student, lesson.id)
     assert (again.payment.idempotency_key, again.payment.uuid) == (key, payment_uuid)
 
 
 def test_a_customer_lost_at_the_provider_is_replaced(student, lesson, localstripe):
-    services.add_payment_method(student, localstripe.token())
+    cards.add_payment_method(student, localstripe.token())
     db.session.commit()
     lost = student.stripe_customer_id
     localstripe.flush()  # the provider forgot everything (a reset test server, say)
 
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     assert student.stripe_customer_id not in (None, lost)
-    assert services.payment_methods_of(student) == []  # those cards went with the customer
+    assert cards.payment_methods_of(student) == []  # those cards went with the customer
     intent = localstripe.get(f"/v1/payment_intents/{step.payment.provider_payment_id}")
     assert intent["customer"] == student.stripe_customer_id
     assert step.payment.idempotency_key.endswith(f"-for-{student.stripe_customer_id}")
@@ -172,12 +172,12 @@ def test_a_customer_lost_at_the_provider_is_replaced(student, lesson, localstrip
 @pytest.mark.parametrize("bad", [0, "x", False, -3])
 def test_a_bad_saved_card_id_is_bad_input(student, lesson, localstripe, bad):
     with pytest.raises(ValidationError):
-        services.create_payment_intent(student, lesson.id, payment_method_id=bad)
+        intents.create_payment_intent(student, lesson.id, payment_method_id=bad)
     assert _payments() == []
 
 
 def test_an_attempt_asked_again_the_same_way_keeps_its_key_another_way_gets_its_own(lesson):
-    from portal.payments.services import attempt_key
+    from portal.payments.intents import attempt_key
 
     card, same = attempt_key(lesson, 0, way="card-7"), attempt_key(lesson, 0, way="card-7")
     assert card == same  # a retry after a lost answer finds Stripe's first intent

@@ -13,8 +13,8 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.ledger.services import check_invariants, platform_balances
-from portal.payments import services
-from portal.payments.receivers import earning_key
+from portal.payments import outcome, refunds
+from portal.payments.effects import earning_key
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
 from portal.wallets.services import get_wallet, release_pending_earnings
@@ -57,7 +57,7 @@ def test_refund_before_the_lesson_takes_pending_back_and_reverses_the_fee(
 ):
     payment = pay(student, lesson)
     assert _platform() == {"provider_cash": 4500, "fee_revenue": 675}
-    refund = services.process_refund(student, payment.uuid)
+    refund = refunds.process_refund(student, payment.uuid)
     db.session.commit()
 
     wallet = _wallet(tutor)
@@ -76,8 +76,8 @@ def test_partial_refunds_after_release_come_out_of_available(student, tutor, adm
     db.session.commit()
     assert (_wallet(tutor).pending, _wallet(tutor).balance) == (0, 3825)
 
-    services.process_refund(admin, payment.uuid, amount=1001)
-    services.process_refund(admin, payment.uuid)
+    refunds.process_refund(admin, payment.uuid, amount=1001)
+    refunds.process_refund(admin, payment.uuid)
     db.session.commit()
 
     wallet = _wallet(tutor)
@@ -88,8 +88,8 @@ def test_partial_refunds_after_release_come_out_of_available(student, tutor, adm
 def test_the_confirm_call_and_the_webhook_post_one_earning(student, tutor, lesson, pay):
     payment = pay(student, lesson)
     intent = get_provider().retrieve_payment_intent(payment.provider_payment_id)
-    services.apply_intent(payment, intent)  # what the webhook does, later
-    services.mark_payment_succeeded(payment, intent)
+    outcome.apply_intent(payment, intent)  # what the webhook does, later
+    outcome.mark_payment_succeeded(payment, intent)
     db.session.commit()
     assert len(_entries(earning_key(payment))) == 1
     assert _wallet(tutor).pending == 3825
@@ -97,19 +97,19 @@ def test_the_confirm_call_and_the_webhook_post_one_earning(student, tutor, lesso
 
 def test_a_refund_reported_twice_deducts_once(student, tutor, admin, lesson, pay):
     payment = pay(student, lesson)
-    refund = services.process_refund(admin, payment.uuid, amount=2000)
+    refund = refunds.process_refund(admin, payment.uuid, amount=2000)
     db.session.commit()
     again = get_provider().create_refund(
         payment_intent=payment.provider_payment_id, amount=2000, idempotency_key="other"
     )
     # A different provider refund is a second refund; the same one reported again is not.
-    services.apply_provider_refund(
+    refunds.apply_provider_refund(
         payment,
         ProviderRefund(
             id=refund.provider_refund_id, amount=2000, currency="usd", status="succeeded"
         ),
     )
-    services.apply_provider_refund(payment, again)
+    refunds.apply_provider_refund(payment, again)
     db.session.commit()
     assert db.session.get(type(payment), payment.id).amount_refunded == 4000
     # Each 20.00 refund takes back its 17.00 share (fee 3.00): 38.25 - 2 × 17.00.

@@ -8,7 +8,7 @@ from portal.bookings import services as bookings
 from portal.bookings.models import BookingStatus
 from portal.errors import Conflict
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import intents, refunds
 from portal.payments.models import Payment, PaymentStatus
 
 pytestmark = pytest.mark.stripe
@@ -32,7 +32,7 @@ def test_a_paid_lesson_is_not_cancelled_without_a_refund(student, lesson, pay):
 
 def test_a_partly_refunded_lesson_is_not_cancelled_either(student, admin, lesson, pay):
     payment = pay(student, lesson)
-    services.process_refund(admin, payment.uuid, amount=100)
+    refunds.process_refund(admin, payment.uuid, amount=100)
     db.session.commit()
     with pytest.raises(Conflict):
         bookings.cancel_booking(admin, lesson.id)
@@ -41,7 +41,7 @@ def test_a_partly_refunded_lesson_is_not_cancelled_either(student, admin, lesson
 def test_an_unpaid_lesson_cancels_and_its_payment_in_progress_is_abandoned(
     student, lesson, localstripe
 ):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     bookings.cancel_booking(student, lesson.id)
     db.session.commit()

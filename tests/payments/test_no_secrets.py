@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import cards
 from tests.localstripe_server import SECRET_KEY, THREE_D_SECURE, VISA
 
 pytestmark = pytest.mark.stripe
@@ -38,7 +38,7 @@ def test_paying_saving_and_refunding_leave_no_card_data_or_keys_behind(
         location + "/confirm", {"card": "new", "provider_method_id": localstripe.token(VISA)}
     )
     pages.append(paid.get_data(as_text=True))
-    services.add_payment_method(student, localstripe.token(THREE_D_SECURE))
+    cards.add_payment_method(student, localstripe.token(THREE_D_SECURE))
     db.session.commit()
     pages.append(browser.get("/billing/methods").get_data(as_text=True))
     pages.append(browser.get("/billing/payments").get_data(as_text=True))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import cards, intents, refunds
 from portal.payments.models import Payment, PaymentMethod, PaymentStatus
 from tests.factories import BookingFactory, UserFactory
 from tests.localstripe_server import DECLINED, THREE_D_SECURE
@@ -45,7 +45,7 @@ def test_billing_is_students_only(login, role):
 
 
 def test_pay_page_offers_saved_cards_and_a_new_card(login, student, lesson, localstripe):
-    services.add_payment_method(student, localstripe.token())
+    cards.add_payment_method(student, localstripe.token())
     db.session.commit()
     browser = login(student)
     page = browser.get(_start(browser, lesson)).get_data(as_text=True)
@@ -58,7 +58,7 @@ def test_pay_page_offers_saved_cards_and_a_new_card(login, student, lesson, loca
 
 
 def test_paying_with_a_saved_card_swaps_in_success(login, student, lesson, localstripe):
-    card = services.add_payment_method(student, localstripe.token())
+    card = cards.add_payment_method(student, localstripe.token())
     db.session.commit()
     browser = login(student)
     url = _start(browser, lesson)
@@ -143,7 +143,7 @@ def test_the_confirm_form_needs_the_csrf_token(login, student, lesson, localstri
 
 
 def test_somebody_elses_payment_page_is_404(login, student, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     other = login(UserFactory(role="student"))
     assert other.get(f"/billing/payments/{step.payment.uuid}").status_code == 404
@@ -182,8 +182,8 @@ def test_the_refund_page_states_why_not(login, student, tutor, pay):
 
 
 def test_methods_page_default_and_remove_with_htmx(login, student, localstripe):
-    first = services.add_payment_method(student, localstripe.token())
-    second = services.add_payment_method(student, localstripe.token())
+    first = cards.add_payment_method(student, localstripe.token())
+    second = cards.add_payment_method(student, localstripe.token())
     db.session.commit()
     browser = login(student)
     page = browser.get("/billing/methods").get_data(as_text=True)
@@ -198,7 +198,7 @@ def test_methods_page_default_and_remove_with_htmx(login, student, localstripe):
     assert html.lstrip().startswith('<div id="methods"') and "is now your default card" in html
     removed = browser.post(f"/billing/methods/{first.id}/remove")
     assert removed.status_code == 302
-    assert [m.id for m in services.payment_methods_of(student)] == [second.id]
+    assert [m.id for m in cards.payment_methods_of(student)] == [second.id]
 
 
 def test_saving_a_card_from_a_setup_intent(login, student, localstripe):
@@ -235,7 +235,7 @@ def test_admin_payments_list_filters_and_totals(login, admin, student, tutor, pa
     other_tutor = UserFactory(role="tutor", name="Other Tutor")
     first = pay(student, BookingFactory(student=student, tutor=tutor))
     pay(student, BookingFactory(student=student, tutor=other_tutor))
-    services.process_refund(admin, first.uuid, amount=1000)
+    refunds.process_refund(admin, first.uuid, amount=1000)
     db.session.commit()
     browser = login(admin)
 

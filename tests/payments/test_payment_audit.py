@@ -4,7 +4,7 @@ import pytest
 
 from portal.audit.models import AuditLog
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import refunds
 from tests.localstripe_server import DECLINED
 
 pytestmark = pytest.mark.stripe
@@ -19,7 +19,7 @@ def _rows():
 
 def test_a_paid_then_refunded_lesson_leaves_two_rows(student, admin, lesson, pay):
     payment = pay(student, lesson)
-    services.process_refund(admin, payment.uuid, amount=2000, reason="Lesson cut short")
+    refunds.process_refund(admin, payment.uuid, amount=2000, reason="Lesson cut short")
     db.session.commit()
     (paid, refunded) = _rows()
     assert paid[0:3] == ("payment.succeeded", student.id, {"status": "pending"})

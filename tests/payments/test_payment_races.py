@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
-from portal.payments import services
+from portal.payments import cards, customers, intents
+from portal.payments.effects import earning_key
 from portal.payments.models import Payment, PaymentStatus
-from portal.payments.receivers import earning_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.stripe]
 
@@ -42,7 +42,7 @@ def test_concurrent_intent_requests_for_one_lesson_make_one_payment(
     app, postgres, bearer, student, lesson, localstripe
 ):
     headers = bearer(student)
-    services.ensure_customer(student)  # as after a first visit; the race is on the payment
+    customers.ensure_customer(student)  # as after a first visit; the race is on the payment
     db.session.commit()
     body = {"booking_id": lesson.id}
     answers = _race(
@@ -52,16 +52,16 @@ def test_concurrent_intent_requests_for_one_lesson_make_one_payment(
     assert sorted(a.status_code for a in answers) == [200] * (RACERS - 1) + [201]
     assert len({a.json["id"] for a in answers}) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1
-    intents = localstripe.get("/v1/payment_intents")["data"]
-    assert len(intents) == 1
+    stripe_intents = localstripe.get("/v1/payment_intents")["data"]
+    assert len(stripe_intents) == 1
 
 
 def test_concurrent_confirmations_capture_once_and_post_one_ledger_entry(
     app, postgres, bearer, student, lesson, localstripe
 ):
     headers = bearer(student)
-    card = services.add_payment_method(student, localstripe.token())
-    step = services.create_payment_intent(student, lesson.id)
+    card = cards.add_payment_method(student, localstripe.token())
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     url = f"/api/v1/payments/{step.payment.uuid}/confirm/"
     answers = _race(

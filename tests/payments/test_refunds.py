@@ -10,7 +10,7 @@ from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
-from portal.payments import services
+from portal.payments import intents, refunds
 from portal.payments.models import Payment, PaymentStatus, RefundStatus
 from portal.payments.signals import payment_refunded
 from portal.providers import get_provider
@@ -39,7 +39,7 @@ def refunds_sent():
 
 
 def test_a_student_refunds_in_full_before_the_cutoff(student, paid, localstripe, refunds_sent):
-    refund = services.process_refund(student, paid.uuid, reason="plans changed")
+    refund = refunds.process_refund(student, paid.uuid, reason="plans changed")
     db.session.commit()
 
     payment = db.session.get(Payment, paid.id)
@@ -61,28 +61,28 @@ def test_a_student_cannot_refund_inside_the_cutoff(student, tutor, pay):
     soon = BookingFactory(student=student, tutor=tutor, starts_at=utcnow() + timedelta(hours=23))
     payment = pay(student, soon)
     with pytest.raises(InvalidTransition, match="24 hours before"):
-        services.process_refund(student, payment.uuid)
+        refunds.process_refund(student, payment.uuid)
     assert db.session.get(Payment, payment.id).amount_refunded == 0
 
 
 def test_a_student_refunds_only_in_full(student, paid):
     with pytest.raises(InvalidTransition, match="full amount"):
-        services.process_refund(student, paid.uuid, amount=1000)
+        refunds.process_refund(student, paid.uuid, amount=1000)
 
 
 def test_a_student_cannot_refund_a_completed_lesson(student, paid):
     paid.booking.status = BookingStatus.COMPLETED
     db.session.commit()
     with pytest.raises(InvalidTransition, match="completed lesson"):
-        services.process_refund(student, paid.uuid)
+        refunds.process_refund(student, paid.uuid)
 
 
 def test_an_admin_refunds_in_parts_and_the_last_takes_the_remainder(admin, paid, refunds_sent):
-    first = services.process_refund(admin, paid.uuid, amount=1001, reason="late tutor")
+    first = refunds.process_refund(admin, paid.uuid, amount=1001, reason="late tutor")
     db.session.commit()
     assert db.session.get(Payment, paid.id).status == PaymentStatus.PARTIALLY_REFUNDED
     assert paid.booking.status == BookingStatus.SCHEDULED
-    rest = services.process_refund(admin, paid.uuid)  # no amount: what remains
+    rest = refunds.process_refund(admin, paid.uuid)  # no amount: what remains
     db.session.commit()
 
     payment = db.session.get(Payment, paid.id)
@@ -96,66 +96,66 @@ def test_an_admin_refunds_in_parts_and_the_last_takes_the_remainder(admin, paid,
 def test_an_admin_refund_of_a_completed_lesson_keeps_it_completed(admin, paid):
     paid.booking.status = BookingStatus.COMPLETED
     db.session.commit()
-    services.process_refund(admin, paid.uuid)
+    refunds.process_refund(admin, paid.uuid)
     assert db.session.get(Payment, paid.id).booking.status == BookingStatus.COMPLETED
 
 
 def test_more_than_remains_is_refused(admin, paid):
-    services.process_refund(admin, paid.uuid, amount=4000)
+    refunds.process_refund(admin, paid.uuid, amount=4000)
     db.session.commit()
     with pytest.raises(ValidationError, match=r"At most \$5.00"):
-        services.process_refund(admin, paid.uuid, amount=501)
+        refunds.process_refund(admin, paid.uuid, amount=501)
     assert db.session.get(Payment, paid.id).amount_refunded == 4000
 
 
 @pytest.mark.parametrize("bad", [0, -5, "10", 1.5, True, 10**12])
 def test_a_bad_amount_is_bad_input(admin, paid, bad):
     with pytest.raises(ValidationError):
-        services.process_refund(admin, paid.uuid, amount=bad)
+        refunds.process_refund(admin, paid.uuid, amount=bad)
 
 
 def test_a_payment_that_did_not_go_through_is_not_refunded(student, admin, lesson, pay):
     failed = pay(student, lesson, DECLINED)
     with pytest.raises(InvalidTransition, match="went through"):
-        services.process_refund(admin, failed.uuid)
+        refunds.process_refund(admin, failed.uuid)
 
 
 def test_a_pending_payment_is_not_refunded(student, admin, lesson, localstripe):
-    step = services.create_payment_intent(student, lesson.id)
+    step = intents.create_payment_intent(student, lesson.id)
     db.session.commit()
     with pytest.raises(InvalidTransition):
-        services.process_refund(admin, step.payment.uuid)
+        refunds.process_refund(admin, step.payment.uuid)
 
 
 def test_a_refunded_payment_is_not_refunded_again(student, paid):
-    services.process_refund(student, paid.uuid)
+    refunds.process_refund(student, paid.uuid)
     db.session.commit()
     with pytest.raises(InvalidTransition, match="already been refunded"):
-        services.process_refund(student, paid.uuid)
+        refunds.process_refund(student, paid.uuid)
 
 
 def test_tutors_cannot_refund(tutor, paid):
     with pytest.raises(Forbidden):
-        services.process_refund(tutor, paid.uuid)
+        refunds.process_refund(tutor, paid.uuid)
 
 
 def test_somebody_elses_payment_is_not_found(paid):
     with pytest.raises(NotFound):
-        services.process_refund(UserFactory(role="student"), paid.uuid)
+        refunds.process_refund(UserFactory(role="student"), paid.uuid)
 
 
 def test_a_too_long_reason_is_bad_input(student, paid):
     with pytest.raises(ValidationError):
-        services.process_refund(student, paid.uuid, reason="x" * 501)
+        refunds.process_refund(student, paid.uuid, reason="x" * 501)
 
 
 def test_the_same_provider_refund_is_applied_once(admin, paid, refunds_sent):
-    refund = services.process_refund(admin, paid.uuid, amount=1000)
+    refund = refunds.process_refund(admin, paid.uuid, amount=1000)
     db.session.commit()
     again = ProviderRefund(
         id=refund.provider_refund_id, amount=1000, currency="usd", status="succeeded"
     )
-    assert services.apply_provider_refund(paid, again) == refund
+    assert refunds.apply_provider_refund(paid, again) == refund
     assert db.session.get(Payment, paid.id).amount_refunded == 1000
     assert len(refunds_sent) == 1
 
@@ -164,7 +164,7 @@ def test_a_refund_made_at_the_provider_is_recorded_when_reported(paid, refunds_s
     made = get_provider().create_refund(
         payment_intent=paid.provider_payment_id, amount=500, idempotency_key="dashboard-1"
     )
-    refund = services.apply_provider_refund(paid, made)
+    refund = refunds.apply_provider_refund(paid, made)
     db.session.commit()
     assert (refund.amount, refund.requested_by_id, refund.provider_refund_id) == (
         500,
@@ -177,7 +177,7 @@ def test_a_refund_made_at_the_provider_is_recorded_when_reported(paid, refunds_s
 
 def test_a_failed_provider_refund_moves_no_money(paid, refunds_sent):
     failed = ProviderRefund(id="re_failed1", amount=500, currency="usd", status="failed")
-    refund = services.apply_provider_refund(paid, failed)
+    refund = refunds.apply_provider_refund(paid, failed)
     assert refund.status == RefundStatus.FAILED
     assert db.session.get(Payment, paid.id).amount_refunded == 0
     assert refunds_sent == []
@@ -212,13 +212,13 @@ def test_the_api_takes_an_idempotency_key_for_refunds(client, admin, bearer, pai
 
 
 def test_a_stale_pending_never_takes_a_refund_back_from_succeeded(admin, paid):
-    made = services.process_refund(admin, paid.uuid, amount=1000)
+    made = refunds.process_refund(admin, paid.uuid, amount=1000)
     db.session.commit()
     assert made.status == RefundStatus.SUCCEEDED
     stale = ProviderRefund(
         id=made.provider_refund_id, amount=1000, currency="usd", status="pending"
     )
-    services.apply_provider_refund(paid, stale)
+    refunds.apply_provider_refund(paid, stale)
     db.session.commit()
     db.session.refresh(made)
     assert made.status == RefundStatus.SUCCEEDED

@@ -135,7 +135,7 @@ class Lesson:
 @pytest.fixture
 def new_lesson(localstripe):
     """`new_lesson()` → a Lesson whose payment is pending here, with an intent at Stripe."""
-    from portal.payments.services import create_payment_intent
+    from portal.payments.intents import create_payment_intent
 
     def _new_lesson() -> Lesson:
         booking = factories.BookingFactory()

@@ -194,8 +194,8 @@ def test_the_payer_and_the_admins_are_told(refunded, stripe_replay, deliver, log
 def test_a_failed_refund_stays_listed_until_refunds_made_after_it_cover_it(
     new_lesson, deliver, stripe_replay, admin
 ):
+    from portal.payments.refunds import process_refund
     from portal.payments.reports import failed_refunds
-    from portal.payments.services import process_refund
 
     lesson = new_lesson()
     lesson.pay_at_stripe()
