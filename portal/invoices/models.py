@@ -1,6 +1,6 @@
 """Invoices, their lines, and the per-year counter that numbers them.
 
-An invoice is `draft → open → paid | void` (SPEC §5). Its figures are fixed when it is
+An invoice is `draft → open → paid | void`. Its figures are fixed when it is
 opened: the number, the totals and the tax rate never change after that. The PDF is
 rendered once, stored, and served as stored.
 """

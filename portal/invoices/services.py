@@ -1,9 +1,11 @@
 """The invoice service: create, open (finalize), mark paid, void; lesson invoices.
 
-Every function flushes and never commits: the caller owns the unit of work. Figures
-(SPEC §5): `subtotal = Σ quantity × unit_price`, `tax = round_half_up((subtotal −
-discount) × rate / 100)`, `total = subtotal − discount + tax`, fixed once the invoice is
-open. Numbers are `INV-YYYY-NNNNNN`, gapless within a year of issue.
+Every function flushes and never commits: the caller owns the unit of work. Figures:
+`subtotal = Σ quantity × unit_price`, `tax = round_half_up((subtotal − discount) × rate
+/ 100)`, `total = subtotal − discount + tax`, fixed once the invoice is open. Numbers are
+`INV-YYYY-NNNNNN`, gapless within a year of issue: taking one (`next_number`, when an
+invoice is opened or a lesson invoice written) locks the year's counter row until the
+caller's transaction ends.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The payments JSON API (SPEC §7): intents, confirmation, refunds and saved cards.
+"""The payments JSON API: intents, confirmation, refunds and saved cards.
 
 Payments are addressed by uuid, saved cards by integer id. A confirmation that the card
 issuer declines is not an error of the request: it answers the payment, now `failed`,

@@ -158,7 +158,8 @@ class Refund(db.Model):
     payment_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("payments.id"), index=True)
     amount: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     currency: so.Mapped[str] = so.mapped_column(sa.String(3))
-    # How the refund splits between platform fee and the tutor's net (SPEC §3).
+    # How the refund splits between platform fee and the tutor's net, like the payment
+    # (the last refund takes the remainder: never more fee or net back than was paid).
     fee_part: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     net_part: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default=RefundStatus.PENDING)

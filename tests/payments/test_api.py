@@ -1,4 +1,4 @@
-"""The payments API (SPEC §7): shapes, status codes, ownership and bad input."""
+"""The payments API: shapes, status codes, ownership and bad input."""
 
 from __future__ import annotations
 

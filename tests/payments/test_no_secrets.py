@@ -1,4 +1,4 @@
-"""No card number, CVC or secret key in the database, the logs or the pages (SPEC §9)."""
+"""No card number, CVC or secret key in the database, the logs or the pages."""
 
 from __future__ import annotations
 
