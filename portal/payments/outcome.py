@@ -6,8 +6,12 @@ and only the first of them changes anything. `mark_payment_succeeded` is the one
 path: it schedules the lesson and calls `effects.on_payment_succeeded` (the tutor's
 earning, the invoice, the receipt, the audit log) in the same unit of work.
 
-A Checkout payment is a `Payment` whose provider object is a Checkout Session; its
-intent id is filled in once the session is paid (`apply_checkout_session`).
+An intent's answer is applied by `apply_intent`, a Checkout Session's by
+`apply_checkout_session` (which fills in the intent id once the session is paid). An
+attempt abandoned here (the lesson cancelled, or the student switching between the card
+form and Checkout) is cancelled at the provider first; if it turns out to have been
+paid, the success is recorded instead. `settle_payments_before_cancel` is what the
+booking's cancel paths call for that.
 """
 
 from __future__ import annotations
