@@ -1,4 +1,5 @@
-"""The tutor's wallet over JSON (SPEC §7). Students and admins get 403."""
+"""The tutor's wallet over JSON: figures, statement, analytics, settings. Students and
+admins get 403."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from portal.wallets.summary import WalletSummary, get_wallet_summary
 
 bp = api_blueprint("wallets_api", __name__, "/wallet")
 
-# The bank and Stripe account fields of SPEC §7 belong to the payouts feature.
+# The settings also take the bank and Stripe account fields, which belong to payouts.
 SETTINGS_FIELDS = {"payout_threshold", "auto_payout_enabled", *payout_bank.SETTINGS_FIELDS}
 
 # The range `analytics/` covers when `from` is not given, per period.

@@ -75,6 +75,16 @@ def test_the_orm_refuses_unbalanced_postings_at_flush():
     db.session.rollback()
 
 
+def test_the_factory_installs_the_flush_guard(app):
+    import sqlalchemy.orm as so
+
+    from portal.ledger import guard
+
+    assert sa.event.contains(so.Session, "before_flush", guard.guard_ledger_rows)
+    guard.install()  # a second app (or a second call) changes nothing
+    assert sa.event.contains(so.Session, "before_flush", guard.guard_ledger_rows)
+
+
 @pytest.mark.postgres
 def test_postgres_refuses_updates_and_deletes(tutor, postgres):
     credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
