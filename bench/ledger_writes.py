@@ -2,7 +2,7 @@
 
 First pgbench: its TPC-B-like script with `-c 8 -j 2 -T 15`, initialised in a database of
 its own. Then the ledger: 8 worker processes (no shared GIL) post lesson earnings through
-`portal.wallets.services.process_lesson_earning` for as long, each one a full unit of
+`portal.wallets.earnings.process_lesson_earning` for as long, each one a full unit of
 work as the payments feature runs it: lock the wallet, look the key up, insert the entry
 and its 3 postings, move the wallet, write the statement line, commit (and the deferred
 zero-sum triggers run). Earnings go to `--tutors` tutors at random, so workers contend
@@ -86,7 +86,7 @@ def _app(url: str):
 def prepare_ledger(url: str, tutors: int) -> list[int]:
     from portal.accounts.services import create_user
     from portal.extensions import db
-    from portal.wallets.services import get_or_create_wallet
+    from portal.wallets.movement import get_or_create_wallet
 
     app = _app(url)
     with app.app_context():
@@ -103,7 +103,7 @@ def prepare_ledger(url: str, tutors: int) -> list[int]:
 
 def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -> None:
     from portal.extensions import db
-    from portal.wallets.services import process_lesson_earning
+    from portal.wallets.earnings import process_lesson_earning
 
     app = _app(url)
     rng = random.Random(n)
@@ -147,8 +147,8 @@ def run_ledger(url: str, tutor_ids: list[int], seconds: int, workers: int) -> in
 
 
 def check(url: str) -> list:
+    from portal.books import check_invariants
     from portal.extensions import db
-    from portal.ledger.services import check_invariants
 
     app = _app(url)
     with app.app_context():

@@ -28,7 +28,7 @@ from portal.accounts.services import create_user
 from portal.db import utcnow
 from portal.extensions import db
 from portal.payouts.models import PayoutRequest
-from portal.wallets.services import get_or_create_wallet
+from portal.wallets.movement import get_or_create_wallet
 
 PASSWORD = "bench-password-1"
 TUTORS = 200

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.ledger.accounts import platform_account_ids
 from portal.ledger.models import EntryKind, LedgerEntry, LedgerPosting, PlatformAccount
-from portal.ledger.services import platform_account_ids
 from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
-from portal.wallets.services import get_or_create_wallet, rebuild_monthly_totals
+from portal.wallets.months import rebuild_monthly_totals
+from portal.wallets.movement import get_or_create_wallet
 
 CHUNK = 5000
 

@@ -31,10 +31,12 @@ def register_extensions(app: Flask) -> None:
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
 
     db.init_app(app)
+    guard.install()
     migrate.init_app(
         app,
         db,

@@ -68,7 +68,7 @@ def test_pages_take_huge_page_numbers_and_odd_filters(login, student, admin, tut
 )
 def test_dates_out_of_range_are_refused_with_a_message(login, admin, tutor, who, url):
     from portal.extensions import db
-    from portal.wallets.services import credit_wallet
+    from portal.wallets.adjustments import credit_wallet
 
     credit_wallet(tutor_id=tutor.id, amount=1000, reason="Welcome", idempotency_key="welcome")
     db.session.commit()

@@ -20,7 +20,7 @@ from portal.audit.models import AuditLog
 from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
-from portal.forms import parse_day
+from portal.validation import parse_day
 
 
 class AppendOnlyViolation(RuntimeError):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal.books import check_invariants
+from portal.ledger.accounts import platform_balances
+from portal.money import format_money
+
 ledger_cli = AppGroup("ledger", help="Check and inspect the double-entry ledger.")
 
 
 @ledger_cli.command("check")
 def check_command():
     """Verify every ledger invariant; exit 1 naming each drift."""
-    from portal.ledger.services import check_invariants
-
     drifts = check_invariants()
     if drifts:
         for drift in drifts:
@@ -24,8 +26,5 @@ def check_command():
 @ledger_cli.command("balances")
 def balances_command():
     """Print the platform accounts' balances."""
-    from portal.ledger.services import platform_balances
-    from portal.money import format_money
-
     for account, balance in platform_balances():
         click.echo(f"{account.code:<16} {format_money(balance):>16}  {account.name}")

@@ -27,7 +27,8 @@ so their balances are negative sums and are shown sign-flipped.
 never created or lost, only moved. The service checks it before writing; the database
 checks it again: on PostgreSQL deferred constraint triggers on both tables (see
 `LEDGER_POSTGRES_DDL`) check every entry at commit; on SQLite postings are written through
-the ORM and a flush-time check in `portal.ledger.services` refuses an unbalanced set.
+the ORM and a flush-time guard (`portal.ledger.guard`, installed by the app factory)
+refuses an unbalanced set.
 
 **Append-only.** Entries and postings are never updated or deleted; a correction is a new,
 reversing entry. PostgreSQL refuses UPDATE and DELETE with triggers; the ORM refuses to
@@ -35,15 +36,16 @@ flush a change to a loaded entry or posting on every backend.
 
 **Idempotency.** Every entry carries a unique idempotency key such as
 ``payment:42:captured``. Posting a key that exists returns the existing entry and writes
-nothing, also when two callers race (the unique index decides; see `services.post`).
+nothing, also when two callers race (the unique index decides; see `posting.post`).
 
 **Wallets project from it.** `portal.wallets.models.TutorWallet` holds the tutor's three
 balances (``pending``, ``balance`` = available, ``in_flight``) as plain columns, updated
-in the same transaction as the postings, with the wallet row locked first. Each wallet
-column is minus the sum of the postings on the matching tutor account, and every wallet
-movement writes one statement line (`WalletTransaction`) carrying the changes and the
-balances after it. `flask ledger check` recomputes all of this from the postings and
-names every drift.
+in the same transaction as the postings, with the wallet row locked first: the wallets
+hand `posting.post` their projection, which it writes with the entry (on PostgreSQL in
+the same statement). Each wallet column is minus the sum of the postings on the matching
+tutor account, and every wallet movement writes one statement line (`WalletTransaction`)
+carrying the changes and the balances after it. `flask ledger check` (`portal.books`)
+recomputes all of this from the postings and names every drift.
 """
 
 from __future__ import annotations

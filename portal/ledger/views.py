@@ -8,9 +8,10 @@ from flask import Blueprint, request
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import User
+from portal.books import check_invariants
 from portal.db import parse_id
 from portal.extensions import db
-from portal.ledger import services
+from portal.ledger.accounts import account_balance, display_balance, platform_balances, total
 from portal.ledger.models import LedgerAccount, LedgerEntry
 from portal.rendering import render_page
 
@@ -26,12 +27,10 @@ def index():
 
     owed = db.session.execute(
         sa.select(
-            services.total(TutorWallet.pending).label("pending"),
-            services.total(TutorWallet.balance).label("available"),
-            services.total(TutorWallet.in_flight).label("in_flight"),
-            services.total(sa.case((TutorWallet.balance < 0, -TutorWallet.balance), else_=0)).label(
-                "debt"
-            ),
+            total(TutorWallet.pending).label("pending"),
+            total(TutorWallet.balance).label("available"),
+            total(TutorWallet.in_flight).label("in_flight"),
+            total(sa.case((TutorWallet.balance < 0, -TutorWallet.balance), else_=0)).label("debt"),
             sa.func.count(TutorWallet.id).label("wallets"),
         )
     ).one()
@@ -40,12 +39,12 @@ def index():
     t = WalletTransaction
     refunds = db.session.execute(
         sa.select(
-            services.total(t.gross),
-            services.total(t.fee),
-            services.total(sa.case((t.type == TransactionType.REFUND, 1), else_=-1)),
+            total(t.gross),
+            total(t.fee),
+            total(sa.case((t.type == TransactionType.REFUND, 1), else_=-1)),
         ).where(t.type.in_(REFUND_TYPES))
     ).one()
-    balances = services.platform_balances()
+    balances = platform_balances()
     lookup, looked_up, lookup_error = _lookup(request.args.get("account", "").strip())
     recent = db.session.scalars(
         sa.select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(RECENT_ENTRIES)
@@ -60,7 +59,7 @@ def index():
         looked_up=looked_up,
         lookup_error=lookup_error,
         recent=recent,
-        drifts=services.check_invariants() if request.args.get("check") == "now" else None,
+        drifts=check_invariants() if request.args.get("check") == "now" else None,
         fragments={"ledger-check": "check"},
     )
 
@@ -87,6 +86,6 @@ def _lookup(query: str):
         return query, [], f"No account or tutor matches “{query}”."
     return (
         query,
-        [(a, services.display_balance(a, services.account_balance(a.id))) for a in accounts],
+        [(a, display_balance(a, account_balance(a.id))) for a in accounts],
         None,
     )

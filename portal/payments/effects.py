@@ -28,11 +28,8 @@ from portal.payments.signals import (
     payment_succeeded,
     refund_reversed,
 )
-from portal.wallets.services import (
-    process_lesson_earning,
-    process_refund_deduction,
-    reverse_refund_deduction,
-)
+from portal.wallets.earnings import process_lesson_earning
+from portal.wallets.refunds import process_refund_deduction, reverse_refund_deduction
 
 # Ledger memos are at most this long.
 MEMO_LENGTH = 255

@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.money import split_fee
 from portal.payouts import bank
-from portal.wallets import services as wallets
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 
 # Deutsche Bank's published example IBAN: valid, and nobody's account.
 DEMO_IBAN = "DE89370400440532013000"
@@ -39,11 +39,11 @@ def load_payout_demo(tutor: User, student: User) -> None:
             continue
         booking = _past_lesson(tutor, student, minutes, days_ago)
         split = split_fee(booking.price)
-        wallets.process_lesson_earning(
+        process_lesson_earning(
             tutor_id=tutor.id, gross=split.amount, fee=split.fee, idempotency_key=key,
             booking_id=booking.id, memo="Demo lesson",
         )  # fmt: skip
-    wallets.release_pending_earnings()
+    release_pending_earnings()
 
 
 def _past_lesson(tutor: User, student: User, minutes: int, days_ago: int) -> Booking:

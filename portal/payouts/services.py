@@ -59,8 +59,14 @@ from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
 from portal.payouts.notifications import notify_after_commit
 from portal.providers import get_provider
 from portal.providers.base import ProviderRejected
-from portal.wallets import services as wallets
 from portal.wallets.models import TutorWallet
+from portal.wallets.movement import lock_wallet
+from portal.wallets.payout_funds import (
+    complete_payout_funds,
+    release_payout_reservation,
+    reserve_payout,
+)
+from portal.wallets.summary import get_wallet_summary
 
 S = PayoutStatus
 
@@ -211,7 +217,7 @@ def check_request(tutor_id: int, amount: object, payout_method: object) -> None:
     amount = _check_amount(amount)
     method = _method(payout_method)
     bank.require_details(bank.get_destination(tutor_id), method)
-    _check_funds(wallets.get_wallet_summary(tutor_id).balance, amount)
+    _check_funds(get_wallet_summary(tutor_id).balance, amount)
 
 
 def request_payout(
@@ -230,7 +236,7 @@ def request_payout(
     key = None
     if request_key is not None:
         key = f"tutor:{tutor.id}:{check_request_key(request_key)}"
-        wallets.lock_wallet(tutor.id)  # a second click waits here for the first
+        lock_wallet(tutor.id)  # a second click waits here for the first
         asked = db.session.scalar(sa.select(PayoutRequest).where(PayoutRequest.request_key == key))
         if asked is not None:
             if (asked.amount, asked.payout_method) != (amount, payout_method):
@@ -254,7 +260,7 @@ def _create(
     method = _method(payout_method)
     destination = bank.get_destination(tutor_id)
     bank.require_details(destination, method)
-    wallet = wallets.lock_wallet(tutor_id)
+    wallet = lock_wallet(tutor_id)
     _check_funds(wallet.balance, amount)
     payout = PayoutRequest(
         uuid=uuid.uuid4(), wallet_id=wallet.id, tutor_id=tutor_id, amount=amount,
@@ -264,7 +270,7 @@ def _create(
     )  # fmt: skip
     db.session.add(payout)
     db.session.flush()
-    wallets.reserve_payout(
+    reserve_payout(
         tutor_id=tutor_id, amount=amount, idempotency_key=money_key(payout, "requested"),
         payout_id=payout.id, actor_id=actor_id, memo=f"Payout {str(payout.uuid)[:8]} requested",
     )  # fmt: skip
@@ -293,7 +299,7 @@ def request_auto_payout(tutor_id: int, day: date) -> PayoutRequest | None:
     method = auto_payout_method(tutor_id)
     if method is None:
         return None
-    wallet = wallets.lock_wallet(tutor_id)
+    wallet = lock_wallet(tutor_id)
     due = wallet.auto_payout_enabled and wallet.balance >= wallet.payout_threshold
     taken = db.session.scalar(sa.select(PayoutRequest.id).where(PayoutRequest.request_key == key))
     if not due or taken is not None:
@@ -328,7 +334,7 @@ def cancel_payout(tutor: User, payout_id: object) -> PayoutRequest:
 
 
 def _return_money(payout: PayoutRequest, event: str, actor_id: int | None) -> None:
-    wallets.release_payout_reservation(
+    release_payout_reservation(
         tutor_id=payout.tutor_id, amount=payout.amount, idempotency_key=money_key(payout, event),
         payout_id=payout.id, actor_id=actor_id, memo=f"Payout {str(payout.uuid)[:8]} {event}",
     )  # fmt: skip
@@ -435,7 +441,7 @@ def complete_payout(
 
 def _complete(payout: PayoutRequest, actor_id: int | None, **changes) -> None:
     _move(payout, "complete", actor_id, **changes)
-    wallets.complete_payout_funds(
+    complete_payout_funds(
         tutor_id=payout.tutor_id, amount=payout.amount,
         idempotency_key=money_key(payout, "completed"), payout_id=payout.id, actor_id=actor_id,
         memo=f"Payout {str(payout.uuid)[:8]} sent",

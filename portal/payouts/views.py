@@ -16,8 +16,8 @@ from portal.payouts.forms import BankDetailsForm, PayoutRequestForm, StripeAccou
 from portal.payouts.models import PayoutMethod
 from portal.payouts.web import unit_of_work
 from portal.rendering import htmx_target, render_page
-from portal.wallets import services as wallets
 from portal.wallets.forms import PayoutSettingsForm
+from portal.wallets.summary import get_wallet_summary
 
 bp = Blueprint("payouts", __name__)
 
@@ -32,7 +32,7 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
         default = next((m for m in PayoutMethod if m in ready), PayoutMethod.BANK_TRANSFER)
         form = PayoutRequestForm(formdata=None, payout_method=default)
     return {
-        "summary": wallets.get_wallet_summary(current_user.id),
+        "summary": get_wallet_summary(current_user.id),
         "form": form,
         "ready": ready,
         "destinations": {
@@ -91,7 +91,7 @@ def check():
             except PortalError as exc:
                 message = exc.message
             else:
-                left = wallets.get_wallet_summary(current_user.id).balance - form.amount.data
+                left = get_wallet_summary(current_user.id).balance - form.amount.data
                 message, ok = f"Fine: {format_money(left)} stays available.", True
     return render_block(INDEX, "feedback", message=message, ok=ok)
 
@@ -128,7 +128,7 @@ def cancel(payout_id):
 
 def _settings_page(bank_form=None, stripe_form=None, status: int = 200):
     destination = bank.get_destination(current_user.id)
-    summary = wallets.get_wallet_summary(current_user.id)
+    summary = get_wallet_summary(current_user.id)
     return render_page(
         SETTINGS,
         status=status,

@@ -1,4 +1,5 @@
-"""The tutor's wallet over JSON (SPEC §7). Students and admins get 403."""
+"""The tutor's wallet over JSON: figures, statement, analytics, settings. Students and
+admins get 403."""
 
 from __future__ import annotations
 
@@ -13,19 +14,23 @@ from portal.db import utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.payouts import bank as payout_bank
-from portal.wallets import services
+from portal.payouts.settings import update_payout_settings
+from portal.wallets.analytics import PERIODS, get_earnings_analytics, last_months
 from portal.wallets.models import WalletTransaction
+from portal.wallets.movement import get_wallet
+from portal.wallets.statement import parse_statement_filters, statement_query
+from portal.wallets.summary import WalletSummary, get_wallet_summary
 
 bp = api_blueprint("wallets_api", __name__, "/wallet")
 
-# The bank and Stripe account fields of SPEC §7 belong to the payouts feature.
+# The settings also take the bank and Stripe account fields, which belong to payouts.
 SETTINGS_FIELDS = {"payout_threshold", "auto_payout_enabled", *payout_bank.SETTINGS_FIELDS}
 
 # The range `analytics/` covers when `from` is not given, per period.
 DEFAULT_SPAN = {"day": timedelta(days=29), "week": timedelta(weeks=11), "month": None}
 
 
-def wallet_json(summary: services.WalletSummary) -> dict:
+def wallet_json(summary: WalletSummary) -> dict:
     return {
         "balance": summary.balance,
         "pending": summary.pending,
@@ -71,17 +76,17 @@ def _currency() -> str:
 @bp.get("/")
 @tutor_required
 def wallet():
-    return jsonify(wallet_json(services.get_wallet_summary(current_user.id)))
+    return jsonify(wallet_json(get_wallet_summary(current_user.id)))
 
 
 @bp.get("/transactions/")
 @tutor_required
 def transactions():
     args = request.args
-    filters = services.parse_statement_filters(args.get("type"), args.get("from"), args.get("to"))
-    wallet = services.get_wallet(current_user.id)
+    filters = parse_statement_filters(args.get("type"), args.get("from"), args.get("to"))
+    wallet = get_wallet(current_user.id)
     # A tutor without a wallet has an empty statement: wallet id 0 matches nothing.
-    query = services.statement_query(wallet.id if wallet else 0, filters)
+    query = statement_query(wallet.id if wallet else 0, filters)
     return jsonify(paginate(query, transaction_json))
 
 
@@ -90,22 +95,22 @@ def transactions():
 def analytics():
     args = request.args
     period = args.get("period", "month")
-    if period not in services.PERIODS:
+    if period not in PERIODS:
         raise ValidationError(
             "period must be day, week or month.", fields={"period": ["Choose day, week or month."]}
         )
-    dates = services.parse_statement_filters(None, args.get("from"), args.get("to"))
+    dates = parse_statement_filters(None, args.get("from"), args.get("to"))
     date_to = dates.date_to or utcnow().date()
     date_from = dates.date_from
     if date_from is None:
         span = DEFAULT_SPAN[period]
-        date_from = services.last_months(12, date_to)[0] if span is None else date_to - span
+        date_from = last_months(12, date_to)[0] if span is None else date_to - span
     if date_from > date_to:
         raise ValidationError(
             "The start date is after the end date.",
             fields={"from": ["Must not be after the end date."]},
         )
-    buckets = services.get_earnings_analytics(current_user.id, period, date_from, date_to)
+    buckets = get_earnings_analytics(current_user.id, period, date_from, date_to)
     return jsonify(
         {
             "period": period,
@@ -146,8 +151,6 @@ def settings():
     bank_fields = {k: data[k] for k in payout_bank.SETTINGS_FIELDS if k in data}
     if bank_fields:
         payout_bank.update_bank_details(current_user.id, **bank_fields)
-    services.update_payout_settings(
-        current_user.id, payout_threshold=threshold, auto_payout_enabled=auto
-    )
+    update_payout_settings(current_user.id, payout_threshold=threshold, auto_payout_enabled=auto)
     db.session.commit()
-    return jsonify(wallet_json(services.get_wallet_summary(current_user.id)))
+    return jsonify(wallet_json(get_wallet_summary(current_user.id)))

@@ -1,14 +1,19 @@
-"""The wallet half of `flask ledger check`: projections and statements against postings."""
+"""The wallets' invariants: projections, statements and monthly totals against postings.
+
+`portal.books` runs them after the ledger's own (`portal.ledger.checks`).
+"""
 
 from __future__ import annotations
+
+from datetime import date
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from portal.extensions import db
+from portal.ledger.accounts import total
+from portal.ledger.checks import MAX_REPORTED, Drift
 from portal.ledger.models import LedgerEntry, LedgerPosting
-from portal.ledger.services import MAX_REPORTED, Drift
-from portal.ledger.services import total as ledger_total
 from portal.wallets.models import (
     EARNING_TYPES,
     REFUND_TYPES,
@@ -17,6 +22,7 @@ from portal.wallets.models import (
     WalletMonth,
     WalletTransaction,
 )
+from portal.wallets.months import MONTH_FIGURES, MONTHLY_TYPES, bucket_sql, figures_sql
 
 BUCKETS = (
     ("pending", "pending_account_id", "pending_change", "pending_after"),
@@ -26,6 +32,8 @@ BUCKETS = (
 
 
 def wallet_drifts() -> list[Drift]:
+    """Wallets against postings and statements, running sums, lines against entries,
+    tutor entries without a line, monthly totals against the statement."""
     return (
         _wallets_against_postings()
         + _wallets_against_statements()
@@ -38,7 +46,7 @@ def wallet_drifts() -> list[Drift]:
 
 def _account_sum(account_column):
     return (
-        sa.select(ledger_total(LedgerPosting.amount, negate=True))
+        sa.select(total(LedgerPosting.amount, negate=True))
         .where(LedgerPosting.account_id == account_column)
         .correlate(TutorWallet)
         .scalar_subquery()
@@ -49,13 +57,13 @@ def _wallets_against_postings() -> list[Drift]:
     columns = [_account_sum(getattr(TutorWallet, acct)) for _, acct, _, _ in BUCKETS]
     drifts = []
     for wallet, *sums in db.session.execute(sa.select(TutorWallet, *columns)).all():
-        for (name, *_), total in zip(BUCKETS, sums, strict=True):
-            if getattr(wallet, name) != total:
+        for (name, *_), summed in zip(BUCKETS, sums, strict=True):
+            if getattr(wallet, name) != summed:
                 drifts.append(
                     Drift(
                         "wallet differs from its postings",
                         f"tutor {wallet.tutor_id} {name} is {getattr(wallet, name)}, "
-                        f"postings say {total}",
+                        f"postings say {summed}",
                     )
                 )
     return drifts[:MAX_REPORTED]
@@ -180,15 +188,13 @@ def _entries_without_lines() -> list[Drift]:
 
 def _monthly_totals() -> list[Drift]:
     """The monthly totals behind the dashboard's chart equal their statement lines."""
-    from portal.wallets.services import _MONTHLY_TYPES, MONTH_FIGURES, _bucket_sql, _figures
-
     t = WalletTransaction
-    month = _bucket_sql("month").label("month")
+    month = bucket_sql("month").label("month")
     from_lines = {
         (row.wallet_id, _as_date(row.month)): tuple(row[2:])
         for row in db.session.execute(
-            sa.select(t.wallet_id, month, *_figures())
-            .where(t.type.in_(_MONTHLY_TYPES))
+            sa.select(t.wallet_id, month, *figures_sql())
+            .where(t.type.in_(MONTHLY_TYPES))
             .group_by(t.wallet_id, month)
         )
     }
@@ -211,6 +217,4 @@ def _monthly_totals() -> list[Drift]:
 
 
 def _as_date(value):
-    from datetime import date
-
     return value if isinstance(value, date) else date.fromisoformat(value)

@@ -2,9 +2,9 @@
 
 `TutorWallet` holds the three balances as columns (``pending``, ``balance`` = available,
 ``in_flight``) plus lifetime figures and payout settings. Every change goes through
-`portal.wallets.services`, which locks the wallet row, posts a ledger entry and writes
-one `WalletTransaction` (a statement line) in the same transaction. Bank details live
-with the payouts feature.
+`portal.wallets.movement`, which locks the wallet row and posts a ledger entry with the
+wallet's projection: the balances and one `WalletTransaction` (a statement line), in the
+same transaction. Bank details live with the payouts feature.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.wallets import services
+from portal.wallets import earnings
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +18,9 @@ def release_pending_earnings() -> int:
     """
     now = utcnow()
     released = 0
-    for tutor_id in services.tutors_with_due_earnings(now):
+    for tutor_id in earnings.tutors_with_due_earnings(now):
         try:
-            released += services.release_earnings_of(tutor_id, now)
+            released += earnings.release_earnings_of(tutor_id, now)
             db.session.commit()
         except Exception:  # logged; the next hourly run tries this tutor again
             db.session.rollback()

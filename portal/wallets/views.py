@@ -19,11 +19,16 @@ from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.forms import apply_field_errors
+from portal.payouts.settings import update_payout_settings
 from portal.rendering import htmx_target, render_page
-from portal.wallets import services
+from portal.wallets import statement
+from portal.wallets.analytics import get_earnings_analytics, last_months
 from portal.wallets.charts import bar_chart
 from portal.wallets.forms import PayoutSettingsForm
 from portal.wallets.models import TRANSACTION_TYPES
+from portal.wallets.movement import get_wallet
+from portal.wallets.statement import StatementFilters, parse_statement_filters, statement_page
+from portal.wallets.summary import get_wallet_summary
 
 bp = Blueprint("wallets", __name__)
 
@@ -36,15 +41,13 @@ def _cursor(name: str) -> int | None:
     return parse_id(raw)
 
 
-def _filters() -> tuple[services.StatementFilters, dict | None]:
+def _filters() -> tuple[StatementFilters, dict | None]:
     """The statement filters from the query string, or no filters and the errors."""
     args = request.args
     try:
-        return services.parse_statement_filters(
-            args.get("type"), args.get("from"), args.get("to")
-        ), None
+        return parse_statement_filters(args.get("type"), args.get("from"), args.get("to")), None
     except ValidationError as exc:
-        return services.StatementFilters(), exc.fields
+        return StatementFilters(), exc.fields
 
 
 @bp.get("/earnings")
@@ -54,9 +57,9 @@ def earnings():
 
 
 def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
-    summary = services.get_wallet_summary(current_user.id)
+    summary = get_wallet_summary(current_user.id)
     filters, filter_errors = _filters()
-    page = services.statement_page(
+    page = statement_page(
         None if filter_errors else summary.wallet_id,
         filters,
         before=_cursor("before"),
@@ -89,8 +92,8 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
 def _chart_context(summary) -> dict:
     if summary.is_empty:
         return {"chart": None, "months": []}
-    start, end = services.last_months(CHART_MONTHS, utcnow().date())
-    months = services.get_earnings_analytics(current_user.id, "month", start, end)
+    start, end = last_months(CHART_MONTHS, utcnow().date())
+    months = get_earnings_analytics(current_user.id, "month", start, end)
     points = [(m.start.strftime("%b"), m.net) for m in months]
     return {"chart": bar_chart(points, summary.currency), "months": months}
 
@@ -103,7 +106,7 @@ def payout_settings():
     saved = False
     if form.validate_on_submit():
         try:
-            services.update_payout_settings(
+            update_payout_settings(
                 current_user.id,
                 payout_threshold=form.payout_threshold.data,
                 auto_payout_enabled=bool(form.auto_payout_enabled.data),
@@ -135,10 +138,10 @@ def statement_csv():
     filters, errors = _filters()
     if errors:
         raise ValidationError(next(iter(errors.values()))[0], fields=errors)
-    wallet = services.get_wallet(current_user.id)
+    wallet = get_wallet(current_user.id)
     stamp = utcnow().strftime("%Y%m%d")
     response = Response(
-        stream_with_context(services.statement_csv(wallet.id if wallet else None, filters)),
+        stream_with_context(statement.statement_csv(wallet.id if wallet else None, filters)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="m4sh-statement-{stamp}.csv"',

@@ -3,17 +3,19 @@
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.wallets import services as wallet
+from portal.wallets.adjustments import credit_wallet
+from portal.wallets.earnings import process_lesson_earning
+from portal.wallets.refunds import process_refund_deduction
 
 
 def _money_moved(tutor):
-    wallet.process_lesson_earning(
+    process_lesson_earning(
         tutor_id=tutor.id, gross=4500, fee=675, idempotency_key="pay:1", payment_id=1
     )
-    wallet.process_refund_deduction(
+    process_refund_deduction(
         tutor_id=tutor.id, refund=2000, fee_part=300, idempotency_key="ref:1", payment_id=1
     )
-    wallet.credit_wallet(tutor_id=tutor.id, amount=500, reason="r", idempotency_key="c")
+    credit_wallet(tutor_id=tutor.id, amount=500, reason="r", idempotency_key="c")
     db.session.commit()
 
 

@@ -4,27 +4,26 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.ledger import services as ledger
+from portal.ledger.accounts import platform_account_ids
 from portal.ledger.models import EntryKind, LedgerEntry, LedgerPosting
-from portal.wallets import services as wallet
+from portal.ledger.posting import AppendOnlyViolation, UnbalancedEntry, post
+from portal.wallets.adjustments import credit_wallet
 
 
 def _accounts():
-    ids = ledger.platform_account_ids()
+    ids = platform_account_ids()
     return ids["provider_cash"], ids["fee_revenue"], ids["adjustments"]
 
 
 def test_post_writes_a_balanced_entry_once():
     cash, fees, _ = _accounts()
-    posted = ledger.post(
+    posted = post(
         idempotency_key="t:1", kind=EntryKind.REFUND, postings=[(cash, 500), (fees, -500)]
     )
     db.session.commit()
     assert posted.created
     assert [(p.account_id, p.amount) for p in posted.entry.postings] == [(cash, 500), (fees, -500)]
-    again = ledger.post(
-        idempotency_key="t:1", kind=EntryKind.REFUND, postings=[(cash, 900), (fees, -900)]
-    )
+    again = post(idempotency_key="t:1", kind=EntryKind.REFUND, postings=[(cash, 900), (fees, -900)])
     assert not again.created and again.entry.id == posted.entry.id
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerPosting)) == 2
 
@@ -35,29 +34,27 @@ def test_post_writes_a_balanced_entry_once():
 )
 def test_unbalanced_entries_are_refused(postings):
     _accounts()
-    with pytest.raises(ledger.UnbalancedEntry):
-        ledger.post(idempotency_key="t:bad", kind=EntryKind.REFUND, postings=postings)
+    with pytest.raises(UnbalancedEntry):
+        post(idempotency_key="t:bad", kind=EntryKind.REFUND, postings=postings)
 
 
 def test_amounts_are_ints_only():
     cash, fees, _ = _accounts()
     with pytest.raises(TypeError):
-        ledger.post(
-            idempotency_key="t", kind=EntryKind.REFUND, postings=[(cash, 5.0), (fees, -5.0)]
-        )
+        post(idempotency_key="t", kind=EntryKind.REFUND, postings=[(cash, 5.0), (fees, -5.0)])
 
 
 def test_the_orm_refuses_to_change_or_delete_entries_and_postings(tutor):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
+    credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
     db.session.commit()
     posting = db.session.scalars(sa.select(LedgerPosting)).first()
     posting.amount = 1
-    with pytest.raises(ledger.AppendOnlyViolation):
+    with pytest.raises(AppendOnlyViolation):
         db.session.flush()
     db.session.rollback()
     entry = db.session.scalars(sa.select(LedgerEntry)).first()
     db.session.delete(entry)
-    with pytest.raises(ledger.AppendOnlyViolation):
+    with pytest.raises(AppendOnlyViolation):
         db.session.flush()
     db.session.rollback()
 
@@ -73,14 +70,24 @@ def test_the_orm_refuses_unbalanced_postings_at_flush():
             LedgerPosting(entry_id=entry.id, account_id=fees, amount=-9),
         ]
     )
-    with pytest.raises(ledger.UnbalancedEntry):
+    with pytest.raises(UnbalancedEntry):
         db.session.flush()
     db.session.rollback()
 
 
+def test_the_factory_installs_the_flush_guard(app):
+    import sqlalchemy.orm as so
+
+    from portal.ledger import guard
+
+    assert sa.event.contains(so.Session, "before_flush", guard.guard_ledger_rows)
+    guard.install()  # a second app (or a second call) changes nothing
+    assert sa.event.contains(so.Session, "before_flush", guard.guard_ledger_rows)
+
+
 @pytest.mark.postgres
 def test_postgres_refuses_updates_and_deletes(tutor, postgres):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
+    credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
     db.session.commit()
     for statement in (
         "UPDATE ledger_postings SET amount = amount + 1",
@@ -133,7 +140,7 @@ def test_the_ddl_runs_verbatim_as_a_migration_would(postgres, tutor):
     with db.engine.begin() as conn:
         conn.execute(sa.text(LEDGER_POSTGRES_DROP_DDL))
         conn.execute(sa.text(LEDGER_POSTGRES_DDL))
-    wallet.credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
+    credit_wallet(tutor_id=tutor.id, amount=100, reason="r", idempotency_key="c")
     db.session.commit()
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         db.session.execute(sa.text("DELETE FROM ledger_postings"))

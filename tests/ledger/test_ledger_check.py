@@ -4,14 +4,16 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.wallets import services as wallet
+from portal.wallets.adjustments import credit_wallet
+from portal.wallets.earnings import process_lesson_earning
+from portal.wallets.payout_funds import reserve_payout
 
 
 @pytest.fixture
 def busy_wallet(tutor):
-    wallet.process_lesson_earning(tutor_id=tutor.id, gross=4500, fee=675, idempotency_key="e1")
-    wallet.credit_wallet(tutor_id=tutor.id, amount=2000, reason="r", idempotency_key="c1")
-    wallet.reserve_payout(tutor_id=tutor.id, amount=1500, idempotency_key="p1", payout_id=1)
+    process_lesson_earning(tutor_id=tutor.id, gross=4500, fee=675, idempotency_key="e1")
+    credit_wallet(tutor_id=tutor.id, amount=2000, reason="r", idempotency_key="c1")
+    reserve_payout(tutor_id=tutor.id, amount=1500, idempotency_key="p1", payout_id=1)
     db.session.commit()
     return tutor
 

@@ -9,15 +9,17 @@ import pytest
 import sqlalchemy as sa
 
 from portal.bookings import services as bookings
+from portal.books import check_invariants
 from portal.db import utcnow
 from portal.extensions import db
+from portal.ledger.accounts import platform_balances
 from portal.ledger.models import LedgerEntry
-from portal.ledger.services import check_invariants, platform_balances
 from portal.payments import outcome, refunds
 from portal.payments.effects import earning_key
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
-from portal.wallets.services import get_wallet, release_pending_earnings
+from portal.wallets.earnings import release_pending_earnings
+from portal.wallets.movement import get_wallet
 
 pytestmark = pytest.mark.stripe
 

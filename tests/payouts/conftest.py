@@ -14,7 +14,9 @@ from portal.money import split_fee
 from portal.payouts import bank
 from portal.providers import EXTENSION_KEY
 from portal.providers.stripe import StripeProvider
-from portal.wallets import services as wallets
+from portal.wallets.adjustments import credit_wallet
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
+from portal.wallets.summary import get_wallet_summary
 from tests import factories
 from tests.payouts.stripe_transfers import TransferServer
 
@@ -29,7 +31,7 @@ def field_keys(app, monkeypatch):
 
 
 def figures(tutor_id: int) -> dict:
-    s = wallets.get_wallet_summary(tutor_id)
+    s = get_wallet_summary(tutor_id)
     return {"available": s.balance, "in_flight": s.in_flight, "withdrawn": s.total_withdrawn}
 
 
@@ -46,19 +48,19 @@ def earn(tutor, lesson_price: int = 4500, *, lessons: int = 1) -> int:
         )  # fmt: skip
         booking.completed_at = utcnow() - timedelta(days=8)
         split = split_fee(lesson_price)
-        wallets.process_lesson_earning(
+        process_lesson_earning(
             tutor_id=tutor.id, gross=split.amount, fee=split.fee,
             idempotency_key=f"test:booking:{booking.id}:earned", booking_id=booking.id,
         )  # fmt: skip
         total += split.net
-    wallets.release_pending_earnings()
+    release_pending_earnings()
     db.session.commit()
     return total
 
 
 def credit(tutor, amount: int) -> None:
     """Money straight into available (an admin credit), for tests about other things."""
-    wallets.credit_wallet(
+    credit_wallet(
         tutor_id=tutor.id, amount=amount, reason="test money",
         idempotency_key=f"test:credit:{tutor.id}:{amount}:{utcnow().timestamp()}",
     )  # fmt: skip

@@ -10,8 +10,8 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.payouts.models import PayoutRequest
 from portal.payouts.services import request_auto_payout
+from portal.payouts.settings import update_payout_settings
 from portal.payouts.tasks import process_auto_payouts
-from portal.wallets.services import update_payout_settings
 from tests import factories
 from tests.payouts.conftest import credit, figures, with_bank, with_stripe
 

@@ -208,12 +208,13 @@ def test_not_json_is_a_400(client, bank_tutor, bearer):
 
 
 def test_a_tutor_in_debt_cannot_withdraw(client, bank_tutor, bearer):
-    from portal.wallets import services as wallets
+    from portal.wallets.adjustments import debit_wallet
+    from portal.wallets.refunds import process_refund_deduction
 
     credit(bank_tutor, 5000)
-    wallets.debit_wallet(tutor_id=bank_tutor.id, amount=5000, reason="x", idempotency_key="d1")
+    debit_wallet(tutor_id=bank_tutor.id, amount=5000, reason="x", idempotency_key="d1")
     # A refund after release: available goes below zero.
-    wallets.process_refund_deduction(
+    process_refund_deduction(
         tutor_id=bank_tutor.id, refund=2000, fee_part=300, idempotency_key="r1"
     )
     db.session.commit()

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 
 from portal.bookings.models import BookingStatus
+from portal.books import check_invariants
 from portal.db import utcnow
 from portal.extensions import db
-from portal.ledger.services import check_invariants, platform_balances
-from portal.wallets.services import get_wallet_summary
+from portal.ledger.accounts import platform_balances
+from portal.wallets.summary import get_wallet_summary
 from tests import factories
 
 

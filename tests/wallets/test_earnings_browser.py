@@ -6,14 +6,17 @@ import pytest
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.wallets import services as wallet
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
+from portal.wallets.payout_funds import reserve_payout
+from portal.wallets.refunds import process_refund_deduction
+from portal.wallets.summary import get_wallet_summary
 from tests.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
 
 def _earn(tutor, n, gross=4500):
-    wallet.process_lesson_earning(
+    process_lesson_earning(
         tutor_id=tutor.id,
         gross=gross,
         fee=gross * 15 // 100,
@@ -35,7 +38,7 @@ def test_an_empty_wallet_explains_what_will_happen(page, sign_in, tutor):
 def test_a_busy_wallet_filters_pages_and_saves_settings(page, sign_in, tutor):
     for n in range(30):
         _earn(tutor, n)
-    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
+    release_pending_earnings(utcnow() + timedelta(days=8))
     _earn(tutor, 99, gross=6000)
     db.session.commit()
     sign_in(page, tutor)
@@ -66,15 +69,15 @@ def test_a_busy_wallet_filters_pages_and_saves_settings(page, sign_in, tutor):
     page.get_by_role("button", name="Save settings").click()
     page.get_by_text("Payout settings saved.").wait_for()
     db.session.expire_all()
-    summary = wallet.get_wallet_summary(tutor.id)
+    summary = get_wallet_summary(tutor.id)
     assert (summary.payout_threshold, summary.auto_payout_enabled) == (7500, True)
 
 
 def test_a_wallet_in_debt_says_so(page, sign_in, tutor):
     _earn(tutor, 1)
-    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
-    wallet.reserve_payout(tutor_id=tutor.id, amount=3825, idempotency_key="p", payout_id=1)
-    wallet.process_refund_deduction(
+    release_pending_earnings(utcnow() + timedelta(days=8))
+    reserve_payout(tutor_id=tutor.id, amount=3825, idempotency_key="p", payout_id=1)
+    process_refund_deduction(
         tutor_id=tutor.id, refund=4500, fee_part=675, idempotency_key="r", payment_id=1
     )
     db.session.commit()

@@ -9,13 +9,18 @@ import pytest
 from bench.seed_wallet import seed_statement
 from portal.db import utcnow
 from portal.extensions import db
-from portal.wallets import services as wallet
+from portal.money import format_money
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.models import TutorWallet
+from portal.wallets.movement import get_wallet
+from portal.wallets.payout_funds import reserve_payout
+from portal.wallets.refunds import process_refund_deduction
+from portal.wallets.summary import get_wallet_summary
 from tests.wallets.conftest import assert_ledger_ok
 
 
 def earn(tutor, n, gross=4500):
-    wallet.process_lesson_earning(
+    process_lesson_earning(
         tutor_id=tutor.id,
         gross=gross,
         fee=gross * 15 // 100,
@@ -28,9 +33,9 @@ def earn(tutor, n, gross=4500):
 def busy(tutor):
     for n in range(30):
         earn(tutor, n)
-    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
+    release_pending_earnings(utcnow() + timedelta(days=8))
     earn(tutor, 99, gross=6000)
-    wallet.reserve_payout(tutor_id=tutor.id, amount=5000, idempotency_key="p1", payout_id=1)
+    reserve_payout(tutor_id=tutor.id, amount=5000, idempotency_key="p1", payout_id=1)
     db.session.commit()
     return tutor
 
@@ -47,8 +52,8 @@ def test_an_empty_wallet_shows_a_helpful_empty_state(login, tutor):
 
 def test_a_busy_wallet_shows_cards_chart_table_and_statement(login, busy):
     html = login(busy).get("/earnings").get_data(as_text=True)
-    summary = wallet.get_wallet_summary(busy.id)
-    assert "Available" in html and wallet._money(summary.balance) in html
+    summary = get_wallet_summary(busy.id)
+    assert "Available" in html and format_money(summary.balance) in html
     assert "Pending" in html and "$51.00" in html
     assert "On its way" in html and "$50.00" in html
     assert 'role="img"' in html and "Earnings by month" in html
@@ -58,9 +63,9 @@ def test_a_busy_wallet_shows_cards_chart_table_and_statement(login, busy):
 
 def test_a_wallet_in_debt_says_so(login, tutor):
     earn(tutor, 1)
-    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
-    wallet.reserve_payout(tutor_id=tutor.id, amount=3825, idempotency_key="p", payout_id=1)
-    wallet.process_refund_deduction(
+    release_pending_earnings(utcnow() + timedelta(days=8))
+    reserve_payout(tutor_id=tutor.id, amount=3825, idempotency_key="p", payout_id=1)
+    process_refund_deduction(
         tutor_id=tutor.id, refund=4500, fee_part=675, idempotency_key="r", payment_id=1
     )
     db.session.commit()
@@ -125,14 +130,14 @@ def test_payout_settings_form_with_htmx(login, tutor):
         headers=headers,
     )
     assert saved.status_code == 200 and "Payout settings saved" in saved.get_data(as_text=True)
-    summary = wallet.get_wallet_summary(tutor.id)
+    summary = get_wallet_summary(tutor.id)
     assert (summary.payout_threshold, summary.auto_payout_enabled) == (7550, True)
 
     low = browser.post("/earnings/settings", {"payout_threshold": "5"}, headers=headers)
     assert low.status_code == 422 and "at least $10.00" in low.get_data(as_text=True)
     bad = browser.post("/earnings/settings", {"payout_threshold": "ten"}, headers=headers)
     assert bad.status_code == 422 and "Enter an amount like" in bad.get_data(as_text=True)
-    summary = wallet.get_wallet_summary(tutor.id)
+    summary = get_wallet_summary(tutor.id)
     assert (summary.payout_threshold, summary.auto_payout_enabled) == (7550, True)
 
 
@@ -140,7 +145,7 @@ def test_payout_settings_without_javascript(login, tutor):
     browser = login(tutor)
     response = browser.post("/earnings/settings", {"payout_threshold": "20"})
     assert response.status_code == 302
-    assert wallet.get_wallet_summary(tutor.id).payout_threshold == 2000
+    assert get_wallet_summary(tutor.id).payout_threshold == 2000
     response = browser.post("/earnings/settings", {"payout_threshold": "1"})
     assert response.status_code == 422 and "at least $10.00" in response.get_data(as_text=True)
 
@@ -149,7 +154,7 @@ def test_settings_need_the_csrf_token(login, tutor):
     browser = login(tutor)
     response = browser.client.post("/earnings/settings", data={"payout_threshold": "20"})
     assert response.status_code in (302, 400)
-    assert wallet.get_wallet(tutor.id) is None
+    assert get_wallet(tutor.id) is None
 
 
 @pytest.mark.parametrize("role", ["student", "admin"])

@@ -6,18 +6,19 @@ import pytest
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.wallets import services as wallet
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.models import TutorWallet
+from portal.wallets.movement import get_wallet
 
 
 @pytest.fixture
 def earning_tutor(tutor):
     for n in range(3):
-        wallet.process_lesson_earning(
+        process_lesson_earning(
             tutor_id=tutor.id, gross=4500, fee=675, idempotency_key=f"payment:{n}", payment_id=n
         )
-    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
-    wallet.process_lesson_earning(
+    release_pending_earnings(utcnow() + timedelta(days=8))
+    process_lesson_earning(
         tutor_id=tutor.id, gross=1000, fee=150, idempotency_key="payment:9", payment_id=9
     )
     db.session.commit()
@@ -168,7 +169,7 @@ def test_bad_settings_are_400_and_change_nothing(client, bearer, tutor, body, fi
     response = client.patch("/api/v1/wallet/settings/", json=body, headers=bearer(tutor))
     assert response.status_code == 400
     assert field in response.json["error"]["fields"]
-    assert wallet.get_wallet(tutor.id) is None
+    assert get_wallet(tutor.id) is None
 
 
 def test_session_patch_needs_csrf(app, login, tutor):

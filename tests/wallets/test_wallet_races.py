@@ -15,8 +15,16 @@ from portal.db import utcnow
 from portal.errors import Conflict, InsufficientFunds
 from portal.extensions import db
 from portal.ledger.models import LedgerAccount, LedgerEntry
-from portal.wallets import services as wallet
+from portal.wallets.adjustments import credit_wallet, debit_wallet
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.models import TutorWallet
+from portal.wallets.movement import get_or_create_wallet
+from portal.wallets.payout_funds import (
+    complete_payout_funds,
+    release_payout_reservation,
+    reserve_payout,
+)
+from portal.wallets.refunds import process_refund_deduction
 from tests import factories
 from tests.wallets.conftest import assert_ledger_ok, figures
 
@@ -48,10 +56,8 @@ def run_threads(app, count: int, work) -> list:
 
 
 def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tutor):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=50_000, reason="seed", idempotency_key="seed")
-    wallet.process_lesson_earning(
-        tutor_id=tutor.id, gross=1000, fee=100, idempotency_key="seed-earning"
-    )
+    credit_wallet(tutor_id=tutor.id, amount=50_000, reason="seed", idempotency_key="seed")
+    process_lesson_earning(tutor_id=tutor.id, gross=1000, fee=100, idempotency_key="seed-earning")
     db.session.commit()
     tutor_id = tutor.id
 
@@ -80,7 +86,7 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
             amount = rng.randint(100, 6000)
             try:
                 if op == "earn":
-                    wallet.process_lesson_earning(
+                    process_lesson_earning(
                         tutor_id=tutor_id,
                         gross=amount,
                         fee=amount // 10,
@@ -91,21 +97,19 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                     done["moved"] += 1
                     earned.append((worker * 1000 + step, amount))
                 elif op == "credit":
-                    line = wallet.credit_wallet(
+                    line = credit_wallet(
                         tutor_id=tutor_id, amount=amount, reason="r", idempotency_key=key
                     )
                     credits.append((key, amount, line.id))
                     done["credited"] += amount
                     done["moved"] += 1
                 elif op == "debit":
-                    wallet.debit_wallet(
-                        tutor_id=tutor_id, amount=amount, reason="r", idempotency_key=key
-                    )
+                    debit_wallet(tutor_id=tutor_id, amount=amount, reason="r", idempotency_key=key)
                     done["debited"] += amount
                     done["moved"] += 1
                 elif op == "payout":
                     payout_id = worker * 1000 + step
-                    wallet.reserve_payout(
+                    reserve_payout(
                         tutor_id=tutor_id, amount=amount, idempotency_key=key, payout_id=payout_id
                     )
                     reserved.append((payout_id, amount))
@@ -114,7 +118,7 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                 elif op == "settle" and reserved:
                     payout_id, amount = reserved.pop()
                     if rng.random() < 0.5:
-                        wallet.complete_payout_funds(
+                        complete_payout_funds(
                             tutor_id=tutor_id,
                             amount=amount,
                             idempotency_key=key,
@@ -123,7 +127,7 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                         done["withdrawn"] += amount
                         done["moved"] += 1
                     else:
-                        wallet.release_payout_reservation(
+                        release_payout_reservation(
                             tutor_id=tutor_id,
                             amount=amount,
                             idempotency_key=key,
@@ -133,7 +137,7 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                         done["moved"] += 1
                 elif op == "refund" and earned:
                     payment_id, gross = earned.pop()
-                    wallet.process_refund_deduction(
+                    process_refund_deduction(
                         tutor_id=tutor_id,
                         refund=gross,
                         fee_part=gross // 10,
@@ -143,17 +147,17 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                     done["refunded"] += gross - gross // 10
                     done["moved"] += 1
                 elif op == "release":
-                    wallet.release_pending_earnings(utcnow() + timedelta(days=8))
+                    release_pending_earnings(utcnow() + timedelta(days=8))
                     done["released_calls"] += 1
                 elif op == "replay" and credits:
                     old_key, old_amount, line_id = rng.choice(credits)
-                    again = wallet.credit_wallet(
+                    again = credit_wallet(
                         tutor_id=tutor_id, amount=old_amount, reason="r", idempotency_key=old_key
                     )
                     assert again.id == line_id
                     done["replayed"] += 1
                 elif op == "replay":  # a replay of a movement of another kind is refused
-                    wallet.credit_wallet(
+                    credit_wallet(
                         tutor_id=tutor_id, amount=1, reason="r", idempotency_key="seed-earning"
                     )
                 db.session.commit()
@@ -193,11 +197,11 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
 
 def test_eight_workers_posting_the_same_key_make_exactly_one_entry(app, postgres, tutor):
     tutor_id = tutor.id
-    wallet.get_or_create_wallet(tutor_id)
+    get_or_create_wallet(tutor_id)
     db.session.commit()
 
     def work(_):
-        line = wallet.process_lesson_earning(
+        line = process_lesson_earning(
             tutor_id=tutor_id,
             gross=4500,
             fee=675,
@@ -219,9 +223,7 @@ def test_eight_workers_opening_the_same_wallet_make_one(app, postgres):
     tutor_id = factories.UserFactory(role="tutor").id
 
     def work(i):
-        line = wallet.credit_wallet(
-            tutor_id=tutor_id, amount=100, reason="r", idempotency_key=f"c{i}"
-        )
+        line = credit_wallet(tutor_id=tutor_id, amount=100, reason="r", idempotency_key=f"c{i}")
         db.session.commit()
         return line.wallet_id
 
@@ -234,13 +236,13 @@ def test_eight_workers_opening_the_same_wallet_make_one(app, postgres):
 
 
 def test_concurrent_debits_never_overdraw(app, postgres, tutor):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="c")
+    credit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="c")
     db.session.commit()
     tutor_id = tutor.id
 
     def work(i):
         try:
-            wallet.debit_wallet(tutor_id=tutor_id, amount=300, reason="r", idempotency_key=f"d{i}")
+            debit_wallet(tutor_id=tutor_id, amount=300, reason="r", idempotency_key=f"d{i}")
             db.session.commit()
             return "ok"
         except InsufficientFunds:

@@ -8,9 +8,20 @@ import sqlalchemy as sa
 from portal.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry, LedgerPosting
-from portal.ledger.services import IdempotencyConflict
-from portal.wallets import services as wallet
+from portal.ledger.posting import IdempotencyConflict
+from portal.payouts.settings import update_payout_settings
+from portal.wallets.adjustments import credit_wallet, debit_wallet
+from portal.wallets.analytics import get_earnings_analytics
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.models import TutorWallet, WalletTransaction
+from portal.wallets.movement import get_or_create_wallet
+from portal.wallets.payout_funds import (
+    complete_payout_funds,
+    release_payout_reservation,
+    reserve_payout,
+)
+from portal.wallets.refunds import process_refund_deduction
+from portal.wallets.summary import get_wallet_summary
 from tests import factories
 from tests.wallets.conftest import assert_ledger_ok, figures
 
@@ -23,7 +34,7 @@ def _rows() -> tuple[int, int, int]:
 
 
 def earn(tutor, key="payment:1:captured", gross=4500, fee=675, **kwargs):
-    return wallet.process_lesson_earning(
+    return process_lesson_earning(
         tutor_id=tutor.id, gross=gross, fee=fee, idempotency_key=key, **kwargs
     )
 
@@ -46,7 +57,7 @@ def test_a_key_used_for_another_kind_of_movement_is_refused(tutor):
     earn(tutor, key="k1")
     db.session.commit()
     with pytest.raises(IdempotencyConflict) as info:
-        wallet.credit_wallet(tutor_id=tutor.id, amount=100, reason="x", idempotency_key="k1")
+        credit_wallet(tutor_id=tutor.id, amount=100, reason="x", idempotency_key="k1")
     assert info.value.status == 409
     other = factories.UserFactory(role="tutor")
     with pytest.raises(IdempotencyConflict):
@@ -54,12 +65,11 @@ def test_a_key_used_for_another_kind_of_movement_is_refused(tutor):
 
 
 def test_replaying_a_debit_that_emptied_the_wallet_returns_it_instead_of_refusing(tutor):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="c")
-    first = wallet.debit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="d")
+    credit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="c")
+    first = debit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="d")
     db.session.commit()
     assert (
-        wallet.debit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="d").id
-        == first.id
+        debit_wallet(tutor_id=tutor.id, amount=1000, reason="r", idempotency_key="d").id == first.id
     )
 
 
@@ -68,7 +78,7 @@ def test_amounts_must_be_ints(tutor, bad):
     with pytest.raises(TypeError):
         earn(tutor, gross=bad)
     with pytest.raises(TypeError):
-        wallet.credit_wallet(tutor_id=tutor.id, amount=bad, reason="r", idempotency_key="c")
+        credit_wallet(tutor_id=tutor.id, amount=bad, reason="r", idempotency_key="c")
     assert _rows() == (0, 0, 0)
 
 
@@ -81,21 +91,17 @@ def test_amounts_must_be_ints(tutor, bad):
         (lambda t: earn(t, gross=100, fee=-1), "fee"),
         (lambda t: earn(t, gross=10**12, fee=0), "gross"),
         (
-            lambda t: wallet.process_refund_deduction(
+            lambda t: process_refund_deduction(
                 tutor_id=t.id, refund=100, fee_part=200, idempotency_key="r"
             ),
             "fee_part",
         ),
         (
-            lambda t: wallet.credit_wallet(
-                tutor_id=t.id, amount=100, reason="  ", idempotency_key="c"
-            ),
+            lambda t: credit_wallet(tutor_id=t.id, amount=100, reason="  ", idempotency_key="c"),
             "reason",
         ),
         (
-            lambda t: wallet.reserve_payout(
-                tutor_id=t.id, amount=-5, idempotency_key="p", payout_id=1
-            ),
+            lambda t: reserve_payout(tutor_id=t.id, amount=-5, idempotency_key="p", payout_id=1),
             "amount",
         ),
     ],
@@ -117,54 +123,50 @@ def test_keys_must_be_non_empty_strings(tutor):
 def test_only_tutors_have_wallets(student, admin):
     for user in (student, admin):
         with pytest.raises(NotFound):
-            wallet.get_or_create_wallet(user.id)
+            get_or_create_wallet(user.id)
     with pytest.raises(NotFound):
-        wallet.get_or_create_wallet(999_999)
+        get_or_create_wallet(999_999)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TutorWallet)) == 0
 
 
 def test_get_or_create_wallet_opens_it_once(tutor):
-    first = wallet.get_or_create_wallet(tutor.id)
-    assert wallet.get_or_create_wallet(tutor.id).id == first.id
+    first = get_or_create_wallet(tutor.id)
+    assert get_or_create_wallet(tutor.id).id == first.id
     figures = (first.balance, first.pending, first.in_flight, first.payout_threshold)
     assert figures == (0, 0, 0, 1000)
 
 
 def test_payout_reservation_refuses_more_than_available(tutor):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=2000, reason="r", idempotency_key="c")
+    credit_wallet(tutor_id=tutor.id, amount=2000, reason="r", idempotency_key="c")
     with pytest.raises(InsufficientFunds) as info:
-        wallet.reserve_payout(tutor_id=tutor.id, amount=2001, idempotency_key="p", payout_id=1)
+        reserve_payout(tutor_id=tutor.id, amount=2001, idempotency_key="p", payout_id=1)
     assert info.value.status == 409
 
 
 def test_payout_settlement_cannot_move_more_than_that_payout_holds(tutor):
-    wallet.credit_wallet(tutor_id=tutor.id, amount=5000, reason="r", idempotency_key="c")
-    wallet.reserve_payout(tutor_id=tutor.id, amount=2000, idempotency_key="p1", payout_id=1)
-    wallet.reserve_payout(tutor_id=tutor.id, amount=2000, idempotency_key="p2", payout_id=2)
+    credit_wallet(tutor_id=tutor.id, amount=5000, reason="r", idempotency_key="c")
+    reserve_payout(tutor_id=tutor.id, amount=2000, idempotency_key="p1", payout_id=1)
+    reserve_payout(tutor_id=tutor.id, amount=2000, idempotency_key="p2", payout_id=2)
     with pytest.raises(Conflict, match="in flight"):
-        wallet.complete_payout_funds(
-            tutor_id=tutor.id, amount=2500, idempotency_key="p1:c", payout_id=1
-        )
-    wallet.complete_payout_funds(
-        tutor_id=tutor.id, amount=2000, idempotency_key="p1:c", payout_id=1
-    )
+        complete_payout_funds(tutor_id=tutor.id, amount=2500, idempotency_key="p1:c", payout_id=1)
+    complete_payout_funds(tutor_id=tutor.id, amount=2000, idempotency_key="p1:c", payout_id=1)
     with pytest.raises(Conflict):  # already completed: nothing left to return
-        wallet.release_payout_reservation(
+        release_payout_reservation(
             tutor_id=tutor.id, amount=2000, idempotency_key="p1:fail", payout_id=1
         )
     db.session.rollback()
 
 
 def test_update_payout_settings(tutor):
-    saved = wallet.update_payout_settings(tutor.id, payout_threshold=2500, auto_payout_enabled=True)
+    saved = update_payout_settings(tutor.id, payout_threshold=2500, auto_payout_enabled=True)
     db.session.commit()
     assert (saved.payout_threshold, saved.auto_payout_enabled) == (2500, True)
     with pytest.raises(ValidationError, match="at least"):
-        wallet.update_payout_settings(tutor.id, payout_threshold=999)
+        update_payout_settings(tutor.id, payout_threshold=999)
     with pytest.raises(TypeError):
-        wallet.update_payout_settings(tutor.id, auto_payout_enabled="yes")
+        update_payout_settings(tutor.id, auto_payout_enabled="yes")
     db.session.rollback()
-    assert wallet.get_wallet_summary(tutor.id).payout_threshold == 2500
+    assert get_wallet_summary(tutor.id).payout_threshold == 2500
 
 
 def test_an_earning_without_a_booking_is_released_after_the_hold(tutor):
@@ -174,17 +176,15 @@ def test_an_earning_without_a_booking_is_released_after_the_hold(tutor):
 
     earn(tutor)
     db.session.commit()
-    assert wallet.release_pending_earnings(utcnow() + timedelta(days=6)) == 0
-    assert wallet.release_pending_earnings(utcnow() + timedelta(days=7, seconds=1)) == 1
+    assert release_pending_earnings(utcnow() + timedelta(days=6)) == 0
+    assert release_pending_earnings(utcnow() + timedelta(days=7, seconds=1)) == 1
     db.session.commit()
     assert figures(tutor.id)["available"] == 3825
 
 
 def test_a_refund_without_a_link_comes_out_of_available(tutor):
     earn(tutor)
-    wallet.process_refund_deduction(
-        tutor_id=tutor.id, refund=1000, fee_part=150, idempotency_key="r"
-    )
+    process_refund_deduction(tutor_id=tutor.id, refund=1000, fee_part=150, idempotency_key="r")
     db.session.commit()
     assert figures(tutor.id)["pending"] == 3825
     assert figures(tutor.id)["available"] == -850
@@ -198,12 +198,10 @@ def test_analytics_sum_by_period_with_every_bucket(tutor):
 
     earn(tutor, key="a")
     earn(tutor, key="b", gross=1000, fee=150)
-    wallet.process_refund_deduction(
-        tutor_id=tutor.id, refund=1000, fee_part=150, idempotency_key="r"
-    )
+    process_refund_deduction(tutor_id=tutor.id, refund=1000, fee_part=150, idempotency_key="r")
     db.session.commit()
     today = utcnow().date()
-    days = wallet.get_earnings_analytics(tutor.id, "day", today - timedelta(days=2), today)
+    days = get_earnings_analytics(tutor.id, "day", today - timedelta(days=2), today)
     assert [d.start for d in days] == [today - timedelta(days=n) for n in (2, 1, 0)]
     last = days[-1]
     assert (last.earned, last.fees, last.lessons, last.refunds, last.net) == (
@@ -213,14 +211,14 @@ def test_analytics_sum_by_period_with_every_bucket(tutor):
         850,
         3825,
     )
-    weeks = wallet.get_earnings_analytics(tutor.id, "week", today - timedelta(days=20), today)
+    weeks = get_earnings_analytics(tutor.id, "week", today - timedelta(days=20), today)
     assert all(w.start.weekday() == 0 for w in weeks)
     assert sum(w.earned for w in weeks) == 4675
-    months = wallet.get_earnings_analytics(tutor.id, "month", date(2020, 1, 1), today)
+    months = get_earnings_analytics(tutor.id, "month", date(2020, 1, 1), today)
     assert months[0].start == date(2020, 1, 1) and sum(m.lessons for m in months) == 2
     with pytest.raises(ValidationError):
-        wallet.get_earnings_analytics(tutor.id, "year", today, today)
+        get_earnings_analytics(tutor.id, "year", today, today)
     with pytest.raises(ValidationError):
-        wallet.get_earnings_analytics(tutor.id, "day", today, today - timedelta(days=1))
+        get_earnings_analytics(tutor.id, "day", today, today - timedelta(days=1))
     with pytest.raises(ValidationError, match="more than"):
-        wallet.get_earnings_analytics(tutor.id, "day", date(2000, 1, 1), today)
+        get_earnings_analytics(tutor.id, "day", date(2000, 1, 1), today)

@@ -21,7 +21,14 @@ from portal.db import utcnow
 from portal.errors import InsufficientFunds
 from portal.extensions import db
 from portal.money import split_fee, split_refund
-from portal.wallets import services as wallet
+from portal.wallets.adjustments import credit_wallet, debit_wallet
+from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
+from portal.wallets.payout_funds import (
+    complete_payout_funds,
+    release_payout_reservation,
+    reserve_payout,
+)
+from portal.wallets.refunds import process_refund_deduction, reverse_refund_deduction
 from tests import factories
 from tests.wallets.conftest import assert_ledger_ok, figures
 
@@ -94,7 +101,7 @@ class WalletMachine(RuleBasedStateMachine):
         )
         split = split_fee(gross)
         self._call(
-            wallet.process_lesson_earning,
+            process_lesson_earning,
             tutor_id=self.tutor.id,
             gross=gross,
             fee=split.fee,
@@ -118,7 +125,7 @@ class WalletMachine(RuleBasedStateMachine):
         db.session.commit()
         paid.completed = True
         due = [p for p in self.paid if p.completed and p.pending > 0]
-        released = wallet.release_pending_earnings()
+        released = release_pending_earnings()
         db.session.commit()
         assert released == len(due)
         for p in due:
@@ -140,7 +147,7 @@ class WalletMachine(RuleBasedStateMachine):
             fee_refunded=paid.fee_refunded,
         )
         self._call(
-            wallet.process_refund_deduction,
+            process_refund_deduction,
             tutor_id=self.tutor.id,
             refund=amount,
             fee_part=split.fee,
@@ -164,7 +171,7 @@ class WalletMachine(RuleBasedStateMachine):
         refunded = data.draw(st.sampled_from(self.refunds))
         self.refunds.remove(refunded)
         self._call(
-            wallet.reverse_refund_deduction,
+            reverse_refund_deduction,
             tutor_id=self.tutor.id,
             refund_key=refunded.key,
             idempotency_key=f"{refunded.key}:reversed",
@@ -181,7 +188,7 @@ class WalletMachine(RuleBasedStateMachine):
     @rule(amount=amounts)
     def credit(self, amount):
         self._call(
-            wallet.credit_wallet,
+            credit_wallet,
             tutor_id=self.tutor.id,
             amount=amount,
             reason="goodwill",
@@ -194,7 +201,7 @@ class WalletMachine(RuleBasedStateMachine):
         key = f"debit:{self._next()}"
         if amount > self.model["available"]:
             try:
-                wallet.debit_wallet(
+                debit_wallet(
                     tutor_id=self.tutor.id, amount=amount, reason="fix", idempotency_key=key
                 )
             except InsufficientFunds:
@@ -202,7 +209,7 @@ class WalletMachine(RuleBasedStateMachine):
                 return
             raise AssertionError("an overdraft was allowed")
         self._call(
-            wallet.debit_wallet,
+            debit_wallet,
             tutor_id=self.tutor.id,
             amount=amount,
             reason="fix",
@@ -216,7 +223,7 @@ class WalletMachine(RuleBasedStateMachine):
         key = f"payout:{payout_id}:reserve"
         if self.model["available"] < 0 or amount > self.model["available"]:
             try:
-                wallet.reserve_payout(
+                reserve_payout(
                     tutor_id=self.tutor.id, amount=amount, idempotency_key=key, payout_id=payout_id
                 )
             except InsufficientFunds:
@@ -224,7 +231,7 @@ class WalletMachine(RuleBasedStateMachine):
                 return
             raise AssertionError("a payout beyond the available balance was reserved")
         self._call(
-            wallet.reserve_payout,
+            reserve_payout,
             tutor_id=self.tutor.id,
             amount=amount,
             idempotency_key=key,
@@ -239,7 +246,7 @@ class WalletMachine(RuleBasedStateMachine):
     def settle_payout(self, data, succeed):
         payout_id = data.draw(st.sampled_from(sorted(self.payouts)))
         amount = self.payouts.pop(payout_id)
-        fn = wallet.complete_payout_funds if succeed else wallet.release_payout_reservation
+        fn = complete_payout_funds if succeed else release_payout_reservation
         self._call(
             fn,
             tutor_id=self.tutor.id,

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditLog
 from portal.bookings.models import BookingStatus
+from portal.books import check_invariants
 from portal.extensions import db
-from portal.ledger.services import check_invariants
 from portal.payments.models import PaymentStatus, RefundStatus
-from portal.wallets.services import get_wallet_summary
+from portal.wallets.summary import get_wallet_summary
 from portal.webhooks.models import EventStatus
 from tests.stripe_replay import recorded
 from tests.webhooks.conftest import (

@@ -1,0 +1,60 @@
+"""Adjustments: an admin credits or debits a tutor's available balance, with a reason.
+
+The movement contract and money paths: `portal.wallets.movement`.
+"""
+
+from __future__ import annotations
+
+from portal.errors import InsufficientFunds
+from portal.ledger.models import EntryKind, PlatformAccount
+from portal.money import format_money
+from portal.wallets import arguments as check
+from portal.wallets.models import TransactionType, WalletTransaction
+from portal.wallets.movement import Move, apply, begin
+
+ADJUSTMENTS = PlatformAccount.ADJUSTMENTS
+
+
+def credit_wallet(
+    *, tutor_id: int, amount: int, reason: str, idempotency_key: str, actor_id: int | None = None
+) -> WalletTransaction:
+    """An admin adds money to the tutor's available balance (e.g. a goodwill payment)."""
+    amount = check.amount(amount)
+    reason = check.reason(reason)
+    kind = EntryKind.ADJUSTMENT_CREDIT
+    wallet, existing, accounts = begin(tutor_id, idempotency_key, kind, (ADJUSTMENTS,))
+    if existing is not None:
+        return existing
+    move = Move(
+        kind,
+        TransactionType.CREDIT,
+        amount=amount,
+        available=amount,
+        platform={ADJUSTMENTS: amount},
+    )
+    return apply(wallet, move, accounts, key=idempotency_key, memo=reason, actor_id=actor_id)
+
+
+def debit_wallet(
+    *, tutor_id: int, amount: int, reason: str, idempotency_key: str, actor_id: int | None = None
+) -> WalletTransaction:
+    """An admin takes money from the available balance; never more than is there (409)."""
+    amount = check.amount(amount)
+    reason = check.reason(reason)
+    kind = EntryKind.ADJUSTMENT_DEBIT
+    wallet, existing, accounts = begin(tutor_id, idempotency_key, kind, (ADJUSTMENTS,))
+    if existing is not None:
+        return existing
+    if amount > wallet.balance:
+        raise InsufficientFunds(
+            f"The available balance is {format_money(wallet.balance)}; "
+            f"{format_money(amount)} cannot be debited."
+        )
+    move = Move(
+        kind,
+        TransactionType.DEBIT,
+        amount=-amount,
+        available=-amount,
+        platform={ADJUSTMENTS: -amount},
+    )
+    return apply(wallet, move, accounts, key=idempotency_key, memo=reason, actor_id=actor_id)

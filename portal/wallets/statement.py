@@ -1,0 +1,183 @@
+"""A wallet's statement: filters from user input, one page by keyset, the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.money import format_major_plain
+from portal.validation import parse_day
+from portal.wallets.analytics import day_start
+from portal.wallets.models import TRANSACTION_TYPES, WalletTransaction
+
+
+@dataclass(frozen=True)
+class StatementFilters:
+    type: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def as_args(self) -> dict[str, str]:
+        args = {}
+        if self.type:
+            args["type"] = self.type
+        if self.date_from:
+            args["from"] = self.date_from.isoformat()
+        if self.date_to:
+            args["to"] = self.date_to.isoformat()
+        return args
+
+
+def parse_statement_filters(type_: object, date_from: object, date_to: object) -> StatementFilters:
+    """Filters from user input (query strings); refuses unknown types and bad date ranges."""
+    errors: dict[str, list[str]] = {}
+    kind = (type_ or "").strip() if isinstance(type_, str) else type_
+    if kind and kind not in TRANSACTION_TYPES:
+        errors["type"] = [f"Unknown transaction type {kind!r}."]
+    start = parse_day(date_from, "from", errors)
+    end = parse_day(date_to, "to", errors)
+    if start and end and start > end:
+        errors["from"] = ["The start date is after the end date."]
+    if errors:
+        raise ValidationError(next(iter(errors.values()))[0], fields=errors)
+    return StatementFilters(kind or None, start, end)
+
+
+def statement_query(wallet_id: int, filters: StatementFilters) -> sa.Select:
+    """Statement lines of one wallet, newest first."""
+    t = WalletTransaction
+    query = sa.select(t).where(t.wallet_id == wallet_id).order_by(t.id.desc())
+    if filters.type:
+        query = query.where(t.type == filters.type)
+    if filters.date_from:
+        query = query.where(t.created_at >= day_start(filters.date_from))
+    if filters.date_to:
+        query = query.where(t.created_at < day_start(filters.date_to + timedelta(days=1)))
+    return query
+
+
+@dataclass
+class StatementPage:
+    lines: list[WalletTransaction]
+    newer: int | None  # cursor for the newer page (``after=``), if there is one
+    older: int | None  # cursor for the older page (``before=``), if there is one
+
+
+def statement_page(
+    wallet_id: int | None,
+    filters: StatementFilters,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = 25,
+) -> StatementPage:
+    """One page of the statement by keyset (id cursors): the same cost on any page.
+
+    One query: it fetches one line more than the page to know whether there is another.
+    """
+    if wallet_id is None:
+        return StatementPage([], None, None)
+    query = statement_query(wallet_id, filters)
+    t = WalletTransaction
+    if after is not None:  # the newer page: walk up from the cursor, then flip
+        rows = list(
+            db.session.scalars(
+                query.where(t.id > after).order_by(None).order_by(t.id.asc()).limit(per_page + 1)
+            )
+        )
+        more = len(rows) > per_page
+        lines = list(reversed(rows[:per_page]))
+        return StatementPage(lines, lines[0].id if more else None, lines[-1].id if lines else None)
+    if before is not None:
+        query = query.where(t.id < before)
+    rows = list(db.session.scalars(query.limit(per_page + 1)))
+    more = len(rows) > per_page
+    lines = rows[:per_page]
+    return StatementPage(
+        lines,
+        lines[0].id if before is not None and lines else None,
+        lines[-1].id if more else None,
+    )
+
+
+CSV_HEADER = (
+    "date",
+    "type",
+    "description",
+    "amount",
+    "available_change",
+    "pending_change",
+    "in_flight_change",
+    "balance_after",
+    "pending_after",
+    "currency",
+    "booking_id",
+    "payment_id",
+    "payout_id",
+    "entry_id",
+)
+
+
+def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[str]:
+    """The whole (filtered) statement as CSV text, a chunk at a time, in constant memory.
+
+    Rows come from a server-side cursor (`yield_per`) and leave as soon as a chunk is full.
+    """
+    currency = current_app.config["PLATFORM_CURRENCY"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    if wallet_id is not None:
+        t = WalletTransaction
+        query = (
+            statement_query(wallet_id, filters)
+            .with_only_columns(
+                t.created_at,
+                t.type,
+                t.description,
+                t.amount,
+                t.available_change,
+                t.pending_change,
+                t.in_flight_change,
+                t.balance_after,
+                t.pending_after,
+                t.booking_id,
+                t.payment_id,
+                t.payout_id,
+                t.entry_id,
+            )
+            .execution_options(yield_per=2000)
+        )
+        major = lambda value: format_major_plain(value, currency)  # noqa: E731
+        for count, row in enumerate(db.session.execute(query), start=1):
+            writer.writerow(
+                (
+                    row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    row.type,
+                    row.description,
+                    major(row.amount),
+                    major(row.available_change),
+                    major(row.pending_change),
+                    major(row.in_flight_change),
+                    major(row.balance_after),
+                    major(row.pending_after),
+                    currency.upper(),
+                    row.booking_id or "",
+                    row.payment_id or "",
+                    row.payout_id or "",
+                    row.entry_id,
+                )
+            )
+            if count % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
