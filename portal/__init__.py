@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
+    from portal.after_commit import install_after_commit_listeners
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -58,7 +59,20 @@ def register_extensions(app: Flask) -> None:
         return user
 
     register_security(app)
-    celery_init_app(app)
+    install_after_commit_listeners()
+    celery_init_app(app, TASK_MODULES)
+
+
+# Every feature's Celery tasks, so the worker, beat and `flask tasks run` know them.
+TASK_MODULES = (
+    "portal.bookings.tasks",
+    "portal.invoices.tasks",
+    "portal.payouts.notifications",
+    "portal.payouts.tasks",
+    "portal.system.tasks",
+    "portal.wallets.tasks",
+    "portal.webhooks.tasks",
+)
 
 
 # Every feature's blueprints, page views and JSON API alike; one line per module.

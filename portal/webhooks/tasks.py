@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from celery import shared_task
 from flask import current_app
 
-from portal.celery import enqueue_after_commit
+from portal.after_commit import enqueue_after_commit
 from portal.db import utcnow
 from portal.extensions import db
 from portal.payments.models import Payment, PaymentStatus
