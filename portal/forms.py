@@ -1,15 +1,12 @@
-"""Form fields shared by features."""
+"""WTForms pieces shared by features (plain input checks live in `portal.validation`)."""
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import date
 
+from flask import current_app
 from wtforms import HiddenField, StringField
-from wtforms.validators import ValidationError
 
-from portal.errors import ValidationError as InputError
 from portal.money import AmountError, format_major_plain, parse_amount
 
 
@@ -25,8 +22,6 @@ class MoneyField(StringField):
         if self.raw:
             return self.raw
         if isinstance(self.data, int):
-            from flask import current_app
-
             return format_major_plain(
                 self.data, self.currency or current_app.config["PLATFORM_CURRENCY"]
             )
@@ -55,44 +50,9 @@ def apply_field_errors(form, fields: dict[str, list[str]] | None, fallback: str)
         form.form_errors.append(fallback)
 
 
-__all__ = ["MoneyField", "ValidationError", "apply_field_errors"]
-
-
-# Filters take days in this range: arithmetic a day or a year past them stays in range.
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-
-
-def parse_day(value: object, name: str, errors: dict) -> date | None:
-    """A day from "2026-01-31" (or a date); None, with a message in `errors`, if it is not."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, date):
-        try:
-            value = date.fromisoformat(str(value).strip())
-        except ValueError:
-            errors[name] = ["Use a date like 2026-01-31."]
-            return None
-    if not FIRST_DAY <= value <= LAST_DAY:
-        errors[name] = [f"Choose a date from {FIRST_DAY.year} to {LAST_DAY.year}."]
-        return None
-    return value
-
-
-_REQUEST_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
 class RequestKeyField(HiddenField):
     """A key new with each fresh form: the same form submitted twice (a double click, a
     resend) is one request. The API takes the same from the `Idempotency-Key` header."""
 
     def __init__(self, **kwargs):
         super().__init__(default=lambda: uuid.uuid4().hex, **kwargs)
-
-
-def check_request_key(value: object) -> str:
-    if not isinstance(value, str) or not _REQUEST_KEY_RE.match(value):
-        raise InputError(
-            "The request key must be 8 to 64 letters, digits, - or _.",
-            fields={"request_key": ["8 to 64 letters, digits, - or _."]},
-        )
-    return value

@@ -31,7 +31,6 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import parse_id, utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
-from portal.forms import check_request_key
 from portal.money import AmountError, check_amount, format_money, split_fee, split_refund
 from portal.payments.models import (
     COLLECTED_STATUSES,
@@ -59,6 +58,7 @@ from portal.providers.base import (
     ProviderRejected,
     ProviderSetupIntent,
 )
+from portal.validation import check_request_key
 
 log = logging.getLogger(__name__)
 

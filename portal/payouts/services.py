@@ -52,13 +52,13 @@ from portal.errors import (
     ValidationError,
 )
 from portal.extensions import db
-from portal.forms import check_request_key
 from portal.money import format_money, require_int
 from portal.payouts import bank
 from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
 from portal.payouts.notifications import notify_after_commit
 from portal.providers import get_provider
 from portal.providers.base import ProviderRejected
+from portal.validation import check_request_key
 from portal.wallets import services as wallets
 from portal.wallets.models import TutorWallet
 

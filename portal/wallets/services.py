@@ -59,7 +59,6 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import is_postgres, utcnow
 from portal.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from portal.extensions import db
-from portal.forms import parse_day
 from portal.ledger import services as ledger
 from portal.ledger.models import (
     EARNING_KINDS,
@@ -73,6 +72,7 @@ from portal.ledger.models import (
 )
 from portal.ledger.services import total as ledger_total
 from portal.money import AmountError, check_amount, format_major_plain, require_int
+from portal.validation import parse_day
 from portal.wallets.models import (
     EARNING_TYPES,
     REFUND_TYPES,
