@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
     from portal.after_commit import install_after_commit_listeners
+    from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -59,6 +60,7 @@ def register_extensions(app: Flask) -> None:
         return user
 
     register_security(app)
+    register_audit(app)
     install_after_commit_listeners()
     celery_init_app(app, TASK_MODULES)
 
