@@ -30,10 +30,11 @@ def register_extensions(app: Flask) -> None:
     from portal.after_commit import install_after_commit_listeners
     from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
-    from portal.db import render_migration_item
+    from portal.db import install_sqlite_settings, render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.security import note_request_user, register_security
 
+    install_sqlite_settings()
     db.init_app(app)
     migrate.init_app(
         app,
@@ -93,7 +94,7 @@ BLUEPRINT_MODULES = (
     "portal.invoices.admin",
     "portal.invoices.api",
     "portal.payouts.views",
-    "portal.payouts.admin_views",
+    "portal.payouts.admin",
     "portal.payouts.api",
     "portal.audit.views",
     "portal.wallets.views",

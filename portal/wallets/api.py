@@ -12,7 +12,7 @@ from portal.api import api_blueprint, iso, json_body, paginate
 from portal.db import utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
-from portal.payouts import bank as payout_bank
+from portal.payouts import destinations as payout_bank
 from portal.wallets import services
 from portal.wallets.models import WalletTransaction
 

@@ -11,7 +11,7 @@ from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
 from portal.money import split_fee
-from portal.payouts import bank
+from portal.payouts import destinations
 from portal.providers import EXTENSION_KEY
 from portal.providers.stripe import StripeProvider
 from portal.wallets import services as wallets
@@ -66,14 +66,14 @@ def credit(tutor, amount: int) -> None:
 
 
 def with_bank(tutor, iban: str = IBAN) -> None:
-    bank.update_bank_details(
+    destinations.update_bank_details(
         tutor.id, bank_account_holder=tutor.name, bank_name="Commerzbank", bank_iban=iban
     )
     db.session.commit()
 
 
 def with_stripe(tutor, account: str = STRIPE_ACCOUNT) -> None:
-    bank.update_bank_details(tutor.id, stripe_account_id=account)
+    destinations.update_bank_details(tutor.id, stripe_account_id=account)
     db.session.commit()
 
 

@@ -3,7 +3,7 @@
 from portal.accounts.services import get_user_by_email
 from portal.demo import load_demo
 from portal.extensions import db
-from portal.payouts.bank import bank_last4_for
+from portal.payouts.destinations import bank_last4_for
 from tests.payouts.conftest import figures
 from tests.wallets.conftest import assert_ledger_ok
 
