@@ -92,13 +92,13 @@ def render_migration_item(type_, obj, autogen_context):
 
 @contextmanager
 def unit_of_work() -> Iterator[None]:
-    """Commit what the block did, or roll all of it back if it raised."""
+    """Commit what the block did, or roll all of it back if it (or the commit) raised."""
     try:
         yield
+        db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    db.session.commit()
 
 
 def install_sqlite_settings() -> None:

@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 
 from portal.audit.services import RECORDED, record, refuse_changes
-from portal.extensions import db
+from portal.db import unit_of_work
 from portal.security import request_user_is_admin
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -47,17 +47,16 @@ def record_admin_request(response):
         return response
     args = {k: str(v) for k, v in (request.view_args or {}).items()}
     try:
-        record(
-            f"admin.{request.endpoint}",
-            object_type=(request.blueprint or "portal")[:32],
-            object_id=(next(iter(args.values()), request.path))[:64],
-            actor_id=current_user.id,
-            after={"method": request.method, "path": request.path, **args,
-                   "status": response.status_code},
-        )  # fmt: skip
-        db.session.commit()
+        with unit_of_work():
+            record(
+                f"admin.{request.endpoint}",
+                object_type=(request.blueprint or "portal")[:32],
+                object_id=(next(iter(args.values()), request.path))[:64],
+                actor_id=current_user.id,
+                after={"method": request.method, "path": request.path, **args,
+                       "status": response.status_code},
+            )  # fmt: skip
     except Exception:  # the action itself is done; a lost audit row must not undo it
-        db.session.rollback()
         current_app.logger.exception("audit row for %s %s not written", request.method,
                                      request.path)  # fmt: skip
     return response
