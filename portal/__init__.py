@@ -78,7 +78,10 @@ TASK_MODULES = (
 )
 
 
-# Every feature's blueprints, page views and JSON API alike; one line per module.
+# Every feature's blueprints, one line per module, named alike in every feature:
+# `<feature>/views.py` holds the pages of the feature's own users, `<feature>/admin.py` the
+# admin's pages, `<feature>/api.py` the JSON API (`portal/admin/views.py`: the admin's
+# overview and lesson list, which belong to no one feature).
 BLUEPRINT_MODULES = (
     "portal.accounts.views",
     "portal.accounts.api",
@@ -86,7 +89,7 @@ BLUEPRINT_MODULES = (
     "portal.bookings.api",
     "portal.admin.views",
     "portal.webhooks.api",
-    "portal.webhooks.views",
+    "portal.webhooks.admin",
     "portal.payments.views",
     "portal.payments.api",
     "portal.payments.admin",
@@ -96,10 +99,10 @@ BLUEPRINT_MODULES = (
     "portal.payouts.views",
     "portal.payouts.admin",
     "portal.payouts.api",
-    "portal.audit.views",
+    "portal.audit.admin",
     "portal.wallets.views",
     "portal.wallets.api",
-    "portal.ledger.views",
+    "portal.ledger.admin",
 )
 
 
