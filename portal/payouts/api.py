@@ -1,4 +1,4 @@
-"""Payouts over JSON (SPEC §7): a tutor's requests, and the admin's approval queue."""
+"""Payouts over JSON: a tutor's requests, and the admin's approval queue."""
 
 from __future__ import annotations
 

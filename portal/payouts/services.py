@@ -1,4 +1,4 @@
-"""Payout requests: the SPEC §5 state machine, and the money each transition moves.
+"""Payout requests: their state machine, and the money each transition moves.
 
     pending ──approve──▶ approved ──process──▶ processing ──complete──▶ completed
        │                    │                      │
