@@ -16,7 +16,7 @@ from portal.providers import EXTENSION_KEY
 from portal.providers.stripe import StripeProvider
 from portal.wallets import services as wallets
 from tests import factories
-from tests.payouts.stripe_transfers import TransferServer
+from tests.support.stripe_transfers import TransferServer
 
 KEY = Fernet.generate_key().decode()
 IBAN = "DE89370400440532013000"

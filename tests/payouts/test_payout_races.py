@@ -15,7 +15,7 @@ from portal.payouts import services
 from portal.payouts.models import PayoutRequest
 from tests import factories
 from tests.payouts.conftest import credit, figures
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 pytestmark = pytest.mark.postgres
 

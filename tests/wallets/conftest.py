@@ -9,7 +9,7 @@ import pytest
 from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
-from portal.ledger.services import check_invariants, platform_balances
+from portal.ledger.services import platform_balances
 from portal.wallets.services import get_wallet_summary
 from tests import factories
 
@@ -27,11 +27,6 @@ def figures(tutor_id: int) -> dict:
 
 def platform() -> dict[str, int]:
     return {account.code: balance for account, balance in platform_balances()}
-
-
-def assert_ledger_ok() -> None:
-    drifts = check_invariants()
-    assert drifts == [], [str(d) for d in drifts]
 
 
 @pytest.fixture

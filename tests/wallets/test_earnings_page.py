@@ -11,7 +11,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.wallets import services as wallet
 from portal.wallets.models import TutorWallet
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 
 def earn(tutor, n, gross=4500):

@@ -7,7 +7,8 @@ from portal.errors import InsufficientFunds
 from portal.extensions import db
 from portal.money import split_fee, split_refund
 from portal.wallets import services as wallet
-from tests.wallets.conftest import assert_ledger_ok, complete, figures, platform
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import complete, figures, platform
 
 
 def pay(tutor, booking, payment_id, gross=4500):

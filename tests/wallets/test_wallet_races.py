@@ -18,7 +18,8 @@ from portal.ledger.models import LedgerAccount, LedgerEntry
 from portal.wallets import services as wallet
 from portal.wallets.models import TutorWallet
 from tests import factories
-from tests.wallets.conftest import assert_ledger_ok, figures
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import figures
 
 pytestmark = pytest.mark.postgres
 

@@ -12,7 +12,8 @@ from portal.ledger.services import IdempotencyConflict
 from portal.wallets import services as wallet
 from portal.wallets.models import TutorWallet, WalletTransaction
 from tests import factories
-from tests.wallets.conftest import assert_ledger_ok, figures
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import figures
 
 
 def _rows() -> tuple[int, int, int]:

@@ -23,7 +23,8 @@ from portal.extensions import db
 from portal.money import split_fee, split_refund
 from portal.wallets import services as wallet
 from tests import factories
-from tests.wallets.conftest import assert_ledger_ok, figures
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import figures
 
 amounts = st.integers(min_value=1, max_value=200_000)
 
