@@ -26,7 +26,7 @@ RECEIPT_BATCH = 500
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice's PDF: the stored one, or rendered now and stored (then committed)."""
+    """The invoice's PDF: the stored one, or rendered now and stored (the caller commits)."""
     if invoice.status == InvoiceStatus.DRAFT:
         raise InvalidTransition("A draft invoice has no PDF yet; open it first.")
     stored = _stored_pdf(invoice.id)
@@ -38,7 +38,6 @@ def invoice_pdf(invoice: Invoice) -> bytes:
         .where(Invoice.id == invoice.id, Invoice.pdf.is_(None))
         .values(pdf=rendered, pdf_rendered_at=utcnow())
     )
-    db.session.commit()
     return _stored_pdf(invoice.id)
 
 
@@ -72,9 +71,9 @@ def send_receipt(invoice_id: int) -> bool:
     """Send the receipt of a paid invoice unless it has been sent; True if this call sent it.
 
     The invoice row stays locked while the mail goes out (another worker skips it) and is
-    marked sent in the same transaction. If the process dies before that commits, the
-    receipt still counts as unsent and goes out again (retry or `send_missing_receipts`):
-    a payer may rarely get it twice, never not at all.
+    marked sent in the same transaction, which the calling task commits. If the process
+    dies before that commits, the receipt still counts as unsent and goes out again (retry
+    or `send_missing_receipts`): a payer may rarely get it twice, never not at all.
     """
     invoice = db.session.scalar(
         sa.select(Invoice)
@@ -86,15 +85,10 @@ def send_receipt(invoice_id: int) -> bool:
         .with_for_update(skip_locked=True)
     )
     if invoice is None:
-        db.session.rollback()
         return False
-    try:
-        mail.send(receipt_message(invoice))
-    except Exception:
-        db.session.rollback()
-        raise
+    mail.send(receipt_message(invoice))
     invoice.receipt_sent_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return True
 
 

@@ -8,7 +8,7 @@ import smtplib
 
 from celery import shared_task
 
-from portal.db import utcnow
+from portal.db import unit_of_work, utcnow
 from portal.invoices.documents import send_receipt, unsent_receipt_ids
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,14 @@ def send_payment_receipt(self, invoice_id: int) -> bool:
         # No worker (the embedded default): this runs right after the payment committed,
         # which must not fail because of mail; the sweep sends it later.
         try:
-            return send_receipt(invoice_id)
+            with unit_of_work():
+                return send_receipt(invoice_id)
         except Exception:
             log.exception("receipt for invoice %s not sent", invoice_id)
             return False
     try:
-        return send_receipt(invoice_id)
+        with unit_of_work():
+            return send_receipt(invoice_id)
     except (OSError, smtplib.SMTPException) as exc:
         raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 import portal.invoices.receivers  # noqa: F401 - connects the signal receivers
 from portal.accounts.decorators import roles_required, student_required
+from portal.db import unit_of_work
 from portal.invoices import services
 from portal.invoices.documents import invoice_pdf
 from portal.pagination import Page
@@ -38,8 +39,10 @@ def pdf(invoice_id):
 
 
 def send_pdf(invoice):
+    with unit_of_work():  # a PDF rendered now is stored for every later download
+        pdf = invoice_pdf(invoice)
     return send_file(
-        io.BytesIO(invoice_pdf(invoice)),
+        io.BytesIO(pdf),
         mimetype="application/pdf",
         as_attachment=True,
         download_name=f"{invoice.number}.pdf",
