@@ -39,7 +39,8 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
 from portal.payments import cards, confirmation, intents
-from tests.localstripe_server import SECRET_KEY, LocalStripe, free_port
+from tests.support.localstripe import SECRET_KEY, LocalStripe
+from tests.support.servers import free_port
 
 GOAL_MS = 15.0
 WARMUP = 10

@@ -28,13 +28,16 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
+    from portal.after_commit import install_after_commit_listeners
+    from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
-    from portal.db import render_migration_item
+    from portal.db import install_sqlite_settings, render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
 
+    install_sqlite_settings()
     db.init_app(app)
     guard.install()
     migrate.init_app(
@@ -62,8 +65,10 @@ def register_extensions(app: Flask) -> None:
         return user
 
     register_security(app)
-    celery_init_app(app)
+    register_audit(app)
+    install_after_commit_listeners()
     install_payment_listeners()
+    celery_init_app(app, TASK_MODULES)
 
 
 def register_receivers(app: Flask) -> None:
@@ -76,7 +81,22 @@ def register_receivers(app: Flask) -> None:
     connect_audit_receivers()
 
 
-# Every feature's blueprints, page views and JSON API alike; one line per module.
+# Every feature's Celery tasks, so the worker, beat and `flask tasks run` know them.
+TASK_MODULES = (
+    "portal.bookings.tasks",
+    "portal.invoices.tasks",
+    "portal.payouts.notifications",
+    "portal.payouts.tasks",
+    "portal.system.tasks",
+    "portal.wallets.tasks",
+    "portal.webhooks.tasks",
+)
+
+
+# Every feature's blueprints, one line per module, named alike in every feature:
+# `<feature>/views.py` holds the pages of the feature's own users, `<feature>/admin.py` the
+# admin's pages, `<feature>/api.py` the JSON API (`portal/admin/views.py`: the admin's
+# overview and lesson list, which belong to no one feature).
 BLUEPRINT_MODULES = (
     "portal.accounts.views",
     "portal.accounts.api",
@@ -84,7 +104,7 @@ BLUEPRINT_MODULES = (
     "portal.bookings.api",
     "portal.admin.views",
     "portal.webhooks.api",
-    "portal.webhooks.views",
+    "portal.webhooks.admin",
     "portal.payments.views",
     "portal.payments.api",
     "portal.payments.admin",
@@ -92,12 +112,12 @@ BLUEPRINT_MODULES = (
     "portal.invoices.admin",
     "portal.invoices.api",
     "portal.payouts.views",
-    "portal.payouts.admin_views",
+    "portal.payouts.admin",
     "portal.payouts.api",
-    "portal.audit.views",
+    "portal.audit.admin",
     "portal.wallets.views",
     "portal.wallets.api",
-    "portal.ledger.views",
+    "portal.ledger.admin",
 )
 
 

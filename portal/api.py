@@ -1,4 +1,8 @@
-"""Helpers shared by the JSON API of every feature (SPEC §7)."""
+"""Helpers shared by the JSON API of every feature, under `/api/v1/`.
+
+Lists are `{"count", "next", "previous", "results"}`; a body that is not a JSON object, an
+unknown field or a value of the wrong type is a 400 naming the field.
+"""
 
 from __future__ import annotations
 

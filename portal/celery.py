@@ -1,23 +1,20 @@
 """Celery the Flask way: tasks run inside the app context and never import the app.
 
 Without `CELERY_BROKER_URL` tasks run eagerly in process (the embedded default); with it,
-Redis carries them to a worker. The beat schedule lives here and nowhere else.
+Redis carries them to a worker. The beat schedule lives here and nowhere else; queueing a
+task for after the commit lives in `portal.after_commit`.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
+from importlib import import_module
 
-import sqlalchemy.orm as so
 from celery import Celery, Task
 from celery.schedules import crontab
 from flask import Flask
-from kombu.exceptions import OperationalError
-from sqlalchemy import event as sa_event
 
 from portal.extensions import db
-
-log = logging.getLogger(__name__)
 
 # Task name -> schedule. Later features add their tasks here.
 BEAT_SCHEDULE = {
@@ -31,7 +28,13 @@ BEAT_SCHEDULE = {
 }
 
 
-def celery_init_app(app: Flask) -> Celery:
+def celery_init_app(app: Flask, task_modules: Iterable[str]) -> Celery:
+    """Bind Celery to `app` and register the tasks of `task_modules` (dotted names).
+
+    The factory names the modules, as it names the blueprints, so this module depends on
+    no feature and the features' tasks may import what they like.
+    """
+
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
@@ -59,31 +62,6 @@ def celery_init_app(app: Flask) -> Celery:
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app
-    import portal.tasks  # noqa: F401 - registers every feature's tasks
-
+    for name in task_modules:
+        import_module(name)
     return celery_app
-
-
-def enqueue_after_commit(task, *args, **kwargs) -> None:
-    """Send `task` once the current transaction commits, so the worker sees our rows.
-
-    A rollback drops what was queued: no task runs for a change that never happened.
-    """
-    db.session.info.setdefault("portal_after_commit", []).append((task, args, kwargs))
-
-
-@sa_event.listens_for(so.Session, "after_commit")
-def _send_queued(session) -> None:
-    for task, args, kwargs in session.info.pop("portal_after_commit", []):
-        try:
-            task.delay(*args, **kwargs)
-        except OperationalError:
-            # The change is committed; an unreachable broker must not turn it into an
-            # error. Receipts and webhook events have sweeps that find the work undone;
-            # a payout e-mail is lost (the tutor's page shows the change).
-            log.warning("%s not queued: the broker is unreachable", task.name)
-
-
-@sa_event.listens_for(so.Session, "after_soft_rollback")
-def _drop_queued(session, previous_transaction) -> None:
-    session.info.pop("portal_after_commit", None)

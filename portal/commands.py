@@ -1,19 +1,27 @@
-"""The `flask` command line of SPEC §7: users, demo data and tasks."""
+"""The `flask` command line: users, demo data, tasks and encryption keys.
+
+Each command owns its unit of work: the services it calls flush, and it commits once.
+"""
 
 from __future__ import annotations
 
 import click
+from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from portal.crypto import keys_cli
+from portal.accounts.services import create_user, get_user_by_email, issue_token
+from portal.audit.services import record
+from portal.crypto import DecryptionError, KeyConfigError, rotate_all
+from portal.db import unit_of_work
+from portal.demo import DEMO_PASSWORD, load_demo
 from portal.errors import PortalError
-from portal.extensions import db
 from portal.ledger.commands import ledger_cli
 from portal.webhooks.commands import webhooks_cli
 
 users_cli = AppGroup("users", help="Create users and API tokens.")
 tasks_cli = AppGroup("tasks", help="Run scheduled tasks.")
+keys_cli = AppGroup("keys", help="Field encryption keys.")
 
 
 @users_cli.command("create")
@@ -24,14 +32,11 @@ tasks_cli = AppGroup("tasks", help="Run scheduled tasks.")
 @click.option("--hourly-rate", type=int, default=None, help="Minor units, tutors only.")
 def create_user_command(email, role, password, name, hourly_rate):
     """Create a user (admins are created only here)."""
-    from portal.accounts.services import create_user
-
     try:
-        user = create_user(email, password, role, name=name, hourly_rate=hourly_rate)
+        with unit_of_work():
+            user = create_user(email, password, role, name=name, hourly_rate=hourly_rate)
     except PortalError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from exc
-    db.session.commit()
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
@@ -39,13 +44,11 @@ def create_user_command(email, role, password, name, hourly_rate):
 @click.argument("email")
 def token_command(email):
     """Print a new API token for EMAIL and nothing else."""
-    from portal.accounts.services import get_user_by_email, issue_token
-
     user = get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {email}.")
-    token = issue_token(user)
-    db.session.commit()
+    with unit_of_work():
+        token = issue_token(user)
     click.echo(token)
 
 
@@ -75,13 +78,30 @@ def list_tasks_command():
 @click.command("demo")
 def demo_command():
     """Load the demo users and lessons; running it again changes nothing."""
-    from portal.demo import DEMO_PASSWORD, load_demo
-
-    users = load_demo()
-    db.session.commit()
+    with unit_of_work():
+        users = load_demo()
     click.echo("Demo data is loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
     for user in users:
         click.echo(f"  {user.role:<8} {user.email}")
+
+
+@keys_cli.command("rotate")
+def rotate_command():
+    """Re-encrypt every encrypted value with the newest key in FIELD_ENCRYPTION_KEYS."""
+    try:
+        with unit_of_work():
+            count = rotate_all()
+            record("keys.rotated", object_type="field_encryption", object_id="all",
+                   after={"values": count})  # fmt: skip
+    except (KeyConfigError, DecryptionError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Re-encrypted {count} value(s) with the newest key.")
+
+
+@keys_cli.command("generate")
+def generate_command():
+    """Print a new Fernet key (put it first in FIELD_ENCRYPTION_KEYS, then rotate)."""
+    click.echo(Fernet.generate_key().decode())
 
 
 def register_commands(app: Flask) -> None:

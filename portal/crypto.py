@@ -20,12 +20,12 @@ import json
 import os
 from pathlib import Path
 
-import click
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy.types import TypeDecorator
+
+from portal.extensions import db
 
 DEV_KEY_FILE = "field-encryption.key"
 ROTATE_BATCH = 500
@@ -132,8 +132,6 @@ def rotate_all() -> int:
     Reads and writes the raw tokens (the column coerced to plain text), so values are
     never decrypted into Python objects; returns how many values were re-encrypted.
     """
-    from portal.extensions import db
-
     cipher = field_cipher()
     count = 0
     for table, column in encrypted_columns(db.metadata):
@@ -175,29 +173,3 @@ def _rotate_column(session, cipher: MultiFernet, table: sa.Table, column: sa.Col
 
 def _rotate(cipher: MultiFernet, token: str) -> str:
     return cipher.rotate(token.encode()).decode()
-
-
-keys_cli = AppGroup("keys", help="Field encryption keys.")
-
-
-@keys_cli.command("rotate")
-def rotate_command():
-    """Re-encrypt every encrypted value with the newest key in FIELD_ENCRYPTION_KEYS."""
-    from portal.audit.services import record
-    from portal.extensions import db
-
-    try:
-        count = rotate_all()
-    except (KeyConfigError, DecryptionError) as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
-    record("keys.rotated", object_type="field_encryption", object_id="all",
-           after={"values": count})  # fmt: skip
-    db.session.commit()
-    click.echo(f"Re-encrypted {count} value(s) with the newest key.")
-
-
-@keys_cli.command("generate")
-def generate_command():
-    """Print a new Fernet key (put it first in FIELD_ENCRYPTION_KEYS, then rotate)."""
-    click.echo(Fernet.generate_key().decode())

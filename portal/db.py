@@ -1,14 +1,22 @@
-"""Column types and helpers shared by every model."""
+"""Column types and helpers shared by every model, and the unit of work.
+
+Services add and flush but never commit. The view, API handler, task or command that owns
+the request commits once, with `unit_of_work()`: all of what it did, or none of it.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from werkzeug.routing import IntegerConverter
+
+from portal.extensions import db
 
 
 def utcnow() -> datetime:
@@ -82,7 +90,23 @@ def render_migration_item(type_, obj, autogen_context):
     return False
 
 
-@sa.event.listens_for(sa.engine.Engine, "connect")
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Commit what the block did, or roll all of it back if it (or the commit) raised."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def install_sqlite_settings() -> None:
+    """Set up every SQLite connection as below; the factory calls this (once per process)."""
+    if not sa.event.contains(sa.engine.Engine, "connect", _sqlite_settings):
+        sa.event.listen(sa.engine.Engine, "connect", _sqlite_settings)
+
+
 def _sqlite_settings(dbapi_connection, connection_record) -> None:
     """SQLite (development and the first test pass) set up like a database that holds money.
 

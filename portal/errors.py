@@ -3,13 +3,26 @@
 User-facing errors (bad input, a forbidden or missing object, a state that does not
 allow the action) are `PortalError`s with an HTTP status and a stable code; gateway
 failures (Stripe down, rate limited) are `GatewayError`s that ask the user to try again.
-Pages turn them into form errors or flashes; the API into SPEC §7 JSON.
+Pages turn them into form errors or flashes; the API into one JSON shape,
+`{"error": {"code", "message", "fields"?}}`, with the error's HTTP status.
 """
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+from portal.urls import local_path_or
 
 
 class PortalError(Exception):
@@ -94,9 +107,7 @@ _HTTP_CODES = {
 }
 
 
-def _handle_portal_error(exc: PortalError):
-    from portal.extensions import db
-
+def handle_portal_error(exc: PortalError):
     # A refused request writes nothing, not even what it flushed before the refusal.
     db.session.rollback()
     if is_api_request():
@@ -121,10 +132,6 @@ def _handle_http_error(exc: HTTPException):
 
 
 def _handle_unexpected(exc: Exception):
-    from flask import current_app
-
-    from portal.extensions import db
-
     db.session.rollback()
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     if is_api_request():
@@ -135,13 +142,11 @@ def _handle_unexpected(exc: Exception):
 
 
 def _safe_referrer() -> str:
-    from portal.security import local_path_or
-
     return local_path_or(request.referrer, url_for("accounts.home"))
 
 
 def register_errorhandlers(app: Flask) -> None:
-    app.register_error_handler(PortalError, _handle_portal_error)
+    app.register_error_handler(PortalError, handle_portal_error)
     app.register_error_handler(HTTPException, _handle_http_error)
     if not app.config.get("PROPAGATE_EXCEPTIONS"):
         app.register_error_handler(Exception, _handle_unexpected)

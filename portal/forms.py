@@ -1,14 +1,12 @@
-"""Form fields shared by features."""
+"""WTForms pieces shared by features (plain input checks live in `portal.validation`)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 
+from flask import current_app
 from wtforms import HiddenField, StringField
-from wtforms.validators import ValidationError
 
-from portal.errors import ValidationError as InputError
 from portal.money import AmountError, format_major_plain, parse_amount
 
 
@@ -24,8 +22,6 @@ class MoneyField(StringField):
         if self.raw:
             return self.raw
         if isinstance(self.data, int):
-            from flask import current_app
-
             return format_major_plain(
                 self.data, self.currency or current_app.config["PLATFORM_CURRENCY"]
             )
@@ -54,24 +50,9 @@ def apply_field_errors(form, fields: dict[str, list[str]] | None, fallback: str)
         form.form_errors.append(fallback)
 
 
-__all__ = ["MoneyField", "ValidationError", "apply_field_errors"]
-
-
-_REQUEST_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
 class RequestKeyField(HiddenField):
     """A key new with each fresh form: the same form submitted twice (a double click, a
     resend) is one request. The API takes the same from the `Idempotency-Key` header."""
 
     def __init__(self, **kwargs):
         super().__init__(default=lambda: uuid.uuid4().hex, **kwargs)
-
-
-def check_request_key(value: object) -> str:
-    if not isinstance(value, str) or not _REQUEST_KEY_RE.match(value):
-        raise InputError(
-            "The request key must be 8 to 64 letters, digits, - or _.",
-            fields={"request_key": ["8 to 64 letters, digits, - or _."]},
-        )
-    return value

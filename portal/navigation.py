@@ -1,6 +1,6 @@
 """The navigation bar by role: (endpoint, label) pairs, in order."""
 
-from portal.payouts.web import PendingPayoutsLabel
+from portal.payouts.nav import PendingPayoutsLabel
 from portal.webhooks.nav import FailedWebhooksLabel
 
 NAV = {

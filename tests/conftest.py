@@ -8,16 +8,27 @@ Each test starts from empty tables: SQLite recreates them, PostgreSQL truncates 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from celery._state import _set_task_join_will_block
+from flask import g
 
 from portal import create_app
+from portal.accounts.services import issue_token
 from portal.extensions import db as _db
+from portal.extensions import mail
+from portal.payments import confirmation, intents
 from tests import factories
-from tests.tiers import database_url, unavailable
+from tests.support.browser import LiveServer, launch_chromium
+from tests.support.localstripe import VISA, LocalStripe
+from tests.support.servers import free_port
+from tests.support.tiers import database_url, unavailable
 
 
 def _test_config(tmp_path_factory) -> dict:
@@ -57,8 +68,6 @@ def app(tmp_path_factory, stripe_api_base):
 
 
 def _fresh_request_globals() -> None:
-    from flask import g
-
     for name in list(g):
         g.pop(name)
 
@@ -77,15 +86,11 @@ def _stripe_config(base: str) -> dict:
 @pytest.fixture(scope="session")
 def stripe_api_base() -> str:
     """Where the test app's Stripe client points; `localstripe` starts a server there."""
-    from tests.localstripe_server import free_port
-
     return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="session")
 def localstripe_server(stripe_api_base):
-    from tests.localstripe_server import LocalStripe
-
     server = LocalStripe(stripe_api_base)
     if not server.start():
         server.stop()
@@ -199,7 +204,6 @@ def anon(app):
 @pytest.fixture
 def bearer():
     """`bearer(user)` → headers with a fresh API token for `user`."""
-    from portal.accounts.services import issue_token
 
     def _headers(user):
         token = issue_token(user)
@@ -227,7 +231,6 @@ def admin():
 @pytest.fixture
 def count_queries(app):
     """Context manager counting the SQL statements run inside it."""
-    from contextlib import contextmanager
 
     @contextmanager
     def _count():
@@ -251,8 +254,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 @pytest.fixture(scope="session")
 def live_server(app):
     """The test app served over HTTP on a free port (session-wide)."""
-    from tests.live import LiveServer
-
     server = LiveServer(app).start()
     yield server
     server.stop()
@@ -264,8 +265,6 @@ def chromium():
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("browser tier: playwright is not installed")
-    from tests.live import launch_chromium
-
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         yield browser
@@ -311,9 +310,6 @@ class _Inbox:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        from email import message_from_bytes
-        from email.policy import default
-
         self.messages.append(message_from_bytes(envelope.content, policy=default))
         return "250 OK"
 
@@ -321,10 +317,6 @@ class _Inbox:
 @pytest.fixture(scope="session")
 def smtp_server():
     """A real SMTP server (aiosmtpd) on a free local port for the whole session."""
-    from aiosmtpd.controller import Controller
-
-    from tests.localstripe_server import free_port
-
     inbox = _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -335,8 +327,6 @@ def smtp_server():
 @pytest.fixture
 def inbox(app, smtp_server):
     """Mail from the app goes to the SMTP server; the list of messages it received."""
-    from portal.extensions import mail
-
     smtp_server.handler.messages.clear()
     previous = app.extensions["mail"]
     app.extensions["mail"] = mail.init_mail(
@@ -355,8 +345,6 @@ def inbox(app, smtp_server):
 @pytest.fixture
 def pay(localstripe):
     """`pay(student, lesson, number=VISA)` pays with a new card, as the payment page does."""
-    from portal.payments import confirmation, intents
-    from tests.localstripe_server import VISA
 
     def _pay(student, lesson, number=VISA):
         step = intents.create_payment_intent(student, lesson.id)

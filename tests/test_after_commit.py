@@ -7,7 +7,7 @@ import logging
 
 from kombu.exceptions import OperationalError
 
-from portal.celery import enqueue_after_commit
+from portal.after_commit import enqueue_after_commit
 from portal.extensions import db
 from portal.invoices.tasks import send_payment_receipt
 from tests.factories import UserFactory

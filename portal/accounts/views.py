@@ -6,11 +6,12 @@ from flask_login import current_user, login_user, logout_user
 from portal.accounts import services
 from portal.accounts.decorators import login_required
 from portal.accounts.forms import SignInForm, SignUpForm
+from portal.db import unit_of_work
 from portal.errors import ValidationError
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.forms import apply_field_errors
 from portal.rendering import render_page
-from portal.security import local_path_or
+from portal.urls import local_path_or
 
 bp = Blueprint("accounts", __name__)
 
@@ -35,18 +36,17 @@ def signup():
     form = SignUpForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(
-                form.email.data,
-                form.password.data,
-                form.role.data,
-                name=form.name.data,
-                hourly_rate=form.hourly_rate.data,
-            )
+            with unit_of_work():
+                user = services.create_user(
+                    form.email.data,
+                    form.password.data,
+                    form.role.data,
+                    name=form.name.data,
+                    hourly_rate=form.hourly_rate.data,
+                )
         except ValidationError as exc:
-            db.session.rollback()
             apply_field_errors(form, exc.fields, exc.message)
         else:
-            db.session.commit()
             login_user(user)
             flash(f"Welcome, {user.name}. Your account is ready.", "success")
             return redirect(url_for("accounts.home"))
@@ -87,6 +87,6 @@ def signout():
 def account():
     token = None
     if request.method == "POST":
-        token = services.issue_token(current_user)
-        db.session.commit()
+        with unit_of_work():
+            token = services.issue_token(current_user)
     return render_page("accounts/account.html", token=token)

@@ -1,3 +1,6 @@
+"""The admin's own pages: the overview and the list of every lesson; each feature's admin
+pages live in its `admin.py`."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 
-from portal.extensions import db
+from portal.audit.services import RECORDED, record, refuse_changes
+from portal.db import unit_of_work
 from portal.security import request_user_is_admin
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 COMMITTED = "portal.audit.committed"
-RECORDED = "portal.audit.recorded"
 
 
-def mark_recorded() -> None:
-    """A service recorded this request's change itself."""
-    if has_request_context():
-        request.environ[RECORDED] = True
+def register_audit(app: Flask) -> None:
+    """Install the safety net and the append-only guard; the factory calls this once per app
+    (the session listeners are process-wide and installed once)."""
+    app.after_request(record_admin_request)
+    for name, listener in (("after_commit", _note_commit), ("before_flush", refuse_changes)):
+        if not sa.event.contains(so.Session, name, listener):
+            sa.event.listen(so.Session, name, listener)
 
 
-@sa.event.listens_for(so.Session, "after_commit")
 def _note_commit(session) -> None:
     if has_request_context():
         request.environ[COMMITTED] = True
@@ -43,21 +45,18 @@ def record_admin_request(response):
         or not request_user_is_admin()
     ):
         return response
-    from portal.audit.services import record
-
     args = {k: str(v) for k, v in (request.view_args or {}).items()}
     try:
-        record(
-            f"admin.{request.endpoint}",
-            object_type=(request.blueprint or "portal")[:32],
-            object_id=(next(iter(args.values()), request.path))[:64],
-            actor_id=current_user.id,
-            after={"method": request.method, "path": request.path, **args,
-                   "status": response.status_code},
-        )  # fmt: skip
-        db.session.commit()
+        with unit_of_work():
+            record(
+                f"admin.{request.endpoint}",
+                object_type=(request.blueprint or "portal")[:32],
+                object_id=(next(iter(args.values()), request.path))[:64],
+                actor_id=current_user.id,
+                after={"method": request.method, "path": request.path, **args,
+                       "status": response.status_code},
+            )  # fmt: skip
     except Exception:  # the action itself is done; a lost audit row must not undo it
-        db.session.rollback()
         current_app.logger.exception("audit row for %s %s not written", request.method,
                                      request.path)  # fmt: skip
     return response

@@ -15,16 +15,25 @@ import sqlalchemy.orm as so
 from flask import has_request_context, request
 
 from portal.accounts.models import User
-from portal.audit.hooks import mark_recorded
 from portal.audit.models import AuditLog
 from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.validation import parse_day
 
+# Set on the request when a service recorded its change itself, so the admin safety net
+# (`portal.audit.hooks`) does not add a second, vaguer row.
+RECORDED = "portal.audit.recorded"
+
 
 class AppendOnlyViolation(RuntimeError):
     pass
+
+
+def mark_recorded() -> None:
+    """A service recorded this request's change itself."""
+    if has_request_context():
+        request.environ[RECORDED] = True
 
 
 def record(
@@ -57,9 +66,10 @@ def record(
     return entry
 
 
-@sa.event.listens_for(so.Session, "before_flush")
-def _refuse_changes(session, flush_context, instances) -> None:
-    """Audit rows are append-only on every backend (PostgreSQL also has a trigger)."""
+def refuse_changes(session, flush_context, instances) -> None:
+    """Audit rows are append-only on every backend (PostgreSQL also has a trigger).
+
+    A `before_flush` listener, installed by `portal.audit.hooks.register_audit`."""
     for obj in session.deleted:
         if isinstance(obj, AuditLog):
             raise AppendOnlyViolation("audit log rows cannot be deleted")

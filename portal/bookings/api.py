@@ -5,7 +5,7 @@ from portal.accounts.decorators import login_required, roles_required, student_r
 from portal.api import api_blueprint, iso, json_body, paginate
 from portal.bookings import services
 from portal.bookings.models import Booking
-from portal.extensions import db
+from portal.db import unit_of_work
 
 bp = api_blueprint("bookings_api", __name__, "/bookings")
 
@@ -37,14 +37,14 @@ def one_booking_json(booking: Booking) -> dict:
 @student_required
 def create():
     data = json_body({"tutor_id", "starts_at", "duration_minutes"})
-    booking = services.create_booking(
-        current_user,
-        data.get("tutor_id"),
-        data.get("starts_at"),
-        data.get("duration_minutes"),
-        currency=current_app.config["PLATFORM_CURRENCY"],
-    )
-    db.session.commit()
+    with unit_of_work():
+        booking = services.create_booking(
+            current_user,
+            data.get("tutor_id"),
+            data.get("starts_at"),
+            data.get("duration_minutes"),
+            currency=current_app.config["PLATFORM_CURRENCY"],
+        )
     return jsonify(one_booking_json(booking)), 201
 
 
@@ -63,14 +63,14 @@ def detail(booking_id: int):
 @bp.post("/<int:booking_id>/complete/")
 @roles_required("tutor", "admin")
 def complete(booking_id: int):
-    booking = services.complete_booking(current_user, booking_id)
-    db.session.commit()
+    with unit_of_work():
+        booking = services.complete_booking(current_user, booking_id)
     return jsonify(one_booking_json(booking))
 
 
 @bp.post("/<int:booking_id>/cancel/")
 @login_required
 def cancel(booking_id: int):
-    booking = services.cancel_booking(current_user, booking_id)
-    db.session.commit()
+    with unit_of_work():
+        booking = services.cancel_booking(current_user, booking_id)
     return jsonify(one_booking_json(booking))

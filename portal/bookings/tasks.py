@@ -3,9 +3,8 @@ import logging
 from celery import shared_task
 
 from portal.bookings import services
-from portal.db import utcnow
+from portal.db import unit_of_work, utcnow
 from portal.errors import PortalError
-from portal.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -13,9 +12,8 @@ log = logging.getLogger(__name__)
 @shared_task(name="complete_ended_lessons")
 def complete_ended_lessons() -> int:
     """Complete lessons whose end has passed, so their earnings can be released."""
-    done = services.complete_ended_lessons()
-    db.session.commit()
-    return done
+    with unit_of_work():
+        return services.complete_ended_lessons()
 
 
 @shared_task(name="expire_unpaid_bookings")
@@ -25,10 +23,9 @@ def expire_unpaid_bookings() -> str:
     expired = kept = 0
     for booking_id in services.unpaid_past_hold(utcnow()):
         try:
-            expired += services.expire_unpaid_booking(booking_id)
-            db.session.commit()
+            with unit_of_work():
+                expired += services.expire_unpaid_booking(booking_id)
         except PortalError as exc:  # paid meanwhile, or the provider could not be reached
-            db.session.rollback()
             kept += 1
             log.info("unpaid lesson %s kept: %s", booking_id, exc.message)
     return f"unpaid lessons cancelled: {expired}; kept: {kept}"

@@ -11,12 +11,13 @@ from portal.accounts.services import list_tutors
 from portal.bookings import services
 from portal.bookings.forms import BookingForm
 from portal.bookings.models import Booking, BookingStatus
+from portal.db import unit_of_work
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
 from portal.forms import apply_field_errors
 from portal.pagination import Page
 from portal.rendering import render_page
-from portal.security import local_path_or
+from portal.urls import local_path_or
 
 bp = Blueprint("bookings", __name__)
 
@@ -37,21 +38,20 @@ def book(tutor_id: int):
     if form.validate_on_submit():
         starts_at = datetime.combine(form.date.data, form.time.data, tzinfo=UTC)
         try:
-            services.create_booking(
-                current_user,
-                tutor.id,
-                starts_at,
-                int(form.duration_minutes.data),
-                currency=current_app.config["PLATFORM_CURRENCY"],
-            )
+            with unit_of_work():
+                services.create_booking(
+                    current_user,
+                    tutor.id,
+                    starts_at,
+                    int(form.duration_minutes.data),
+                    currency=current_app.config["PLATFORM_CURRENCY"],
+                )
         except PortalError as exc:
-            db.session.rollback()
             fields = dict(exc.fields or {})
             if "starts_at" in fields:
                 fields["time"] = fields.pop("starts_at")
             apply_field_errors(form, fields, exc.message)
         else:
-            db.session.commit()
             flash(f"Lesson with {tutor.name} booked. Pay for it to confirm your place.", "success")
             return redirect(url_for("bookings.my_lessons"))
     prices = {m: services.lesson_price(tutor.hourly_rate, m) for m in services.ALLOWED_DURATIONS}
@@ -98,8 +98,8 @@ def _row_response(booking: Booking):
 @bp.post("/lessons/<int:booking_id>/complete")
 @roles_required("tutor", "admin")
 def complete(booking_id: int):
-    booking = services.complete_booking(current_user, booking_id)
-    db.session.commit()
+    with unit_of_work():
+        booking = services.complete_booking(current_user, booking_id)
     flash("Lesson marked as completed.", "success")
     return _after_action(booking)
 
@@ -107,8 +107,8 @@ def complete(booking_id: int):
 @bp.post("/lessons/<int:booking_id>/cancel")
 @login_required
 def cancel(booking_id: int):
-    booking = services.cancel_booking(current_user, booking_id)
-    db.session.commit()
+    with unit_of_work():
+        booking = services.cancel_booking(current_user, booking_id)
     flash("Lesson cancelled.", "info")
     return _after_action(booking)
 

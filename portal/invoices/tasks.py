@@ -8,8 +8,7 @@ import smtplib
 
 from celery import shared_task
 
-from portal.db import utcnow
-from portal.extensions import db
+from portal.db import unit_of_work, utcnow
 from portal.invoices.documents import send_receipt, unsent_receipt_ids
 
 log = logging.getLogger(__name__)
@@ -24,24 +23,16 @@ def send_payment_receipt(self, invoice_id: int) -> bool:
         # No worker (the embedded default): this runs right after the payment committed,
         # which must not fail because of mail; the sweep sends it later.
         try:
-            return _send_receipt(invoice_id)
+            with unit_of_work():
+                return send_receipt(invoice_id)
         except Exception:
-            db.session.rollback()
             log.exception("receipt for invoice %s not sent", invoice_id)
             return False
     try:
-        return _send_receipt(invoice_id)
+        with unit_of_work():
+            return send_receipt(invoice_id)
     except (OSError, smtplib.SMTPException) as exc:
-        db.session.rollback()
         raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
-
-
-def _send_receipt(invoice_id: int) -> bool:
-    # One unit of work: the invoice stays locked while the mail goes out and is marked
-    # sent in the same commit.
-    sent = send_receipt(invoice_id)
-    db.session.commit()
-    return sent
 
 
 @shared_task(name="send_missing_receipts")

@@ -8,7 +8,7 @@ from flask import Blueprint, request, send_file
 from flask_login import current_user
 
 from portal.accounts.decorators import roles_required, student_required
-from portal.extensions import db
+from portal.db import unit_of_work
 from portal.invoices import services
 from portal.invoices.documents import invoice_pdf
 from portal.pagination import Page
@@ -38,10 +38,10 @@ def pdf(invoice_id):
 
 
 def send_pdf(invoice):
-    document = invoice_pdf(invoice)
-    db.session.commit()  # a PDF rendered now is stored for every later download
+    with unit_of_work():  # a PDF rendered now is stored for every later download
+        pdf = invoice_pdf(invoice)
     return send_file(
-        io.BytesIO(document),
+        io.BytesIO(pdf),
         mimetype="application/pdf",
         as_attachment=True,
         download_name=f"{invoice.number}.pdf",

@@ -18,7 +18,7 @@ refund seen twice never posts or invoices twice.
 
 from __future__ import annotations
 
-from portal.celery import enqueue_after_commit
+from portal.after_commit import enqueue_after_commit
 from portal.invoices.services import create_lesson_invoice
 from portal.invoices.tasks import send_payment_receipt
 from portal.payments.models import Payment, PaymentType, Refund

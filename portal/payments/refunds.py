@@ -19,7 +19,6 @@ from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, ValidationError
 from portal.extensions import db
-from portal.forms import check_request_key
 from portal.money import AmountError, check_amount, format_money, split_refund
 from portal.payments import effects
 from portal.payments.lookups import KEY_NAMESPACE, get_payment_for, lock_payment, provider_metadata
@@ -34,6 +33,7 @@ from portal.payments.models import (
 )
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
+from portal.validation import check_request_key
 
 MAX_REASON_LENGTH = 500
 

@@ -1,4 +1,4 @@
-"""Payouts over JSON (SPEC §7): a tutor's requests, and the admin's approval queue."""
+"""Payouts over JSON: a tutor's requests, and the admin's approval queue."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from portal.accounts.decorators import admin_required, login_required, tutor_required
 from portal.api import api_blueprint, int_field, iso, json_body, paginate, str_field
-from portal.payouts import queue, services
+from portal.db import unit_of_work
+from portal.payouts import admin_queue, services
 from portal.payouts.models import PayoutRequest
-from portal.payouts.web import unit_of_work
 
 bp = api_blueprint("payouts_api", __name__, "")
 
@@ -89,8 +89,8 @@ def cancel(payout_id):
 @bp.get("/admin/payouts/")
 @admin_required
 def admin_index():
-    filters = queue.parse_filters(request.args)
-    return jsonify(paginate(queue.admin_list(filters), admin_payout_json))
+    filters = admin_queue.parse_filters(request.args)
+    return jsonify(paginate(admin_queue.admin_list(filters), admin_payout_json))
 
 
 @bp.post("/admin/payouts/<uuid:payout_id>/approve/")

@@ -19,7 +19,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.money import split_fee
-from portal.payouts import bank
+from portal.payouts import destinations
 from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 
 # Deutsche Bank's published example IBAN: valid, and nobody's account.
@@ -28,8 +28,8 @@ PAST_LESSONS = ((60, 16), (90, 14), (60, 12))  # (minutes, days ago)
 
 
 def load_payout_demo(tutor: User, student: User) -> None:
-    if bank.get_destination(tutor.id) is None:
-        bank.update_bank_details(
+    if destinations.get_destination(tutor.id) is None:
+        destinations.update_bank_details(
             tutor.id, bank_account_holder=tutor.name, bank_name="Deutsche Bank",
             bank_iban=DEMO_IBAN,
         )  # fmt: skip

@@ -11,7 +11,7 @@ from celery import shared_task
 from flask import render_template
 from flask_mail import Message
 
-from portal.celery import enqueue_after_commit
+from portal.after_commit import enqueue_after_commit
 from portal.extensions import db, mail
 from portal.money import format_money
 from portal.payouts.models import PayoutRequest, PayoutStatus

@@ -1,4 +1,4 @@
-"""Payout requests: the SPEC §5 state machine, and the money each transition moves.
+"""Payout requests: their state machine, and the money each transition moves.
 
     pending ──approve──▶ approved ──process──▶ processing ──complete──▶ completed
        │                    │                      │
@@ -52,13 +52,13 @@ from portal.errors import (
     ValidationError,
 )
 from portal.extensions import db
-from portal.forms import check_request_key
 from portal.money import format_money, require_int
-from portal.payouts import bank
+from portal.payouts import destinations
 from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
 from portal.payouts.notifications import notify_after_commit
 from portal.providers import get_provider
 from portal.providers.base import ProviderRejected
+from portal.validation import check_request_key
 from portal.wallets.models import TutorWallet
 from portal.wallets.movement import lock_wallet
 from portal.wallets.payout_funds import (
@@ -216,7 +216,7 @@ def check_request(tutor_id: int, amount: object, payout_method: object) -> None:
     """Every check `request_payout` makes, read-only: for a form that validates as you type."""
     amount = _check_amount(amount)
     method = _method(payout_method)
-    bank.require_details(bank.get_destination(tutor_id), method)
+    destinations.require_details(destinations.get_destination(tutor_id), method)
     _check_funds(get_wallet_summary(tutor_id).balance, amount)
 
 
@@ -258,15 +258,15 @@ def _create(
 ) -> PayoutRequest:
     amount = _check_amount(amount)
     method = _method(payout_method)
-    destination = bank.get_destination(tutor_id)
-    bank.require_details(destination, method)
+    destination = destinations.get_destination(tutor_id)
+    destinations.require_details(destination, method)
     wallet = lock_wallet(tutor_id)
     _check_funds(wallet.balance, amount)
     payout = PayoutRequest(
         uuid=uuid.uuid4(), wallet_id=wallet.id, tutor_id=tutor_id, amount=amount,
         currency=wallet.currency, status=S.PENDING, payout_method=method,
         requested_by_id=actor_id, auto=auto, request_key=request_key,
-        created_at=utcnow(), updated_at=utcnow(), **bank.snapshot(destination, method),
+        created_at=utcnow(), updated_at=utcnow(), **destinations.snapshot(destination, method),
     )  # fmt: skip
     db.session.add(payout)
     db.session.flush()
@@ -282,7 +282,7 @@ def _create(
 
 def auto_payout_method(tutor_id: int) -> str | None:
     """Auto-payouts go to the Stripe account when there is one, else to the bank."""
-    ready = bank.ready_methods(bank.get_destination(tutor_id))
+    ready = destinations.ready_methods(destinations.get_destination(tutor_id))
     for method in (PayoutMethod.STRIPE, PayoutMethod.BANK_TRANSFER):
         if method in ready:
             return method

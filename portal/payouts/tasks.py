@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from portal.db import utcnow
+from portal.db import unit_of_work, utcnow
 from portal.errors import GatewayError, PortalError
-from portal.extensions import db
 from portal.payouts import services
 from portal.payouts.models import PayoutStatus
 
@@ -21,16 +20,14 @@ def process_pending_payouts() -> dict:
     outcome = {"completed": 0, "failed": 0, "retry_later": 0, "skipped": 0}
     for payout_id in services.approved_stripe_payouts():
         try:
-            payout = services.process_payout(None, payout_id)
+            with unit_of_work():
+                payout = services.process_payout(None, payout_id)
         except GatewayError:
-            db.session.rollback()
             outcome["retry_later"] += 1
             continue
         except PortalError:
-            db.session.rollback()
             outcome["skipped"] += 1
             continue
-        db.session.commit()
         outcome["completed" if payout.status == PayoutStatus.COMPLETED else "failed"] += 1
     return outcome
 
@@ -45,13 +42,9 @@ def process_auto_payouts() -> dict:
     outcome = {"requested": 0, "skipped": 0}
     for tutor_id in services.auto_payout_candidates():
         try:
-            payout = services.request_auto_payout(tutor_id, today)
+            with unit_of_work():
+                payout = services.request_auto_payout(tutor_id, today)
         except PortalError:
             payout = None
-        if payout is None:
-            db.session.rollback()
-            outcome["skipped"] += 1
-            continue
-        db.session.commit()
-        outcome["requested"] += 1
+        outcome["skipped" if payout is None else "requested"] += 1
     return outcome

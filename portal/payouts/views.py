@@ -7,14 +7,14 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from portal.accounts.decorators import tutor_required
+from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.forms import apply_field_errors
 from portal.money import format_money
 from portal.pagination import Page
-from portal.payouts import bank, services
+from portal.payouts import destinations, services
 from portal.payouts.forms import BankDetailsForm, PayoutRequestForm, StripeAccountForm
 from portal.payouts.models import PayoutMethod
-from portal.payouts.web import unit_of_work
 from portal.rendering import htmx_target, render_page
 from portal.wallets.forms import PayoutSettingsForm
 from portal.wallets.summary import get_wallet_summary
@@ -26,8 +26,8 @@ SETTINGS = "payouts/settings.html"
 
 
 def _index_context(form: PayoutRequestForm | None = None) -> dict:
-    destination = bank.get_destination(current_user.id)
-    ready = bank.ready_methods(destination)
+    destination = destinations.get_destination(current_user.id)
+    ready = destinations.ready_methods(destination)
     if form is None:
         default = next((m for m in PayoutMethod if m in ready), PayoutMethod.BANK_TRANSFER)
         form = PayoutRequestForm(formdata=None, payout_method=default)
@@ -36,10 +36,12 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
         "form": form,
         "ready": ready,
         "destinations": {
-            PayoutMethod.BANK_TRANSFER: bank.mask_bank(
+            PayoutMethod.BANK_TRANSFER: destinations.mask_bank(
                 destination and destination.bank_kind, destination and destination.bank_last4
             ),
-            PayoutMethod.STRIPE: bank.mask_stripe(destination and destination.stripe_account_id),
+            PayoutMethod.STRIPE: destinations.mask_stripe(
+                destination and destination.stripe_account_id
+            ),
         },
         "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
         "page": Page.of(services.payouts_of(current_user.id), request.args.get("page")),
@@ -127,16 +129,16 @@ def cancel(payout_id):
 
 
 def _settings_page(bank_form=None, stripe_form=None, status: int = 200):
-    destination = bank.get_destination(current_user.id)
+    destination = destinations.get_destination(current_user.id)
     summary = get_wallet_summary(current_user.id)
     return render_page(
         SETTINGS,
         status=status,
         destination=destination,
-        masked_bank=bank.mask_bank(
+        masked_bank=destinations.mask_bank(
             destination and destination.bank_kind, destination and destination.bank_last4
         ),
-        masked_stripe=bank.mask_stripe(destination and destination.stripe_account_id),
+        masked_stripe=destinations.mask_stripe(destination and destination.stripe_account_id),
         bank_form=bank_form or BankDetailsForm(formdata=None),
         stripe_form=stripe_form or StripeAccountForm(formdata=None),
         form=PayoutSettingsForm(
@@ -162,7 +164,7 @@ def save_bank():
         fields = form.service_fields()
         try:
             with unit_of_work():
-                bank.update_bank_details(current_user.id, **fields)
+                destinations.update_bank_details(current_user.id, **fields)
         except PortalError as exc:
             apply_field_errors(form, exc.fields, exc.message)
         else:
@@ -178,7 +180,7 @@ def save_stripe():
     if form.validate_on_submit():
         try:
             with unit_of_work():
-                bank.update_bank_details(
+                destinations.update_bank_details(
                     current_user.id, stripe_account_id=(form.stripe_account_id.data or "").strip()
                 )
         except PortalError as exc:

@@ -13,7 +13,7 @@ from portal.api import api_blueprint, iso, json_body, paginate
 from portal.db import utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
-from portal.payouts import bank as payout_bank
+from portal.payouts import destinations as payout_bank
 from portal.payouts.settings import update_payout_settings
 from portal.wallets.analytics import PERIODS, get_earnings_analytics, last_months
 from portal.wallets.models import WalletTransaction

@@ -5,6 +5,12 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal.db import parse_id
+from portal.extensions import db
+from portal.webhooks.models import WebhookEvent
+from portal.webhooks.receive import event_by_stripe_id
+from portal.webhooks.tasks import run_event
+
 webhooks_cli = AppGroup("webhooks", help="Stripe webhook events.")
 
 
@@ -12,12 +18,6 @@ webhooks_cli = AppGroup("webhooks", help="Stripe webhook events.")
 @click.argument("event_id")
 def replay_command(event_id: str):
     """Process a stored event again, by its Stripe id (evt_…) or the log's number."""
-    from portal.db import parse_id
-    from portal.extensions import db
-    from portal.webhooks.models import WebhookEvent
-    from portal.webhooks.receive import event_by_stripe_id
-    from portal.webhooks.tasks import run_event
-
     number = parse_id(event_id)
     event = db.session.get(WebhookEvent, number) if number else event_by_stripe_id(event_id)
     if event is None:

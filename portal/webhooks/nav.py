@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from portal.webhooks.services import failed_count
+
 
 class FailedWebhooksLabel:
     """Counted when the navigation is drawn (one indexed COUNT), like the payouts label."""
@@ -14,8 +16,6 @@ class FailedWebhooksLabel:
         return self.text
 
     def __html__(self) -> str:
-        from portal.webhooks.services import failed_count
-
         failed = failed_count()
         if not failed:
             return self.text

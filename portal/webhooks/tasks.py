@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from celery import shared_task
 from flask import current_app
 
-from portal.celery import enqueue_after_commit
-from portal.db import utcnow
+from portal.after_commit import enqueue_after_commit
+from portal.db import unit_of_work, utcnow
 from portal.extensions import db
 from portal.payments.models import Payment, PaymentStatus
 from portal.webhooks import services
@@ -49,13 +49,12 @@ def run_event(event_id: int, *, replay: bool = False) -> Outcome:
         db.session.rollback()
         return Outcome(status)
     try:
-        status = services.handle(event)
-        db.session.commit()
+        with unit_of_work():
+            status = services.handle(event)
     except Exception as exc:  # every failure is recorded on the event
-        db.session.rollback()
         log.warning("webhook event %s failed: %s", event_id, services.describe(exc))
-        failed = services.record_failure(event_id, exc)
-        db.session.commit()
+        with unit_of_work():
+            failed = services.record_failure(event_id, exc)
         error = failed.last_error if failed is not None else None
         return Outcome(EventStatus.FAILED, retry=not services.is_permanent(exc), error=error)
     return Outcome(status)
@@ -90,9 +89,9 @@ def sync_payment_status() -> str:
     cutoff = now - timedelta(minutes=current_app.config["PAYMENT_SYNC_AFTER_MINUTES"])
     outcomes = Counter(_sync_payment(pid) for pid in stale_pending_payment_ids(cutoff, now))
     requeued = services.stuck_event_ids(cutoff, now)
-    for event_id in requeued:
-        enqueue_after_commit(process_webhook_event, event_id)
-    db.session.commit()
+    with unit_of_work():
+        for event_id in requeued:
+            enqueue_after_commit(process_webhook_event, event_id)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items())) or "none"
     return f"pending payments checked: {counts}; events re-queued: {len(requeued)}"
 
@@ -115,15 +114,13 @@ def stale_pending_payment_ids(cutoff, now) -> list[int]:
 def _sync_payment(payment_id: int) -> str:
     """One payment, one transaction: a payment Stripe cannot answer for does not stop the rest."""
     try:
-        payment = db.session.get(Payment, payment_id)
-        if payment is None or payment.status != PaymentStatus.PENDING:
-            db.session.rollback()
-            return "already settled"
-        settle_from_provider(payment)
-        status = payment.status
-        db.session.commit()
+        with unit_of_work():
+            payment = db.session.get(Payment, payment_id)
+            if payment is None or payment.status != PaymentStatus.PENDING:
+                return "already settled"
+            settle_from_provider(payment)
+            status = payment.status
     except Exception:  # logged; the next run asks again
-        db.session.rollback()
         log.exception("could not sync payment %s with Stripe", payment_id)
         return "errors"
     return status

@@ -15,7 +15,7 @@ from portal.errors import Conflict
 from portal.extensions import db
 from portal.payments.intents import create_payment_intent
 from portal.payments.models import Payment, PaymentStatus
-from tests.localstripe_server import VISA
+from tests.support.localstripe import VISA
 
 
 def _book(student, tutor, day: int, minutes_ago: int = 0) -> Booking:

@@ -1,16 +1,18 @@
 """Races on PostgreSQL with real threads and real connections."""
 
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
+from portal.accounts.models import User
 from portal.bookings.models import Booking
 from portal.bookings.services import create_booking
 from portal.db import utcnow
 from portal.errors import Conflict
 from portal.extensions import db
 from tests import factories
+from tests.support.races import at_once
 
 pytestmark = pytest.mark.postgres
 
@@ -18,31 +20,15 @@ pytestmark = pytest.mark.postgres
 def _book_at_once(app, pairs: list[tuple[int, int]], starts_at) -> list[str]:
     """Each (student id, tutor id) books an hour at `starts_at` in its own thread and
     connection, all at the same moment; "won" or "slot_taken" for each, sorted."""
-    barrier = threading.Barrier(len(pairs))
-    outcomes: list[str] = []
 
-    def book(student_id: int, tutor_id: int) -> None:
-        with app.app_context():
-            from portal.accounts.models import User
+    def book(student_id: int, tutor_id: int) -> str:
+        student = db.session.get(User, student_id)
+        create_booking(student, tutor_id, starts_at, 60, currency="usd")
+        db.session.commit()
+        return "won"
 
-            student = db.session.get(User, student_id)
-            barrier.wait()
-            try:
-                create_booking(student, tutor_id, starts_at, 60, currency="usd")
-                db.session.commit()
-                outcomes.append("won")
-            except Conflict:
-                db.session.rollback()
-                outcomes.append("slot_taken")
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=book, args=pair) for pair in pairs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(outcomes)
+    outcomes = at_once([partial(book, *pair) for pair in pairs], app=app, catch=Conflict)
+    return sorted("slot_taken" if isinstance(o, Conflict) else o for o in outcomes)
 
 
 def _soon():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.invoices import services
 from portal.invoices.models import Invoice
 from portal.invoices.services import Line
+from tests.support.races import at_once
 
 pytestmark = pytest.mark.postgres
 OPENERS = 12
@@ -24,29 +25,14 @@ def test_invoices_opened_at_once_are_numbered_without_gaps(postgres, app, studen
         )
         drafts.append(invoice.id)
     db.session.commit()
-    barrier = threading.Barrier(OPENERS)
-    errors = []
 
     def open_(invoice_id: int, keep: bool):
-        with app.app_context():
-            try:
-                barrier.wait()
-                services.finalize_invoice(db.session.get(Invoice, invoice_id))
-                # Every third one fails after taking its number: the number goes back.
-                db.session.commit() if keep else db.session.rollback()
-            except Exception as exc:  # pragma: no cover - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+        services.finalize_invoice(db.session.get(Invoice, invoice_id))
+        # Every third one fails after taking its number: the number goes back.
+        db.session.commit() if keep else db.session.rollback()
 
-    threads = [
-        threading.Thread(target=open_, args=(invoice_id, n % 3 != 0))
-        for n, invoice_id in enumerate(drafts)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    calls = [partial(open_, invoice_id, n % 3 != 0) for n, invoice_id in enumerate(drafts)]
+    errors = [r for r in at_once(calls, app=app, catch=Exception) if isinstance(r, Exception)]
     assert errors == []
     db.session.rollback()
     numbers = db.session.scalars(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import BookingFactory
-from tests.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
+from tests.support.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.payments.models import Payment, PaymentStatus
 from tests.factories import BookingFactory, UserFactory
-from tests.localstripe_server import DECLINED, THREE_D_SECURE
+from tests.support.localstripe import DECLINED, THREE_D_SECURE
 
 pytestmark = pytest.mark.stripe
 
@@ -255,7 +255,7 @@ def test_only_students_start_payments(client, bearer, tutor, lesson):
 def test_stripe_down_is_a_clear_502_and_nothing_is_written(app, api, lesson):
     from portal.providers import EXTENSION_KEY
     from portal.providers.stripe import StripeProvider
-    from tests.localstripe_server import free_port
+    from tests.support.servers import free_port
 
     app.extensions[EXTENSION_KEY] = StripeProvider.from_config(
         {**app.config, "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}"}

@@ -9,7 +9,7 @@ from portal.bookings.models import BookingStatus
 from portal.extensions import db
 from portal.payments.models import Payment, PaymentMethod, PaymentStatus
 from tests.conftest import screenshot
-from tests.localstripe_server import DECLINED, THREE_D_SECURE, VISA
+from tests.support.localstripe import DECLINED, THREE_D_SECURE, VISA
 
 pytestmark = [pytest.mark.browser, pytest.mark.stripe]
 

@@ -15,7 +15,7 @@ from portal.payments.models import Payment, PaymentMethod, PaymentStatus
 from portal.payments.signals import payment_failed, payment_succeeded
 from portal.providers import get_provider
 from tests.factories import UserFactory
-from tests.localstripe_server import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
+from tests.support.localstripe import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
 
 pytestmark = pytest.mark.stripe
 

@@ -15,7 +15,7 @@ from portal.payments import cards, intents
 from portal.payments.models import Payment, PaymentStatus
 from portal.providers.base import ProviderUnavailable
 from tests.factories import BookingFactory, UserFactory
-from tests.localstripe_server import free_port
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.stripe
 

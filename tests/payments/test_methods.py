@@ -11,7 +11,7 @@ from portal.payments import cards, customers
 from portal.payments.models import PaymentMethod
 from portal.providers.base import CardDeclined
 from tests.factories import UserFactory
-from tests.localstripe_server import DECLINED, VISA
+from tests.support.localstripe import DECLINED, VISA
 
 pytestmark = pytest.mark.stripe
 

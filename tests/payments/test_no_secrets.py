@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.payments import cards
-from tests.localstripe_server import SECRET_KEY, THREE_D_SECURE, VISA
+from tests.support.localstripe import SECRET_KEY, THREE_D_SECURE, VISA
 
 pytestmark = pytest.mark.stripe
 

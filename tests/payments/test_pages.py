@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.payments import cards, intents, refunds
 from portal.payments.models import Payment, PaymentMethod, PaymentStatus
 from tests.factories import BookingFactory, UserFactory
-from tests.localstripe_server import DECLINED, THREE_D_SECURE
+from tests.support.localstripe import DECLINED, THREE_D_SECURE
 
 pytestmark = pytest.mark.stripe
 
@@ -118,7 +118,7 @@ def test_a_stripe_failure_is_a_422_fragment_saying_try_again(
 ):
     from portal.providers import EXTENSION_KEY
     from portal.providers.stripe import StripeProvider
-    from tests.localstripe_server import free_port
+    from tests.support.servers import free_port
 
     browser = login(student)
     url = _start(browser, lesson)

@@ -5,7 +5,7 @@ import pytest
 from portal.audit.models import AuditLog
 from portal.extensions import db
 from portal.payments import refunds
-from tests.localstripe_server import DECLINED
+from tests.support.localstripe import DECLINED
 
 pytestmark = pytest.mark.stripe
 

@@ -3,7 +3,7 @@ click, two tabs, or a client retrying must never start two payments or capture t
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from portal.ledger.models import LedgerEntry
 from portal.payments import cards, customers, intents
 from portal.payments.effects import earning_key
 from portal.payments.models import Payment, PaymentStatus
+from tests.support.races import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.stripe]
 
@@ -21,21 +22,12 @@ RACERS = 4
 
 def _race(client, requests: list[tuple[str, str, dict, dict]]) -> list:
     """Send the requests at once from threads; answers in the order given."""
-    barrier = threading.Barrier(len(requests))
-    answers: list = [None] * len(requests)
-
-    def send(index: int, method: str, url: str, body: dict, headers: dict) -> None:
-        barrier.wait()
-        answers[index] = client.open(url, method=method, json=body, headers=headers)
-
-    threads = [
-        threading.Thread(target=send, args=(i, *request)) for i, request in enumerate(requests)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
+    return at_once(
+        [
+            partial(client.open, url, method=method, json=body, headers=headers)
+            for method, url, body, headers in requests
+        ]
+    )
 
 
 def test_concurrent_intent_requests_for_one_lesson_make_one_payment(

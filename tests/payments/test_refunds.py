@@ -16,7 +16,7 @@ from portal.payments.signals import payment_refunded
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
 from tests.factories import BookingFactory, UserFactory
-from tests.localstripe_server import DECLINED
+from tests.support.localstripe import DECLINED
 
 pytestmark = pytest.mark.stripe
 

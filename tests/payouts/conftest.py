@@ -11,14 +11,14 @@ from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
 from portal.money import split_fee
-from portal.payouts import bank
+from portal.payouts import destinations
 from portal.providers import EXTENSION_KEY
 from portal.providers.stripe import StripeProvider
 from portal.wallets.adjustments import credit_wallet
 from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.summary import get_wallet_summary
 from tests import factories
-from tests.payouts.stripe_transfers import TransferServer
+from tests.support.stripe_transfers import TransferServer
 
 KEY = Fernet.generate_key().decode()
 IBAN = "DE89370400440532013000"
@@ -68,14 +68,14 @@ def credit(tutor, amount: int) -> None:
 
 
 def with_bank(tutor, iban: str = IBAN) -> None:
-    bank.update_bank_details(
+    destinations.update_bank_details(
         tutor.id, bank_account_holder=tutor.name, bank_name="Commerzbank", bank_iban=iban
     )
     db.session.commit()
 
 
 def with_stripe(tutor, account: str = STRIPE_ACCOUNT) -> None:
-    bank.update_bank_details(tutor.id, stripe_account_id=account)
+    destinations.update_bank_details(tutor.id, stripe_account_id=account)
     db.session.commit()
 
 

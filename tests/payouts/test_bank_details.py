@@ -15,7 +15,7 @@ from portal.config import Config
 from portal.crypto import DEV_KEY_FILE, KeyConfigError, field_cipher, parse_keys
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
-from portal.payouts import bank
+from portal.payouts import destinations
 from portal.payouts.models import PayoutDestination, PayoutRequest
 from portal.payouts.services import request_payout
 from tests import factories
@@ -29,7 +29,7 @@ ROUTING = "111000025"
 
 
 def _save_iban(tutor):
-    bank.update_bank_details(
+    destinations.update_bank_details(
         tutor.id, bank_account_holder=HOLDER, bank_name=BANK_NAME, bank_iban=IBAN
     )
     db.session.commit()
@@ -48,7 +48,7 @@ def test_details_are_ciphertext_in_the_database(tutor):
     assert stored == {"holder": HOLDER, "bank_name": BANK_NAME, "country": "GB", "iban": IBAN}
     destination = db.session.scalar(sa.select(PayoutDestination))
     assert destination.bank_last4 == "5432" and destination.bank_kind == "iban"
-    assert bank.bank_last4_for(tutor.id) == "5432"
+    assert destinations.bank_last4_for(tutor.id) == "5432"
 
 
 def test_the_payout_keeps_an_encrypted_snapshot(tutor):
@@ -60,7 +60,7 @@ def test_the_payout_keeps_an_encrypted_snapshot(tutor):
     assert IBAN not in token and HOLDER not in token
     assert payout.destination == "IBAN •••• 5432"
     # A later change of account does not redirect money already asked for.
-    bank.update_bank_details(tutor.id, bank_iban="DE89370400440532013000")
+    destinations.update_bank_details(tutor.id, bank_iban="DE89370400440532013000")
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(PayoutRequest, payout.id).bank_details["iban"] == IBAN
@@ -161,17 +161,17 @@ def test_bad_details_are_refused_and_nothing_is_written(client, tutor, bearer, f
 
 def test_incomplete_details_name_what_is_missing(tutor):
     with pytest.raises(ValidationError) as refused:
-        bank.update_bank_details(tutor.id, bank_iban=IBAN)
+        destinations.update_bank_details(tutor.id, bank_iban=IBAN)
     assert set(refused.value.fields) == {"bank_account_holder", "bank_name"}
 
 
 def test_partial_changes_keep_the_rest_and_switching_kind_replaces_the_account(tutor):
     _save_iban(tutor)
-    bank.update_bank_details(tutor.id, bank_name="Renamed Bank")
+    destinations.update_bank_details(tutor.id, bank_name="Renamed Bank")
     db.session.commit()
     details = db.session.scalar(sa.select(PayoutDestination)).bank_details
     assert details["iban"] == IBAN and details["bank_name"] == "Renamed Bank"
-    bank.update_bank_details(
+    destinations.update_bank_details(
         tutor.id, bank_country="US", bank_account_number=ACCOUNT, bank_routing_number=ROUTING
     )
     db.session.commit()
@@ -183,7 +183,7 @@ def test_partial_changes_keep_the_rest_and_switching_kind_replaces_the_account(t
 
 def test_the_audit_log_gets_the_change_masked(tutor):
     _save_iban(tutor)
-    bank.update_bank_details(tutor.id, stripe_account_id="acct_1QUwQ2PxbDsyrmbL")
+    destinations.update_bank_details(tutor.id, stripe_account_id="acct_1QUwQ2PxbDsyrmbL")
     db.session.commit()
     entries = list(db.session.scalars(sa.select(AuditLog).order_by(AuditLog.id)))
     assert [e.action for e in entries] == ["payout_destination.updated"] * 2
@@ -195,7 +195,7 @@ def test_the_audit_log_gets_the_change_masked(tutor):
 def test_only_tutors_have_bank_details():
     student = factories.UserFactory(role="student")
     with pytest.raises(NotFound):
-        bank.update_bank_details(student.id, bank_name="Some Bank")
+        destinations.update_bank_details(student.id, bank_name="Some Bank")
 
 
 def test_details_never_reach_the_logs(app, tutor, login, caplog):

@@ -3,9 +3,9 @@
 from portal.accounts.services import get_user_by_email
 from portal.demo import load_demo
 from portal.extensions import db
-from portal.payouts.bank import bank_last4_for
+from portal.payouts.destinations import bank_last4_for
 from tests.payouts.conftest import figures
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 
 def test_demo_tutor_has_money_to_withdraw_and_a_bank_account():

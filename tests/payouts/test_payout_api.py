@@ -13,7 +13,7 @@ from portal.payouts.models import PayoutRequest, PayoutStatus
 from portal.payouts.services import TRANSITIONS
 from tests import factories
 from tests.payouts.conftest import credit, earn, figures, with_bank
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 
 def post(client, url, headers, json=None):

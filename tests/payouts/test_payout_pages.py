@@ -12,7 +12,7 @@ from portal.payouts import services
 from portal.payouts.models import PayoutRequest
 from tests import factories
 from tests.payouts.conftest import IBAN, credit, earn, figures, with_bank
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 
 def htmx(target: str) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -15,36 +15,24 @@ from portal.payouts import services
 from portal.payouts.models import PayoutRequest
 from tests import factories
 from tests.payouts.conftest import credit, figures
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
+from tests.support.races import at_once
 
 pytestmark = pytest.mark.postgres
 
 
 def _race(app, jobs, expected_errors) -> list[str]:
-    """Run each job (a function of nothing) in its own thread and connection, all at once."""
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[str] = []
+    """Run each job (a function of nothing) in its own thread and connection, all at once;
+    "ok" for each that committed, else the name of its expected error, sorted."""
 
-    def run(job):
-        with app.app_context():
-            try:
-                barrier.wait()
-                job()
-                db.session.commit()
-                outcomes.append("ok")
-            except expected_errors as exc:
-                db.session.rollback()
-                outcomes.append(type(exc).__name__)
-            finally:
-                db.session.remove()
+    def committed(job) -> str:
+        job()
+        db.session.commit()
+        return "ok"
 
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once([partial(committed, job) for job in jobs], app=app, catch=expected_errors)
     db.session.expire_all()
-    return sorted(outcomes)
+    return sorted(o if o == "ok" else type(o).__name__ for o in outcomes)
 
 
 def test_twenty_requests_for_sixty_percent_exactly_one_wins(app, postgres, bank_tutor):

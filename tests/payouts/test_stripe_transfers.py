@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.payouts import services
 from portal.payouts.models import PayoutRequest
 from tests.payouts.conftest import STRIPE_ACCOUNT, credit, earn, figures, with_bank
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 
 def _approved(tutor, admin, amount=5000):

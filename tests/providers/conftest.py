@@ -1,1 +1,1 @@
-from tests.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
+from tests.support.stripe_replay import stripe_replay  # noqa: F401 - shared fixture

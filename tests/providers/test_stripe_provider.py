@@ -11,13 +11,8 @@ from portal.providers.base import (
     ProviderUnavailable,
 )
 from portal.providers.stripe import StripeProvider
-from tests.localstripe_server import (
-    DECLINED,
-    DECLINED_AT_CHARGE,
-    THREE_D_SECURE,
-    VISA,
-    free_port,
-)
+from tests.support.localstripe import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE, VISA
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.stripe
 

@@ -8,7 +8,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
 from tests import factories
-from tests.workers import celery_worker, redis_url
+from tests.support.workers import celery_worker, redis_url
 
 pytestmark = pytest.mark.redis
 

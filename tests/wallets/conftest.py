@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from portal.bookings.models import BookingStatus
-from portal.books import check_invariants
 from portal.db import utcnow
 from portal.extensions import db
 from portal.ledger.accounts import platform_balances
@@ -28,11 +27,6 @@ def figures(tutor_id: int) -> dict:
 
 def platform() -> dict[str, int]:
     return {account.code: balance for account, balance in platform_balances()}
-
-
-def assert_ledger_ok() -> None:
-    drifts = check_invariants()
-    assert drifts == [], [str(d) for d in drifts]
 
 
 @pytest.fixture

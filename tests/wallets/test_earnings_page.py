@@ -16,7 +16,7 @@ from portal.wallets.movement import get_wallet
 from portal.wallets.payout_funds import reserve_payout
 from portal.wallets.refunds import process_refund_deduction
 from portal.wallets.summary import get_wallet_summary
-from tests.wallets.conftest import assert_ledger_ok
+from tests.support.ledger import assert_ledger_ok
 
 
 def earn(tutor, n, gross=4500):

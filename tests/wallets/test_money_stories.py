@@ -23,7 +23,8 @@ from portal.wallets.payout_funds import (
 )
 from portal.wallets.refunds import process_refund_deduction, reverse_refund_deduction
 from portal.wallets.summary import get_wallet_summary
-from tests.wallets.conftest import assert_ledger_ok, complete, figures, platform
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import complete, figures, platform
 
 
 def pay(tutor, booking, payment_id, gross=4500):

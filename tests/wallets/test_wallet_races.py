@@ -4,9 +4,9 @@ one entry per idempotency key."""
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -26,33 +26,11 @@ from portal.wallets.payout_funds import (
 )
 from portal.wallets.refunds import process_refund_deduction
 from tests import factories
-from tests.wallets.conftest import assert_ledger_ok, figures
+from tests.support.ledger import assert_ledger_ok
+from tests.support.races import at_once
+from tests.wallets.conftest import figures
 
 pytestmark = pytest.mark.postgres
-
-
-def run_threads(app, count: int, work) -> list:
-    """Run work(i) in `count` threads, each in its own app context and connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def body(i: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait()
-                results[i] = work(i)
-            except Exception as exc:  # noqa: BLE001 - reported to the test below
-                db.session.rollback()
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tutor):
@@ -170,7 +148,7 @@ def test_sixteen_workers_fifty_mixed_operations_on_one_wallet(app, postgres, tut
                 done["conflict"] += 1
         return done
 
-    results = run_threads(app, 16, work)
+    results = at_once([partial(work, i) for i in range(16)], app=app, catch=Exception)
     errors = [r for r in results if isinstance(r, Exception)]
     assert not errors, errors
     total = sum(results, Counter())
@@ -211,7 +189,7 @@ def test_eight_workers_posting_the_same_key_make_exactly_one_entry(app, postgres
         db.session.commit()
         return line.id
 
-    results = run_threads(app, 8, work)
+    results = at_once([partial(work, i) for i in range(8)], app=app, catch=Exception)
     assert all(isinstance(r, int) for r in results), results
     assert len(set(results)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 1
@@ -227,7 +205,7 @@ def test_eight_workers_opening_the_same_wallet_make_one(app, postgres):
         db.session.commit()
         return line.wallet_id
 
-    results = run_threads(app, 8, work)
+    results = at_once([partial(work, i) for i in range(8)], app=app, catch=Exception)
     assert all(isinstance(r, int) for r in results), results
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TutorWallet)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerAccount)) == 3 + 4
@@ -249,5 +227,6 @@ def test_concurrent_debits_never_overdraw(app, postgres, tutor):
             db.session.rollback()
             return "refused"
 
-    assert sorted(run_threads(app, 8, work)) == ["ok"] * 3 + ["refused"] * 5
+    outcomes = at_once([partial(work, i) for i in range(8)], app=app, catch=Exception)
+    assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * 5
     assert figures(tutor_id)["available"] == 100

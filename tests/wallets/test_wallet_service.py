@@ -23,7 +23,8 @@ from portal.wallets.payout_funds import (
 from portal.wallets.refunds import process_refund_deduction
 from portal.wallets.summary import get_wallet_summary
 from tests import factories
-from tests.wallets.conftest import assert_ledger_ok, figures
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import figures
 
 
 def _rows() -> tuple[int, int, int]:

@@ -30,7 +30,8 @@ from portal.wallets.payout_funds import (
 )
 from portal.wallets.refunds import process_refund_deduction, reverse_refund_deduction
 from tests import factories
-from tests.wallets.conftest import assert_ledger_ok, figures
+from tests.support.ledger import assert_ledger_ok
+from tests.wallets.conftest import figures
 
 amounts = st.integers(min_value=1, max_value=200_000)
 

@@ -21,8 +21,8 @@ from portal.payments.models import Payment
 from portal.providers.base import CardDeclined
 from portal.webhooks.models import WebhookEvent
 from tests import factories
-from tests.localstripe_server import VISA
-from tests.stripe_replay import recorded, stripe_replay  # noqa: F401 - shared fixture
+from tests.support.localstripe import VISA
+from tests.support.stripe_replay import recorded, stripe_replay  # noqa: F401 - shared fixture
 
 URL = "/api/v1/webhooks/stripe/"
 _ids = itertools.count(1)

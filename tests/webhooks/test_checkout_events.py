@@ -10,7 +10,7 @@ from portal.payments.checkout import start_checkout
 from portal.payments.models import Payment, PaymentStatus
 from portal.webhooks.models import EventStatus
 from tests.factories import BookingFactory
-from tests.stripe_replay import recorded
+from tests.support.stripe_replay import recorded
 from tests.webhooks.conftest import event_body, ledger_entries, stored
 
 pytestmark = pytest.mark.stripe

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.payments.models import PaymentStatus
 from portal.webhooks.models import EventStatus, WebhookEvent
-from tests.localstripe_server import DECLINED_AT_CHARGE, SECRET_KEY
+from tests.support.localstripe import DECLINED_AT_CHARGE, SECRET_KEY
 from tests.webhooks.conftest import ledger_entries
 
 pytestmark = pytest.mark.stripe

@@ -16,7 +16,7 @@ from portal.wallets.models import TutorWallet
 from portal.webhooks import handlers
 from portal.webhooks.models import EventStatus
 from portal.webhooks.tasks import MAX_RETRIES
-from tests.localstripe_server import DECLINED_AT_CHARGE
+from tests.support.localstripe import DECLINED_AT_CHARGE
 from tests.webhooks.conftest import (
     charge_refunded_event,
     event_body,
@@ -238,7 +238,7 @@ def test_stripe_unreachable_is_retried_not_given_up(app, new_lesson, deliver, mo
 def _unreachable_provider(app):
     """The real Stripe provider pointed at a port nobody listens on."""
     from portal.providers.stripe import StripeProvider
-    from tests.localstripe_server import free_port
+    from tests.support.servers import free_port
 
     config = dict(app.config, STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
     return StripeProvider.from_config(config)

@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.payments.models import PaymentStatus, RefundStatus
 from portal.wallets.summary import get_wallet_summary
 from portal.webhooks.models import EventStatus
-from tests.stripe_replay import recorded
+from tests.support.stripe_replay import recorded
 from tests.webhooks.conftest import (
     charge_refunded_event,
     event_body,

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.payments.models import PaymentStatus
 from portal.webhooks.models import EventStatus
 from portal.webhooks.tasks import SYNC_WINDOW, sync_payment_status
-from tests.localstripe_server import DECLINED_AT_CHARGE
+from tests.support.localstripe import DECLINED_AT_CHARGE
 from tests.webhooks.conftest import event_body, ledger_entries, stored
 
 pytestmark = pytest.mark.stripe

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 import requests
@@ -14,6 +13,7 @@ from portal.extensions import db
 from portal.payments.models import PaymentStatus
 from portal.webhooks.models import EventStatus, WebhookEvent
 from portal.webhooks.tasks import run_event
+from tests.support.races import at_once
 from tests.webhooks.conftest import (
     URL,
     charge_refunded_event,
@@ -31,16 +31,13 @@ SENDERS = 20
 
 def _post_together(live_server, secret, events: list[dict]) -> list[requests.Response]:
     """Every event posted at the same moment, each from its own thread."""
-    barrier = threading.Barrier(len(events))
 
     def send(body: str):
         headers = {"Stripe-Signature": sign(body, secret), "Content-Type": "application/json"}
         with requests.Session() as http:
-            barrier.wait()
             return http.post(live_server.url + URL, data=body, headers=headers, timeout=30)
 
-    with ThreadPoolExecutor(len(events)) as pool:
-        return list(pool.map(send, [json.dumps(event) for event in events]))
+    return at_once([partial(send, json.dumps(event)) for event in events])
 
 
 def test_the_same_event_posted_20_times_at_once_is_processed_once(
@@ -67,20 +64,11 @@ def test_20_replays_at_once_take_turns_and_post_once(postgres, deliver, new_less
     event = intent_event("payment_intent.succeeded", lesson)
     deliver(event)
     event_id = stored(event["id"]).id
-    barrier = threading.Barrier(SENDERS)
-    outcomes = []
 
     def replay():
-        with app.app_context():
-            barrier.wait()
-            outcomes.append(run_event(event_id, replay=True).status)
-            db.session.remove()
+        return run_event(event_id, replay=True).status
 
-    threads = [threading.Thread(target=replay) for _ in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once([replay] * SENDERS, app=app)
     assert outcomes == [EventStatus.PROCESSED] * SENDERS
     assert stored(event["id"]).attempts == 1 + SENDERS  # no lost update: each took the lock
     assert len(ledger_entries(lesson.refresh())) == 1

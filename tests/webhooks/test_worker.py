@@ -10,9 +10,9 @@ import pytest
 from portal.extensions import db
 from portal.payments.models import PaymentStatus
 from portal.webhooks.models import EventStatus
-from tests.localstripe_server import SECRET_KEY
+from tests.support.localstripe import SECRET_KEY
+from tests.support.workers import celery_worker, redis_url
 from tests.webhooks.conftest import URL, intent_event, ledger_entries, sign, stored
-from tests.workers import celery_worker, redis_url
 
 pytestmark = [pytest.mark.redis, pytest.mark.stripe]
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-from contextlib import closing
 
 from werkzeug.serving import make_server
 
-from tests.tiers import unavailable
+from tests.support.servers import ServedInThread, free_port
+from tests.support.tiers import unavailable
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,26 +26,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
+class LiveServer(ServedInThread):
     def __init__(self, app):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        super().__init__(make_server("127.0.0.1", free_port(), app, threaded=True))
 
 
 def launch_chromium(playwright):

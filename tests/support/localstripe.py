@@ -1,6 +1,6 @@
 """localstripe for the tests: a subprocess on a free port, flushed between tests.
 
-Run as `python -m tests.localstripe_server PORT`, it is localstripe with its on-disk
+Run as `python -m tests.support.localstripe PORT`, it is localstripe with its on-disk
 state switched off: localstripe pickles its whole store to /tmp/localstripe.pickle on
 every write, which would slow the suite down and overwrite the demo's state (`make run`
 reloads that file) with test data.
@@ -11,18 +11,16 @@ number into a token or payment method, and complete a 3-D Secure step.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PUBLISHABLE_KEY = "pk_test_localstripe"
 SECRET_KEY = "sk_test_localstripe"
 
@@ -30,12 +28,6 @@ VISA = "4242424242424242"
 DECLINED = "4000000000000002"  # localstripe declines it when attached to a customer
 DECLINED_AT_CHARGE = "4000000000000341"  # attaches, then every charge is declined
 THREE_D_SECURE = "4000002760003184"
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LocalStripe:
@@ -49,7 +41,7 @@ class LocalStripe:
     def start(self, timeout: float = 20.0) -> bool:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.localstripe_server", str(self.port)],
+                [sys.executable, "-m", "tests.support.localstripe", str(self.port)],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,

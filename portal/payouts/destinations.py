@@ -7,7 +7,7 @@ encrypted (`portal.crypto`); only the last four characters of the account are ke
 the clear, and only those ever leave this module — in pages, the API, the audit log and
 the logs alike.
 
-Rules chosen where the spec is silent:
+How a change of destination is read:
 
 - A change may give only some fields; the result must still be complete. A new IBAN
   replaces a stored account + routing number and the other way round.

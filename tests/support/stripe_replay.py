@@ -10,7 +10,6 @@ is kept (method, path, headers, form) for the test to inspect.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,8 +20,9 @@ import requests
 
 from portal.providers import EXTENSION_KEY
 from portal.providers.stripe import StripeProvider
+from tests.support.servers import ServedInThread, reply_json
 
-RECORDED = Path(__file__).resolve().parent / "recorded" / "stripe"
+RECORDED = Path(__file__).resolve().parents[1] / "recorded" / "stripe"
 
 
 def recorded(name: str) -> dict:
@@ -37,14 +37,12 @@ class Seen:
     form: dict = field(default_factory=dict)
 
 
-class StripeReplay:
+class StripeReplay(ServedInThread):
     def __init__(self, upstream: str | None = None) -> None:
         self.upstream = upstream
         self.routes: dict[tuple[str, str], tuple[int, dict]] = {}
         self.requests: list[Seen] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), self._handler()))
 
     def answer(self, method: str, path: str, fixture: str, status: int = 200) -> StripeReplay:
         self.routes[(method, path)] = (status, recorded(fixture))
@@ -57,15 +55,6 @@ class StripeReplay:
 
     def seen(self, method: str, path: str) -> list[Seen]:
         return [r for r in self.requests if (r.method, r.path) == (method, path)]
-
-    def start(self) -> StripeReplay:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _handler(self):
         replay = self
@@ -96,12 +85,7 @@ class StripeReplay:
                 return self._reply(upstream.status_code, upstream.content)
 
             def _reply(self, status: int, payload: bytes):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.send_header("Request-Id", "req_replay")
-                self.end_headers()
-                self.wfile.write(payload)
+                reply_json(self, status, payload, request_id="req_replay")
 
             do_GET = do_POST = do_DELETE = _serve
 

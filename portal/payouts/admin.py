@@ -13,12 +13,12 @@ from jinja2_fragments.flask import render_block
 
 from portal.accounts.decorators import admin_required
 from portal.bookings.forms import EmptyForm
+from portal.db import unit_of_work
 from portal.errors import PortalError, ValidationError
 from portal.forms import apply_field_errors
-from portal.payouts import queue, services
+from portal.payouts import admin_queue, services
 from portal.payouts.forms import CompleteForm, FailForm
 from portal.payouts.models import PayoutMethod, PayoutStatus
-from portal.payouts.web import unit_of_work
 from portal.rendering import htmx_target, render_page
 
 bp = Blueprint("payouts_admin", __name__, url_prefix="/admin/payouts")
@@ -33,20 +33,20 @@ DONE = {
 }
 
 
-def _filters() -> queue.QueueFilters:
+def _filters() -> admin_queue.QueueFilters:
     try:
-        filters = queue.parse_filters(request.args)
+        filters = admin_queue.parse_filters(request.args)
     except PortalError:
-        return queue.QueueFilters()
-    return filters if filters.status in queue.TABS else queue.QueueFilters()
+        return admin_queue.QueueFilters()
+    return filters if filters.status in admin_queue.TABS else admin_queue.QueueFilters()
 
 
-def _queue_context(filters: queue.QueueFilters, notice: str | None = None) -> dict:
-    counts = queue.status_counts(filters)
+def _queue_context(filters: admin_queue.QueueFilters, notice: str | None = None) -> dict:
+    counts = admin_queue.status_counts(filters)
     return {
         "filters": filters,
         "counts": counts,
-        "page": queue.queue_page(filters, request.args.get("page"), counts),
+        "page": admin_queue.queue_page(filters, request.args.get("page"), counts),
         "form": EmptyForm(),
         "complete_form": CompleteForm(formdata=None),
         "notice": notice,
@@ -66,7 +66,7 @@ def index():
 def tabs():
     """The status tabs alone: they reload themselves after an action changed a count."""
     filters = _filters()
-    return render_block(QUEUE, "tabs", filters=filters, counts=queue.status_counts(filters))
+    return render_block(QUEUE, "tabs", filters=filters, counts=admin_queue.status_counts(filters))
 
 
 def _row_response(payout, *, error: str | None = None, complete_form=None, status: int = 200):
@@ -74,7 +74,7 @@ def _row_response(payout, *, error: str | None = None, complete_form=None, statu
     html = render_block(
         QUEUE,
         "row",
-        row=queue.queue_row(payout),
+        row=admin_queue.queue_row(payout),
         filters=_filters(),
         complete_form=complete_form or CompleteForm(formdata=None),
         row_error=error,

@@ -6,14 +6,11 @@ from flask import Blueprint, request
 
 from portal.accounts.decorators import admin_required
 from portal.audit import services
-from portal.audit.hooks import record_admin_request
 from portal.errors import ValidationError
 from portal.pagination import Page
 from portal.rendering import render_page
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
-# Registered with the audit pages, so the log and its safety net come together.
-bp.after_app_request(record_admin_request)
 
 PER_PAGE = 50
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from portal import create_app
 from portal.extensions import db
-from tests.tiers import unavailable
+from tests.support.tiers import unavailable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def redis_url() -> str:

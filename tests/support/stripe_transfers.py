@@ -19,14 +19,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-RECORDED = Path(__file__).resolve().parent / "recorded"
+from tests.support.servers import ServedInThread, reply_json
+
+RECORDED = Path(__file__).resolve().parents[1] / "payouts" / "recorded"
 
 
 def recorded(name: str) -> dict:
     return json.loads((RECORDED / f"{name}.json").read_text())
 
 
-class TransferServer:
+class TransferServer(ServedInThread):
     def __init__(self) -> None:
         self.failure: tuple[int, dict] | None = None
         self.delay = 0.0
@@ -35,21 +37,10 @@ class TransferServer:
         self.lookups: list[dict] = []  # every list request's parameters
         self._answers: dict[str, tuple[int, dict]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), self._handler()))
 
     def fail_with(self, fixture: str, status: int = 400) -> None:
         self.failure = (status, recorded(fixture))
-
-    def start(self) -> TransferServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def answer(self, form: dict, key: str | None) -> tuple[int, dict]:
         time.sleep(self.delay)
@@ -114,12 +105,6 @@ class TransferServer:
                 self._send(*server.answer(form, key))
 
             def _send(self, status: int, body: dict):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Request-Id", "req_replayed")
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, status, body, request_id="req_replayed")
 
         return Handler
