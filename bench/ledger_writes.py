@@ -147,7 +147,7 @@ def run_ledger(url: str, tutor_ids: list[int], seconds: int, workers: int) -> in
 
 
 def check(url: str) -> list:
-    from portal.books import check_invariants
+    from portal.books.checks import check_invariants
     from portal.extensions import db
 
     app = _app(url)

@@ -117,7 +117,7 @@ BLUEPRINT_MODULES = (
     "portal.audit.admin",
     "portal.wallets.views",
     "portal.wallets.api",
-    "portal.ledger.admin",
+    "portal.books.admin",
 )
 
 

@@ -12,11 +12,11 @@ from flask.cli import AppGroup
 
 from portal.accounts.services import create_user, get_user_by_email, issue_token
 from portal.audit.services import record
+from portal.books.commands import ledger_cli
 from portal.crypto import DecryptionError, KeyConfigError, rotate_all
 from portal.db import unit_of_work
 from portal.demo import DEMO_PASSWORD, load_demo
 from portal.errors import PortalError
-from portal.ledger.commands import ledger_cli
 from portal.webhooks.commands import webhooks_cli
 
 users_cli = AppGroup("users", help="Create users and API tokens.")

@@ -1,6 +1,6 @@
 """The ledger's own invariants: balanced entries, tutor accounts moved only by their tutor.
 
-The wallet invariants live with the wallets (`portal.wallets.checks`); `portal.books`
+The wallet invariants live with the wallets (`portal.wallets.checks`); `portal.books.checks`
 runs both as the full check.
 """
 

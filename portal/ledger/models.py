@@ -44,7 +44,7 @@ in the same transaction as the postings, with the wallet row locked first: the w
 hand `posting.post` their projection, which it writes with the entry (on PostgreSQL in
 the same statement). Each wallet column is minus the sum of the postings on the matching
 tutor account, and every wallet movement writes one statement line (`WalletTransaction`)
-carrying the changes and the balances after it. `flask ledger check` (`portal.books`)
+carrying the changes and the balances after it. `flask ledger check` (`portal.books.checks`)
 recomputes all of this from the postings and names every drift.
 """
 

@@ -1,6 +1,6 @@
 """The wallets' invariants: projections, statements and monthly totals against postings.
 
-`portal.books` runs them after the ledger's own (`portal.ledger.checks`).
+`portal.books.checks` runs them after the ledger's own (`portal.ledger.checks`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.bookings import services as bookings
-from portal.books import check_invariants
+from portal.books.checks import check_invariants
 from portal.db import utcnow
 from portal.extensions import db
 from portal.ledger.accounts import platform_balances

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.books import check_invariants
+from portal.books.checks import check_invariants
 
 
 def assert_ledger_ok() -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditLog
 from portal.bookings.models import BookingStatus
-from portal.books import check_invariants
+from portal.books.checks import check_invariants
 from portal.extensions import db
 from portal.payments.models import PaymentStatus, RefundStatus
 from portal.wallets.summary import get_wallet_summary

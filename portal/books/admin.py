@@ -8,12 +8,13 @@ from flask import Blueprint, request
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import User
-from portal.books import check_invariants
+from portal.books.checks import check_invariants
 from portal.db import parse_id
 from portal.extensions import db
 from portal.ledger.accounts import account_balance, display_balance, platform_balances, total
 from portal.ledger.models import LedgerAccount, LedgerEntry
 from portal.rendering import render_page
+from portal.wallets.models import REFUND_TYPES, TransactionType, TutorWallet, WalletTransaction
 
 bp = Blueprint("ledger_admin", __name__, url_prefix="/admin/ledger")
 
@@ -23,8 +24,6 @@ RECENT_ENTRIES = 20
 @bp.get("/")
 @admin_required
 def index():
-    from portal.wallets.models import REFUND_TYPES, TransactionType, TutorWallet, WalletTransaction
-
     owed = db.session.execute(
         sa.select(
             total(TutorWallet.pending).label("pending"),

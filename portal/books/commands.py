@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from portal.books import check_invariants
+from portal.books.checks import check_invariants
 from portal.ledger.accounts import platform_balances
 from portal.money import format_money
 
