@@ -11,6 +11,8 @@ from __future__ import annotations
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from portal.urls import local_path_or
+
 
 class PortalError(Exception):
     status = 400
@@ -135,8 +137,6 @@ def _handle_unexpected(exc: Exception):
 
 
 def _safe_referrer() -> str:
-    from portal.security import local_path_or
-
     return local_path_or(request.referrer, url_for("accounts.home"))
 
 

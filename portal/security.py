@@ -1,4 +1,4 @@
-"""Request security: bearer tokens, CSRF, safe redirects and response headers.
+"""Request security: bearer tokens, CSRF and response headers (safe redirects: portal.urls).
 
 CSRF applies to every state-changing request that rides on the browser session. Two kinds
 of request are exempt because no browser session is involved: calls that carry an
@@ -8,7 +8,7 @@ which is verified by its signature instead).
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
 from flask_login import current_user
@@ -24,19 +24,6 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 def csrf_exempt(view):
     view._csrf_exempt = True
     return view
-
-
-def local_path_or(target: str | None, default: str) -> str:
-    """`target` if it points inside this site (a path, or our own host), else `default`."""
-    if not target:
-        return default
-    parts = urlsplit(urljoin(request.host_url, target))
-    host = urlsplit(request.host_url)
-    if parts.scheme not in ("http", "https") or parts.netloc != host.netloc:
-        return default
-    if target.startswith("//") or "\\" in target:
-        return default
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _authenticate_bearer() -> None:

@@ -10,7 +10,7 @@ from portal.errors import ValidationError
 from portal.extensions import db, limiter
 from portal.forms import apply_field_errors
 from portal.rendering import render_page
-from portal.security import local_path_or
+from portal.urls import local_path_or
 
 bp = Blueprint("accounts", __name__)
 

@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.forms import apply_field_errors
 from portal.pagination import Page
 from portal.rendering import render_page
-from portal.security import local_path_or
+from portal.urls import local_path_or
 
 bp = Blueprint("bookings", __name__)
 
