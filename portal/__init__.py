@@ -30,8 +30,12 @@ def register_extensions(app: Flask) -> None:
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.input import register_input
     from portal.security import note_request_user, register_security
 
+    # Also when a deployment sets its own engine options: bound values stay out of logs.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "hide_parameters": True}  # fmt: skip
     db.init_app(app)
     migrate.init_app(
         app,
@@ -57,6 +61,7 @@ def register_extensions(app: Flask) -> None:
         note_request_user(user)
         return user
 
+    register_input(app)
     register_security(app)
     celery_init_app(app)
 

@@ -51,7 +51,11 @@ def _browser_lands_on(location: str, base: str = "http://localhost/signin") -> s
     return urlsplit(urljoin(base, cleaned)).netloc
 
 
-def _assert_stays(response) -> None:
+def _assert_stays(response, target: str = "") -> None:
+    if response.status_code == 400:
+        # The input layer refuses a control character in a query string outright.
+        assert any(ch in target for ch in "\t\r\n\x00"), target
+        return
     assert response.status_code in (302, 303), response.status_code
     location = response.headers["Location"]
     assert _browser_lands_on(location) in ("localhost", ""), location
@@ -65,13 +69,13 @@ def test_sign_in_next_never_leaves_the_site(anon, student, target):
         f"/signin?next={quote(target, safe='')}",
         {"email": student.email, "password": factories.PASSWORD},
     )
-    _assert_stays(response)
+    _assert_stays(response, target)
 
 
 @pytest.mark.parametrize("target", BYPASSES)
 def test_signed_in_visit_to_sign_in_never_leaves_the_site(login, student, target):
     response = login(student).get(f"/signin?next={quote(target, safe='')}")
-    _assert_stays(response)
+    _assert_stays(response, target)
 
 
 @pytest.mark.parametrize("target", HEADER_SAFE)
