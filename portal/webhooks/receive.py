@@ -2,7 +2,8 @@
 
 Nothing here touches payments; it has to answer fast whatever the load. A request is
 refused (400, nothing stored) when the signature does not match any configured secret,
-is older than the tolerance or dated further ahead than it, or the signed body is not a Stripe event.
+is older than the tolerance or dated further ahead than it, or the signed body is not a
+Stripe event.
 """
 
 from __future__ import annotations
