@@ -2,6 +2,7 @@
 
 from portal.bookings import tasks as booking_tasks  # noqa: F401
 from portal.invoices import tasks as invoice_tasks  # noqa: F401
+from portal.payouts import destination_changes as destination_notices  # noqa: F401
 from portal.payouts import notifications as payout_notifications  # noqa: F401
 from portal.payouts import tasks as payout_tasks  # noqa: F401
 from portal.system import tasks as system_tasks  # noqa: F401
