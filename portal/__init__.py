@@ -33,10 +33,14 @@ def register_extensions(app: Flask) -> None:
     from portal.celery import celery_init_app
     from portal.db import install_sqlite_settings, render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
+    from portal.input import register_input
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
 
+    # Also when a deployment sets its own engine options: bound values stay out of logs.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "hide_parameters": True}  # fmt: skip
     install_sqlite_settings()
     db.init_app(app)
     guard.install()
@@ -64,6 +68,7 @@ def register_extensions(app: Flask) -> None:
         note_request_user(user)
         return user
 
+    register_input(app)
     register_security(app)
     register_audit(app)
     install_after_commit_listeners()
@@ -85,6 +90,7 @@ def register_receivers(app: Flask) -> None:
 TASK_MODULES = (
     "portal.bookings.tasks",
     "portal.invoices.tasks",
+    "portal.payouts.destination_changes",
     "portal.payouts.notifications",
     "portal.payouts.tasks",
     "portal.system.tasks",

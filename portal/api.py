@@ -14,6 +14,7 @@ from flask import Blueprint, request
 
 from portal.errors import ValidationError
 from portal.extensions import db
+from portal.input import int_filter
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -84,18 +85,8 @@ def str_field(data: dict, name: str, *, required: bool = True, max_length: int =
 
 
 def query_int(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(
-            f"{name} must be an integer.", fields={name: ["Must be an integer."]}
-        ) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValidationError(f"{name} is out of range.", fields={name: ["Out of range."]})
-    return value
+    value = int_filter(request.args, name, minimum=minimum, maximum=maximum)
+    return default if value is None else value
 
 
 def paginate(

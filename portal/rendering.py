@@ -7,6 +7,7 @@ page, so the target (not `HX-Request`) decides.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request
@@ -20,12 +21,23 @@ def htmx_target() -> str | None:
 
 
 def render_page(
-    template: str, *, fragments: dict[str, str] | None = None, status: int = 200, **context
+    template: str,
+    context: Mapping[str, object] | None = None,
+    /,
+    *,
+    fragments: dict[str, str] | None = None,
+    http_status: int = 200,
 ):
+    """The page, or the fragment htmx asked for, with its HTTP status.
+
+    The template's variables come as one mapping, apart from the helper's own keywords,
+    so no template variable (a `status` filter, say) can become the response's status.
+    """
+    context = dict(context or {})
     target = htmx_target()
     if target and fragments and target in fragments:
-        return render_block(template, fragments[target], **context), status
-    return render_template(template, **context), status
+        return render_block(template, fragments[target], **context), http_status
+    return render_template(template, **context), http_status
 
 
 def portal_url(endpoint: str, **values) -> str:

@@ -16,6 +16,7 @@ from portal.money import check_amount
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "m4sh_"  # noqa: S105 - a public prefix, not a secret
+_EMAIL_TAKEN = "An account with this email already exists."
 # Compared against when the email is unknown, so sign-in takes the same time either way.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -43,7 +44,7 @@ def create_user(
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         errors["password"] = [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
     if get_user_by_email(email) is not None:
-        errors["email"] = ["An account with this email already exists."]
+        errors["email"] = [_EMAIL_TAKEN]
     if hourly_rate is not None:
         try:
             check_amount(hourly_rate, name="hourly_rate")
@@ -65,8 +66,14 @@ def create_user(
         hourly_rate=hourly_rate,
         password_hash=generate_password_hash(password),
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # A savepoint: losing the race for the email to a signup that committed meanwhile
+        # (the unique key) is the ordinary "already exists", and the caller's transaction
+        # stays usable.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except sa.exc.IntegrityError:
+        raise ValidationError(_EMAIL_TAKEN, fields={"email": [_EMAIL_TAKEN]}) from None
     return user
 
 

@@ -51,7 +51,7 @@ def signup():
             flash(f"Welcome, {user.name}. Your account is ready.", "success")
             return redirect(url_for("accounts.home"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_page("accounts/signup.html", form=form, status=status)
+    return render_page("accounts/signup.html", {"form": form}, http_status=status)
 
 
 def _sign_in_limit() -> str:
@@ -72,7 +72,7 @@ def signin():
             return redirect(next_url)
         form.form_errors.append("That email and password do not match an account.")
     status = 422 if form.errors or form.form_errors else 200
-    return render_page("accounts/signin.html", form=form, status=status)
+    return render_page("accounts/signin.html", {"form": form}, http_status=status)
 
 
 @bp.post("/signout")
@@ -89,4 +89,4 @@ def account():
     if request.method == "POST":
         with unit_of_work():
             token = services.issue_token(current_user)
-    return render_page("accounts/account.html", token=token)
+    return render_page("accounts/account.html", {"token": token})

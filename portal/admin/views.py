@@ -8,8 +8,9 @@ from flask import Blueprint, request
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import User
-from portal.bookings.models import Booking
+from portal.bookings.models import Booking, BookingStatus
 from portal.extensions import db
+from portal.input import choice_filter
 from portal.pagination import Page
 from portal.rendering import render_page
 
@@ -28,7 +29,8 @@ def index():
         ).all()
     )
     return render_page(
-        "admin/index.html", users_by_role=users_by_role, bookings_by_status=bookings_by_status
+        "admin/index.html",
+        {"users_by_role": users_by_role, "bookings_by_status": bookings_by_status},
     )
 
 
@@ -36,13 +38,10 @@ def index():
 @admin_required
 def lessons():
     query = sa.select(Booking).order_by(Booking.starts_at.desc(), Booking.id.desc())
-    status = request.args.get("status")
+    status = choice_filter(request.args, "status", BookingStatus)
     if status:
         query = query.where(Booking.status == status)
     page = Page.of(query, request.args.get("page"), per_page=50)
     return render_page(
-        "admin/lessons.html",
-        page=page,
-        status=status,
-        fragments={"lessons": "lessons"},
+        "admin/lessons.html", {"page": page, "status": status}, fragments={"lessons": "lessons"}
     )

@@ -26,14 +26,16 @@ def index():
     page = Page.of(services.search(filters), request.args.get("page"), per_page=PER_PAGE)
     return render_page(
         "audit/index.html",
-        fragments={"entries": "entries"},
-        status=422 if errors else 200,
-        filters=filters,
-        raw={
-            k: request.args.get(k, "")
-            for k in ("action", "object_type", "object_id", "actor", "from", "to")
+        {
+            "filters": filters,
+            "raw": {
+                k: request.args.get(k, "")
+                for k in ("action", "object_type", "object_id", "actor", "from", "to")
+            },
+            "errors": errors,
+            "page": page,
+            "actions": services.known_actions(),
         },
-        errors=errors,
-        page=page,
-        actions=services.known_actions(),
+        fragments={"entries": "entries"},
+        http_status=422 if errors else 200,
     )

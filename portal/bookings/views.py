@@ -15,6 +15,7 @@ from portal.db import unit_of_work
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
 from portal.forms import apply_field_errors
+from portal.input import choice_filter
 from portal.pagination import Page
 from portal.rendering import render_page
 from portal.urls import local_path_or
@@ -25,7 +26,7 @@ bp = Blueprint("bookings", __name__)
 @bp.get("/tutors")
 @login_required
 def tutors():
-    return render_page("bookings/tutors.html", tutors=list_tutors())
+    return render_page("bookings/tutors.html", {"tutors": list_tutors()})
 
 
 @bp.route("/tutors/<int:tutor_id>/book", methods=["GET", "POST"])
@@ -56,7 +57,9 @@ def book(tutor_id: int):
             return redirect(url_for("bookings.my_lessons"))
     prices = {m: services.lesson_price(tutor.hourly_rate, m) for m in services.ALLOWED_DURATIONS}
     status = 422 if form.errors or form.form_errors else 200
-    return render_page("bookings/book.html", form=form, tutor=tutor, prices=prices, status=status)
+    return render_page(
+        "bookings/book.html", {"form": form, "tutor": tutor, "prices": prices}, http_status=status
+    )
 
 
 LESSON_FILTERS = {
@@ -72,25 +75,18 @@ LESSON_FILTERS = {
 @bp.get("/lessons")
 @roles_required("student", "tutor")
 def my_lessons():
-    show = request.args.get("show", "upcoming")
-    if show not in LESSON_FILTERS:
-        show = "upcoming"
+    show = choice_filter(request.args, "show", LESSON_FILTERS, default="upcoming")
     query = LESSON_FILTERS[show](services.visible_bookings(current_user))
     page = Page.of(query, request.args.get("page"), per_page=20)
     return render_page(
-        "bookings/lessons.html",
-        page=page,
-        show=show,
-        fragments={"lessons": "lessons"},
+        "bookings/lessons.html", {"page": page, "show": show}, fragments={"lessons": "lessons"}
     )
 
 
 def _row_response(booking: Booking):
     return render_page(
         "bookings/lessons.html",
-        page=Page.single(booking),
-        show="all",
-        booking=booking,
+        {"page": Page.single(booking), "show": "all", "booking": booking},
         fragments={f"booking-{booking.id}": "row"},
     )
 

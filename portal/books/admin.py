@@ -11,6 +11,7 @@ from portal.accounts.models import User
 from portal.books.checks import check_invariants
 from portal.db import parse_id
 from portal.extensions import db
+from portal.input import choice_filter
 from portal.ledger.accounts import account_balance, display_balance, platform_balances, total
 from portal.ledger.models import LedgerAccount, LedgerEntry
 from portal.rendering import render_page
@@ -43,6 +44,7 @@ def index():
             total(sa.case((t.type == TransactionType.REFUND, 1), else_=-1)),
         ).where(t.type.in_(REFUND_TYPES))
     ).one()
+    check = choice_filter(request.args, "check", ("now",))
     balances = platform_balances()
     lookup, looked_up, lookup_error = _lookup(request.args.get("account", "").strip())
     recent = db.session.scalars(
@@ -50,15 +52,17 @@ def index():
     ).all()
     return render_page(
         "admin/ledger.html",
-        owed=owed,
-        refunds=refunds,
-        balances=balances,
-        by_code={account.code: balance for account, balance in balances},
-        lookup=lookup,
-        looked_up=looked_up,
-        lookup_error=lookup_error,
-        recent=recent,
-        drifts=check_invariants() if request.args.get("check") == "now" else None,
+        {
+            "owed": owed,
+            "refunds": refunds,
+            "balances": balances,
+            "by_code": {account.code: balance for account, balance in balances},
+            "lookup": lookup,
+            "looked_up": looked_up,
+            "lookup_error": lookup_error,
+            "recent": recent,
+            "drifts": check_invariants() if check == "now" else None,
+        },
         fragments={"ledger-check": "check"},
     )
 

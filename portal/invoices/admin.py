@@ -17,4 +17,6 @@ bp = Blueprint("invoices_admin", __name__, url_prefix="/admin/invoices")
 @admin_required
 def index():
     page = Page.of(services.invoices_for(current_user), request.args.get("page"), per_page=50)
-    return render_page("invoices/admin_index.html", page=page, fragments={"invoices": "invoices"})
+    return render_page(
+        "invoices/admin_index.html", {"page": page}, fragments={"invoices": "invoices"}
+    )

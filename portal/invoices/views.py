@@ -21,14 +21,14 @@ bp = Blueprint("invoices", __name__, url_prefix="/billing/invoices")
 @student_required
 def index():
     page = Page.of(services.invoices_for(current_user), request.args.get("page"))
-    return render_page("invoices/index.html", page=page, fragments={"invoices": "invoices"})
+    return render_page("invoices/index.html", {"page": page}, fragments={"invoices": "invoices"})
 
 
 @bp.get("/<uuid:invoice_id>")
 @roles_required("student", "admin")
 def detail(invoice_id):
     invoice = services.get_invoice_for(current_user, invoice_id)
-    return render_page("invoices/detail.html", invoice=invoice)
+    return render_page("invoices/detail.html", {"invoice": invoice})
 
 
 @bp.get("/<uuid:invoice_id>/pdf")

@@ -37,12 +37,14 @@ def index():
     page = Page.of(query, request.args.get("page"), per_page=50)
     return render_page(
         "payments/admin_list.html",
-        form=form,
-        page=page,
-        totals=reports.platform_totals(low, high),
-        failed_refunds=reports.failed_refunds(),
+        {
+            "form": form,
+            "page": page,
+            "totals": reports.platform_totals(low, high),
+            "failed_refunds": reports.failed_refunds(),
+        },
         fragments={"payments": "payments"},
-        status=200 if valid else 422,
+        http_status=200 if valid else 422,
     )
 
 
@@ -54,7 +56,9 @@ def detail(payment_id):
 
 
 def _detail_page(payment: Payment, form: AdminRefundForm, status: int = 200):
-    return render_page("payments/admin_detail.html", payment=payment, form=form, status=status)
+    return render_page(
+        "payments/admin_detail.html", {"payment": payment, "form": form}, http_status=status
+    )
 
 
 @bp.post("/<uuid:payment_id>/refund")

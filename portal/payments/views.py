@@ -60,13 +60,15 @@ def billing():
     recent = db.session.scalars(lookups.visible_payments(current_user).limit(5)).all()
     return render_page(
         "payments/billing.html",
-        awaiting=awaiting,
-        pending={p.booking_id: p for p in _pending_payments(awaiting)},
-        recent=recent,
-        methods=cards.payment_methods_of(current_user),
-        form=EmptyForm(),
-        stripe=stripe_settings(),
-        hold_expires_at=hold_expires_at,
+        {
+            "awaiting": awaiting,
+            "pending": {p.booking_id: p for p in _pending_payments(awaiting)},
+            "recent": recent,
+            "methods": cards.payment_methods_of(current_user),
+            "form": EmptyForm(),
+            "stripe": stripe_settings(),
+            "hold_expires_at": hold_expires_at,
+        },
     )
 
 
@@ -150,17 +152,19 @@ def _payment_page(payment, form=None, *, client_secret=None, error=None, status=
     methods = cards.payment_methods_of(current_user)
     return render_page(
         "payments/pay.html",
-        payment=payment,
-        booking=payment.booking,
-        form=form or PayForm(methods, formdata=None),
-        methods=methods,
-        client_secret=client_secret,
-        error=error,
-        button_form=EmptyForm(),
-        stripe=stripe_settings(),
-        invoice=invoice_of_payment(payment.id),
+        {
+            "payment": payment,
+            "booking": payment.booking,
+            "form": form or PayForm(methods, formdata=None),
+            "methods": methods,
+            "client_secret": client_secret,
+            "error": error,
+            "button_form": EmptyForm(),
+            "stripe": stripe_settings(),
+            "invoice": invoice_of_payment(payment.id),
+        },
         fragments={"pay-status": "status"},
-        status=status,
+        http_status=status,
     )
 
 
@@ -170,8 +174,7 @@ def history():
     page = Page.of(lookups.visible_payments(current_user), request.args.get("page"))
     return render_page(
         "payments/history.html",
-        page=page,
-        refund_problem=refunds.student_refund_problem,
+        {"page": page, "refund_problem": refunds.student_refund_problem},
         fragments={"payments": "payments"},
     )
 
@@ -203,7 +206,9 @@ def refund(payment_id):
             return redirect(url_for(".history"))
     status = 422 if request.method == "POST" else 200
     return render_page(
-        "payments/refund.html", payment=payment, form=form, problem=problem, status=status
+        "payments/refund.html",
+        {"payment": payment, "form": form, "problem": problem},
+        http_status=status,
     )
 
 
@@ -216,14 +221,16 @@ def methods():
 def _methods_page(form=None, *, message=None, error=None, status=200):
     return render_page(
         "payments/methods.html",
-        methods=cards.payment_methods_of(current_user),
-        form=form or SavedCardForm(formdata=None),
-        button_form=EmptyForm(),
-        message=message,
-        error=error,
-        stripe=stripe_settings(),
+        {
+            "methods": cards.payment_methods_of(current_user),
+            "form": form or SavedCardForm(formdata=None),
+            "button_form": EmptyForm(),
+            "message": message,
+            "error": error,
+            "stripe": stripe_settings(),
+        },
         fragments={"methods": "methods"},
-        status=status,
+        http_status=status,
     )
 
 

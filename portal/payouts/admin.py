@@ -34,11 +34,10 @@ DONE = {
 
 
 def _filters() -> admin_queue.QueueFilters:
-    try:
-        filters = admin_queue.parse_filters(request.args)
-    except PortalError:
-        return admin_queue.QueueFilters()
-    return filters if filters.status in admin_queue.TABS else admin_queue.QueueFilters()
+    """The queue's filters; an unknown one is a 400 (the API's "all" shows pending here)."""
+    filters = admin_queue.parse_filters(request.args)
+    return filters if filters.status in admin_queue.TABS else admin_queue.QueueFilters(**{
+        **filters.as_args(), "status": PayoutStatus.PENDING})  # fmt: skip
 
 
 def _queue_context(filters: admin_queue.QueueFilters, notice: str | None = None) -> dict:
@@ -58,7 +57,7 @@ def _queue_context(filters: admin_queue.QueueFilters, notice: str | None = None)
 @bp.get("")
 @admin_required
 def index():
-    return render_page(QUEUE, fragments={"queue": "queue"}, **_queue_context(_filters()))
+    return render_page(QUEUE, _queue_context(_filters()), fragments={"queue": "queue"})
 
 
 @bp.get("/tabs")
@@ -155,7 +154,7 @@ def _fail_page(payout, form, status: int = 200):
         response = render_block(FAIL, "dialog", **context)
         headers = {"HX-Retarget": "#dialog-slot", "HX-Reswap": "innerHTML"}
         return response, status, headers
-    return render_page(FAIL, status=status, **context)
+    return render_page(FAIL, context, http_status=status)
 
 
 @bp.post("/<uuid:payout_id>/fail")
@@ -188,7 +187,7 @@ def bulk_approve():
     else:
         notice = _bulk_notice(result)
     if htmx_target() == "queue":
-        return render_page(QUEUE, fragments={"queue": "queue"}, **_queue_context(filters, notice))
+        return render_page(QUEUE, _queue_context(filters, notice), fragments={"queue": "queue"})
     flash(notice, "success")
     return redirect(url_for("payouts_admin.index", **filters.as_args()))
 

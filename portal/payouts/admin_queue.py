@@ -96,6 +96,11 @@ class QueueRow:
     in_flight: int
 
     @property
+    def in_debt(self) -> bool:
+        """The tutor owes money back: the payout is held until later earnings repay it."""
+        return self.available < 0
+
+    @property
     def owed(self) -> int:
         """Everything the platform holds for the tutor: pending + available + in flight."""
         return self.pending + self.available + self.in_flight

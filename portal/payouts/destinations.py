@@ -29,10 +29,10 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.us import rtn
 
 from portal.accounts.models import Role, User
-from portal.audit.services import record
 from portal.db import is_postgres, utcnow
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
+from portal.payouts import destination_changes as changes
 from portal.payouts.models import PayoutDestination, PayoutMethod
 
 BANK_FIELDS = (
@@ -134,7 +134,8 @@ def update_bank_details(tutor_id: int, **fields: object) -> PayoutDestination:
 
     Takes any of `SETTINGS_FIELDS` (see the module docstring for the rules). Every field
     is checked before anything is written; a bad one is a `ValidationError` naming it.
-    The audit log gets the change, masked.
+    Any change of any field is audited by fingerprint and mailed to the tutor
+    (`destination_changes`).
     """
     unknown = sorted(set(fields) - set(SETTINGS_FIELDS))
     if unknown:
@@ -153,17 +154,16 @@ def update_bank_details(tutor_id: int, **fields: object) -> PayoutDestination:
     if destination is None:
         destination = PayoutDestination(tutor_id=tutor_id, created_at=utcnow())
         db.session.add(destination)
-    before = masked_state(destination)
+    before, before_values = masked_state(destination), changes.values_of(destination)
     if details is not None:
         _store_bank(destination, details)
     if "stripe_account_id" in fields:
         destination.stripe_account_id = stripe_id
     destination.updated_at = utcnow()
     db.session.flush()
-    after = masked_state(destination)
-    if after != before:
-        record("payout_destination.updated", object_type="tutor", object_id=tutor_id,
-               actor_id=tutor_id, before=before, after=after)  # fmt: skip
+    changes.record_change(
+        tutor_id, before_values, changes.values_of(destination), before, masked_state(destination)
+    )
     return destination
 
 

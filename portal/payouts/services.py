@@ -14,6 +14,11 @@ idempotent by ``payout:<uuid>:requested|cancelled|failed|completed``:
 - cancel / fail: in flight → available;
 - complete: in flight → paid out (total_withdrawn grows).
 
+While the tutor's wallet owes money (available below zero, after refunds of released
+earnings), approve, process and complete refuse with `InDebt` (409 ``in_debt``), and bulk
+approve skips the payout: the platform does not pay out money it is owed. Cancel and fail
+still work, and give the money back to available, which reduces the debt.
+
 Processing a ``stripe`` payout creates a Stripe transfer to the tutor's connected account
 with the payout's uuid as idempotency key, while the row stays locked: a second admin
 waits, then finds it no longer approved. A refused transfer fails the payout and returns
@@ -343,9 +348,30 @@ def _return_money(payout: PayoutRequest, event: str, actor_id: int | None) -> No
 # --- the admin's transitions ----------------------------------------------------------
 
 
+class InDebt(Conflict):
+    code = "in_debt"
+
+
+def _tutor_in_debt(payout: PayoutRequest) -> bool:
+    # Locked after the payout row (the lock order everywhere), so a refund cannot push the
+    # wallet into debt between this check and the step.
+    return lock_wallet(payout.tutor_id).balance < 0
+
+
+def _refuse_in_debt(payout: PayoutRequest) -> None:
+    if payout.status in TRANSITIONS["fail"].sources and _tutor_in_debt(payout):
+        raise InDebt(
+            "The tutor's balance is in debt (refunds came after this payout was asked for): "
+            "it cannot go ahead until later earnings pay the debt back; fail it to return the "
+            "money to the balance.",
+            fields={"status": [payout.status]},
+        )
+
+
 def approve_payout(actor: User | None, payout_id: object) -> PayoutRequest:
     actor_id = _admin_id(actor)
     payout = _locked(payout_id)
+    _refuse_in_debt(payout)
     _move(payout, "approve", actor_id)
     db.session.flush()
     return payout
@@ -377,7 +403,9 @@ def approve_payouts(actor: User | None, payout_ids: Iterable[object]) -> BulkRes
     ).all()
     result = BulkResult()
     for payout in rows:
-        if payout.status in TRANSITIONS["approve"].sources:
+        if payout.status in TRANSITIONS["approve"].sources and _tutor_in_debt(payout):
+            result.skipped.append((str(payout.uuid), "tutor in debt"))
+        elif payout.status in TRANSITIONS["approve"].sources:
             _move(payout, "approve", actor_id)
             result.approved.append(payout)
         else:
@@ -397,6 +425,7 @@ def process_payout(actor: User | None, payout_id: object) -> PayoutRequest:
     """
     actor_id = _admin_id(actor)
     payout = _locked(payout_id)
+    _refuse_in_debt(payout)
     _move(payout, "process", actor_id)
     if payout.payout_method == PayoutMethod.STRIPE:
         _transfer(payout, actor_id)
@@ -434,6 +463,7 @@ def complete_payout(
     actor_id = _admin_id(actor)
     reference = _reference(reference)
     payout = _locked(payout_id)
+    _refuse_in_debt(payout)
     _complete(payout, actor_id, bank_reference=reference)
     db.session.flush()
     return payout

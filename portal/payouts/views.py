@@ -51,7 +51,7 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
 @bp.get("/payouts")
 @tutor_required
 def index():
-    return render_page(INDEX, fragments={"payouts": "payouts"}, **_index_context())
+    return render_page(INDEX, _index_context(), fragments={"payouts": "payouts"})
 
 
 @bp.post("/payouts")
@@ -75,7 +75,7 @@ def create():
                 "success",
             )
             return redirect(url_for("payouts.index"))
-    return render_page(INDEX, status=422, **_index_context(form))
+    return render_page(INDEX, _index_context(form), http_status=422)
 
 
 @bp.post("/payouts/check")
@@ -133,20 +133,24 @@ def _settings_page(bank_form=None, stripe_form=None, status: int = 200):
     summary = get_wallet_summary(current_user.id)
     return render_page(
         SETTINGS,
-        status=status,
-        destination=destination,
-        masked_bank=destinations.mask_bank(
-            destination and destination.bank_kind, destination and destination.bank_last4
-        ),
-        masked_stripe=destinations.mask_stripe(destination and destination.stripe_account_id),
-        bank_form=bank_form or BankDetailsForm(formdata=None),
-        stripe_form=stripe_form or StripeAccountForm(formdata=None),
-        form=PayoutSettingsForm(
-            formdata=None,
-            payout_threshold=summary.payout_threshold,
-            auto_payout_enabled=summary.auto_payout_enabled,
-        ),
-        min_payout=current_app.config["MIN_PAYOUT_AMOUNT"],
+        {
+            "destination": destination,
+            "masked_bank": destinations.mask_bank(
+                destination and destination.bank_kind, destination and destination.bank_last4
+            ),
+            "masked_stripe": destinations.mask_stripe(
+                destination and destination.stripe_account_id
+            ),
+            "bank_form": bank_form or BankDetailsForm(formdata=None),
+            "stripe_form": stripe_form or StripeAccountForm(formdata=None),
+            "form": PayoutSettingsForm(
+                formdata=None,
+                payout_threshold=summary.payout_threshold,
+                auto_payout_enabled=summary.auto_payout_enabled,
+            ),
+            "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
+        },
+        http_status=status,
     )
 
 

@@ -84,7 +84,7 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
             auto_payout_enabled=summary.auto_payout_enabled,
         )
     response, page_status = render_page(
-        "wallets/earnings.html", fragments={"statement": "statement"}, status=status, **context
+        "wallets/earnings.html", context, fragments={"statement": "statement"}, http_status=status
     )
     return response, 422 if filter_errors else page_status
 
@@ -121,10 +121,8 @@ def payout_settings():
     if htmx_target() == "payout-settings":
         return render_page(
             "wallets/_settings.html",
-            form=form,
-            saved=saved,
-            min_payout=current_app.config["MIN_PAYOUT_AMOUNT"],
-            status=status,
+            {"form": form, "saved": saved, "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"]},
+            http_status=status,
         )
     if saved:
         flash("Payout settings saved.", "success")

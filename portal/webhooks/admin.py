@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, flash, redirect, request, url_for
 
 from portal.accounts.decorators import admin_required
+from portal.input import choice_filter
 from portal.pagination import Page
 from portal.rendering import render_page
 from portal.webhooks import services
@@ -19,15 +20,18 @@ bp = Blueprint("webhooks_admin", __name__, url_prefix="/admin/webhooks")
 @bp.get("")
 @admin_required
 def index():
-    filters = services.parse_filters(request.args.get("type"), request.args.get("status"))
+    status = choice_filter(request.args, "status", EventStatus)
+    filters = services.parse_filters(request.args.get("type"), status)
     page = Page.of(services.events_query(filters), request.args.get("page"), per_page=50)
     return render_page(
         "webhooks/index.html",
-        page=page,
-        filters=filters,
-        types=services.event_types(),
-        statuses=list(EventStatus),
-        failed=services.failed_count(),
+        {
+            "page": page,
+            "filters": filters,
+            "types": services.event_types(),
+            "statuses": list(EventStatus),
+            "failed": services.failed_count(),
+        },
         fragments={"events": "events"},
     )
 
@@ -38,9 +42,11 @@ def detail(event_id: int):
     event = services.get_event(event_id)
     return render_page(
         "webhooks/detail.html",
-        event=event,
-        payload=json.dumps(redacted(event.payload), indent=2, sort_keys=True),
-        related=services.related_events(event),
+        {
+            "event": event,
+            "payload": json.dumps(redacted(event.payload), indent=2, sort_keys=True),
+            "related": services.related_events(event),
+        },
     )
 
 

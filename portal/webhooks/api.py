@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import api_blueprint
 from portal.extensions import limiter
+from portal.input import raw_body
 from portal.security import csrf_exempt
 from portal.webhooks.models import EventStatus
 from portal.webhooks.receive import BadSignature, record_event, secrets_from, verify_event
@@ -27,6 +28,7 @@ bp = api_blueprint("webhooks", __name__, "/webhooks")
 
 @bp.post("/stripe/")
 @csrf_exempt
+@raw_body
 @limiter.exempt  # Stripe sends from a few addresses; a burst of events is normal.
 def stripe_webhook():
     header = request.headers.get("Stripe-Signature")

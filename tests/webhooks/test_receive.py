@@ -83,6 +83,21 @@ def test_a_timestamp_within_the_tolerance_is_accepted(deliver):
     assert response.status_code == 200
 
 
+def test_a_timestamp_more_than_300_seconds_ahead_is_400(deliver):
+    ahead = int(time.time()) + 301
+    response = deliver(event_body("customer.subscription.created", SUBSCRIPTION), timestamp=ahead)
+    assert response.status_code == 400
+    assert _error(response) == "bad_signature"
+    assert _count() == 0
+
+
+def test_a_timestamp_a_little_ahead_is_accepted(deliver):
+    """Clocks drift: a signature up to the tolerance ahead of ours is Stripe's, not a replay."""
+    ahead = int(time.time()) + 240
+    response = deliver(event_body("customer.subscription.created", SUBSCRIPTION), timestamp=ahead)
+    assert response.status_code == 200
+
+
 def test_a_body_changed_after_signing_is_400(client, secret):
     event = event_body("customer.subscription.created", SUBSCRIPTION)
     header = sign(json.dumps(event), secret)
