@@ -34,7 +34,7 @@ def seed_statement(tutor_id: int, lines: int, *, days: int = 730, gross: int = 4
         db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
     state = {
         "pending": wallet.pending,
-        "balance": wallet.balance,
+        "available": wallet.available,
         "in_flight": wallet.in_flight,
         "earned": wallet.total_earned,
         "withdrawn": wallet.total_withdrawn,
@@ -64,7 +64,7 @@ def seed_statement(tutor_id: int, lines: int, *, days: int = 730, gross: int = 4
         .where(TutorWallet.id == wallet.id)
         .values(
             pending=state["pending"],
-            balance=state["balance"],
+            available=state["available"],
             in_flight=state["in_flight"],
             total_earned=state["earned"],
             total_withdrawn=state["withdrawn"],
@@ -108,8 +108,8 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
             entry_kind, t = EntryKind.EARNING_RELEASED, TransactionType.RELEASE
             move = dict(pending=-net, available=net, in_flight=0, amount=net, gross=None, fee=None)
             postings = [(pend, net), (avail, -net)]
-        elif kind == "payout" and state["balance"] > 0:
-            amount = state["balance"] // 2 or state["balance"]
+        elif kind == "payout" and state["available"] > 0:
+            amount = state["available"] // 2 or state["available"]
             entry_kind, t = EntryKind.PAYOUT_RESERVED, TransactionType.PAYOUT
             move = dict(
                 pending=0, available=-amount, in_flight=amount, amount=-amount, gross=None, fee=None
@@ -131,7 +131,7 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
         if entry_kind == EntryKind.LESSON_EARNING:
             state["unreleased"].append(entry_id)
         state["pending"] += move["pending"]
-        state["balance"] += move["available"]
+        state["available"] += move["available"]
         state["in_flight"] += move["in_flight"]
         entries.append(
             {
@@ -145,7 +145,7 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
             }
         )
         moves.append(
-            (t, move, postings, {k: state[k] for k in ("pending", "balance", "in_flight")}, stamp)
+            (t, move, postings, {k: state[k] for k in ("pending", "available", "in_flight")}, stamp)
         )
     db.session.execute(sa.insert(LedgerEntry), entries)
     ids = [entry["id"] for entry in entries]
@@ -168,7 +168,7 @@ def _write(wallet, accounts, batch, stamps, state, gross, fee, net, offset) -> N
                 "available_change": move["available"],
                 "pending_change": move["pending"],
                 "in_flight_change": move["in_flight"],
-                "balance_after": after["balance"],
+                "available_after": after["available"],
                 "pending_after": after["pending"],
                 "in_flight_after": after["in_flight"],
                 "gross": move["gross"],

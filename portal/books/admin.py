@@ -28,9 +28,11 @@ def index():
     owed = db.session.execute(
         sa.select(
             total(TutorWallet.pending).label("pending"),
-            total(TutorWallet.balance).label("available"),
+            total(TutorWallet.available).label("available"),
             total(TutorWallet.in_flight).label("in_flight"),
-            total(sa.case((TutorWallet.balance < 0, -TutorWallet.balance), else_=0)).label("debt"),
+            total(sa.case((TutorWallet.available < 0, -TutorWallet.available), else_=0)).label(
+                "debt"
+            ),
             sa.func.count(TutorWallet.id).label("wallets"),
         )
     ).one()

@@ -39,7 +39,7 @@ flush a change to a loaded entry or posting on every backend.
 nothing, also when two callers race (the unique index decides; see `posting.post`).
 
 **Wallets project from it.** `portal.wallets.models.TutorWallet` holds the tutor's three
-balances (``pending``, ``balance`` = available, ``in_flight``) as plain columns, updated
+balances (``pending``, ``available``, ``in_flight``) as plain columns, updated
 in the same transaction as the postings, with the wallet row locked first: the wallets
 hand `posting.post` their projection, which it writes with the entry (on PostgreSQL in
 the same statement). Each wallet column is minus the sum of the postings on the matching

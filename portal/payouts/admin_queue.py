@@ -112,7 +112,7 @@ def _rows_query() -> sa.Select:
             PayoutRequest,
             User.name,
             User.email,
-            TutorWallet.balance,
+            TutorWallet.available,
             TutorWallet.pending,
             TutorWallet.in_flight,
         )  # fmt: skip

@@ -222,7 +222,7 @@ def check_request(tutor_id: int, amount: object, payout_method: object) -> None:
     amount = _check_amount(amount)
     method = _method(payout_method)
     destinations.require_details(destinations.get_destination(tutor_id), method)
-    _check_funds(get_wallet_summary(tutor_id).balance, amount)
+    _check_funds(get_wallet_summary(tutor_id).available, amount)
 
 
 def request_payout(
@@ -266,7 +266,7 @@ def _create(
     destination = destinations.get_destination(tutor_id)
     destinations.require_details(destination, method)
     wallet = lock_wallet(tutor_id)
-    _check_funds(wallet.balance, amount)
+    _check_funds(wallet.available, amount)
     payout = PayoutRequest(
         uuid=uuid.uuid4(), wallet_id=wallet.id, tutor_id=tutor_id, amount=amount,
         currency=wallet.currency, status=S.PENDING, payout_method=method,
@@ -305,11 +305,11 @@ def request_auto_payout(tutor_id: int, day: date) -> PayoutRequest | None:
     if method is None:
         return None
     wallet = lock_wallet(tutor_id)
-    due = wallet.auto_payout_enabled and wallet.balance >= wallet.payout_threshold
+    due = wallet.auto_payout_enabled and wallet.available >= wallet.payout_threshold
     taken = db.session.scalar(sa.select(PayoutRequest.id).where(PayoutRequest.request_key == key))
     if not due or taken is not None:
         return None
-    return _create(tutor_id, wallet.balance, method, actor_id=None, request_key=key, auto=True)
+    return _create(tutor_id, wallet.available, method, actor_id=None, request_key=key, auto=True)
 
 
 def auto_payout_candidates() -> list[int]:
@@ -319,7 +319,7 @@ def auto_payout_candidates() -> list[int]:
             sa.select(TutorWallet.tutor_id)
             .where(
                 TutorWallet.auto_payout_enabled.is_(True),
-                TutorWallet.balance >= TutorWallet.payout_threshold,
+                TutorWallet.available >= TutorWallet.payout_threshold,
             )
             .order_by(TutorWallet.tutor_id)
         )
@@ -355,7 +355,7 @@ class InDebt(Conflict):
 def _tutor_in_debt(payout: PayoutRequest) -> bool:
     # Locked after the payout row (the lock order everywhere), so a refund cannot push the
     # wallet into debt between this check and the step.
-    return lock_wallet(payout.tutor_id).balance < 0
+    return lock_wallet(payout.tutor_id).available < 0
 
 
 def _refuse_in_debt(payout: PayoutRequest) -> None:

@@ -93,7 +93,7 @@ def check():
             except PortalError as exc:
                 message = exc.message
             else:
-                left = get_wallet_summary(current_user.id).balance - form.amount.data
+                left = get_wallet_summary(current_user.id).available - form.amount.data
                 message, ok = f"Fine: {format_money(left)} stays available.", True
     return render_block(INDEX, "feedback", message=message, ok=ok)
 

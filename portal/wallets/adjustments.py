@@ -45,9 +45,9 @@ def debit_wallet(
     wallet, existing, accounts = begin(tutor_id, idempotency_key, kind, (ADJUSTMENTS,))
     if existing is not None:
         return existing
-    if amount > wallet.balance:
+    if amount > wallet.available:
         raise InsufficientFunds(
-            f"The available balance is {format_money(wallet.balance)}; "
+            f"The available balance is {format_money(wallet.available)}; "
             f"{format_money(amount)} cannot be debited."
         )
     move = Move(

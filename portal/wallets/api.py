@@ -32,7 +32,7 @@ DEFAULT_SPAN = {"day": timedelta(days=29), "week": timedelta(weeks=11), "month":
 
 def wallet_json(summary: WalletSummary) -> dict:
     return {
-        "balance": summary.balance,
+        "balance": summary.available,
         "pending": summary.pending,
         "in_flight": summary.in_flight,
         "debt": summary.debt,
@@ -55,7 +55,7 @@ def transaction_json(line: WalletTransaction) -> dict:
         "available_change": line.available_change,
         "pending_change": line.pending_change,
         "in_flight_change": line.in_flight_change,
-        "balance_after": line.balance_after,
+        "balance_after": line.available_after,
         "pending_after": line.pending_after,
         "in_flight_after": line.in_flight_after,
         "currency": _currency(),

@@ -26,7 +26,7 @@ from portal.wallets.months import MONTH_FIGURES, MONTHLY_TYPES, bucket_sql, figu
 
 BUCKETS = (
     ("pending", "pending_account_id", "pending_change", "pending_after"),
-    ("balance", "available_account_id", "available_change", "balance_after"),
+    ("available", "available_account_id", "available_change", "available_after"),
     ("in_flight", "in_flight_account_id", "in_flight_change", "in_flight_after"),
 )
 
@@ -77,7 +77,7 @@ def _wallets_against_statements() -> list[Drift]:
         sa.select(
             t.wallet_id,
             sa.func.sum(t.pending_change).label("pending"),
-            sa.func.sum(t.available_change).label("balance"),
+            sa.func.sum(t.available_change).label("available"),
             sa.func.sum(t.in_flight_change).label("in_flight"),
             sa.func.sum(earned).label("total_earned"),
             sa.func.sum(withdrawn).label("total_withdrawn"),
@@ -91,7 +91,7 @@ def _wallets_against_statements() -> list[Drift]:
     drifts = []
     for row in rows:
         wallet = row[0]
-        for name in ("pending", "balance", "in_flight", "total_earned", "total_withdrawn"):
+        for name in ("pending", "available", "in_flight", "total_earned", "total_withdrawn"):
             expected = getattr(row, name) or 0
             if getattr(wallet, name) != expected:
                 drifts.append(
@@ -122,10 +122,10 @@ def _running_sums() -> list[Drift]:
     ).all()
     return [
         Drift(
-            "statement running sum differs from balance_after",
+            "statement running sum differs from available_after",
             f"line {row.id} (wallet {row.wallet_id}): after "
-            f"{row.pending_after}/{row.balance_after}/{row.in_flight_after}, running sums "
-            f"{row.run_pending_after}/{row.run_balance_after}/{row.run_in_flight_after} "
+            f"{row.pending_after}/{row.available_after}/{row.in_flight_after}, running sums "
+            f"{row.run_pending_after}/{row.run_available_after}/{row.run_in_flight_after} "
             "(pending/available/in flight)",
         )
         for row in rows

@@ -1,6 +1,6 @@
 """Tutor wallets: a projection of the tutor's ledger accounts, and the statement lines.
 
-`TutorWallet` holds the three balances as columns (``pending``, ``balance`` = available,
+`TutorWallet` holds the three balances as columns (``pending``, ``available``,
 ``in_flight``) plus lifetime figures and payout settings. Every change goes through
 `portal.wallets.movement`, which locks the wallet row and posts a ledger entry with the
 wallet's projection: the balances and one `WalletTransaction` (a statement line), in the
@@ -28,7 +28,7 @@ class TutorWallet(db.Model):
     tutor_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), unique=True)
     currency: so.Mapped[str] = so.mapped_column(sa.String(3))
     # Available to pay out. Negative after a refund of released money: a debt.
-    balance: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    available: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     pending: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     in_flight: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     # Lifetime net earnings (after the platform fee, less refunds) and payouts completed.
@@ -54,7 +54,7 @@ class TutorWallet(db.Model):
     @property
     def debt(self) -> int:
         """What the tutor owes the platform (a refund after release): 0 or more."""
-        return -self.balance if self.balance < 0 else 0
+        return -self.available if self.available < 0 else 0
 
     def account_ids(self) -> dict[str, int]:
         return {
@@ -64,7 +64,7 @@ class TutorWallet(db.Model):
         }
 
     def __repr__(self) -> str:
-        return f"<TutorWallet tutor={self.tutor_id} bal={self.balance} pend={self.pending}>"
+        return f"<TutorWallet tutor={self.tutor_id} bal={self.available} pend={self.pending}>"
 
 
 class TransactionType(enum.StrEnum):
@@ -120,7 +120,7 @@ class WalletTransaction(db.Model):
     available_change: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     pending_change: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     in_flight_change: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
-    balance_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    available_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     pending_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     in_flight_after: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     # For earnings: the lesson's price and the platform's fee; for refunds: the refund

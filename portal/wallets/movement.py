@@ -88,7 +88,7 @@ def get_or_create_wallet(tutor_id: int) -> TutorWallet:
         .values(
             tutor_id=tutor_id,
             currency=config["PLATFORM_CURRENCY"],
-            balance=0,
+            available=0,
             pending=0,
             in_flight=0,
             total_earned=0,
@@ -251,13 +251,13 @@ _MOVE_WALLET = (
     .where(_w.id == sa.bindparam("wallet_id"))
     .values(
         pending=_w.pending + _bigint("d_pending"),
-        balance=_w.balance + _bigint("d_balance"),
+        available=_w.available + _bigint("d_available"),
         in_flight=_w.in_flight + _bigint("d_in_flight"),
         total_earned=_w.total_earned + _bigint("d_earned"),
         total_withdrawn=_w.total_withdrawn + _bigint("d_withdrawn"),
         updated_at=sa.bindparam("now", type_=_w.updated_at.type),
     )
-    .returning(_w.pending, _w.balance, _w.in_flight, _w.total_earned, _w.total_withdrawn)
+    .returning(_w.pending, _w.available, _w.in_flight, _w.total_earned, _w.total_withdrawn)
 )
 _LINE_INSERT = sa.insert(WalletTransaction.__table__).returning(WalletTransaction.__table__.c.id)
 
@@ -279,13 +279,13 @@ class WalletProjection:
     ctes: ClassVar[str] = """w AS (
     UPDATE tutor_wallets SET
         pending = pending + CAST(:d_pending AS bigint),
-        balance = balance + CAST(:d_balance AS bigint),
+        available = available + CAST(:d_available AS bigint),
         in_flight = in_flight + CAST(:d_in_flight AS bigint),
         total_earned = total_earned + CAST(:d_earned AS bigint),
         total_withdrawn = total_withdrawn + CAST(:d_withdrawn AS bigint),
         updated_at = :now
     WHERE id = :wallet_id AND EXISTS (SELECT 1 FROM e)
-    RETURNING pending, balance, in_flight, total_earned, total_withdrawn
+    RETURNING pending, available, in_flight, total_earned, total_withdrawn
 ), m AS (
     INSERT INTO wallet_monthly_totals (wallet_id, month, earned, fees, lessons, refunds)
     SELECT CAST(:wallet_id AS integer), CAST(:month AS date), CAST(:earned AS bigint),
@@ -298,11 +298,11 @@ class WalletProjection:
         refunds = wallet_monthly_totals.refunds + excluded.refunds
 ), l AS (
     INSERT INTO wallet_transactions (wallet_id, entry_id, type, amount, available_change,
-        pending_change, in_flight_change, balance_after, pending_after, in_flight_after,
+        pending_change, in_flight_change, available_after, pending_after, in_flight_after,
         gross, fee, description, payment_id, payout_id, booking_id, created_at)
     SELECT CAST(:wallet_id AS integer), e.id, CAST(:type AS varchar),
-        CAST(:amount AS bigint), CAST(:d_balance AS bigint), CAST(:d_pending AS bigint),
-        CAST(:d_in_flight AS bigint), w.balance, w.pending, w.in_flight,
+        CAST(:amount AS bigint), CAST(:d_available AS bigint), CAST(:d_pending AS bigint),
+        CAST(:d_in_flight AS bigint), w.available, w.pending, w.in_flight,
         CAST(:gross AS bigint), CAST(:fee AS bigint), CAST(:description AS varchar),
         CAST(:line_payment_id AS integer), CAST(:line_payout_id AS integer),
         CAST(:line_booking_id AS integer), CAST(:created_at AS timestamptz)
@@ -352,7 +352,7 @@ class WalletProjection:
         return {
             "wallet_id": self.wallet_id,
             "d_pending": move.pending,
-            "d_balance": move.available,
+            "d_available": move.available,
             "d_in_flight": move.in_flight,
             "d_earned": move.earned,
             "d_withdrawn": move.withdrawn,
@@ -377,7 +377,7 @@ class WalletProjection:
             "available_change": move.available,
             "pending_change": move.pending,
             "in_flight_change": move.in_flight,
-            "balance_after": after["balance"],
+            "available_after": after["available"],
             "pending_after": after["pending"],
             "in_flight_after": after["in_flight"],
             "gross": move.gross,
@@ -394,7 +394,7 @@ class WalletProjection:
         a wallet loaded in this session is kept in step with its row."""
         loaded = db.session.identity_map.get(so.util.identity_key(TutorWallet, self.wallet_id))
         if loaded is not None:
-            for name in ("pending", "balance", "in_flight", "total_earned", "total_withdrawn"):
+            for name in ("pending", "available", "in_flight", "total_earned", "total_withdrawn"):
                 set_committed_value(loaded, name, after[name])
             set_committed_value(loaded, "updated_at", values["created_at"])
         line = WalletTransaction(id=line_id, **values)

@@ -41,14 +41,14 @@ def reserve_payout(
     wallet, existing, accounts = begin(tutor_id, idempotency_key, kind)
     if existing is not None:
         return existing
-    if wallet.balance < 0:
+    if wallet.available < 0:
         raise InsufficientFunds(
-            f"Your balance is in debt by {format_money(-wallet.balance)}: payouts resume once "
+            f"Your balance is in debt by {format_money(-wallet.available)}: payouts resume once "
             "later earnings cover it."
         )
-    if amount > wallet.balance:
+    if amount > wallet.available:
         raise InsufficientFunds(
-            f"You can pay out at most {format_money(wallet.balance)}, the available balance."
+            f"You can pay out at most {format_money(wallet.available)}, the available balance."
         )
     move = Move(kind, TransactionType.PAYOUT, amount=-amount, available=-amount, in_flight=amount)
     return apply(

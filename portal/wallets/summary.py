@@ -14,7 +14,7 @@ class WalletSummary:
     exists: bool
     currency: str
     wallet_id: int | None = None
-    balance: int = 0
+    available: int = 0
     pending: int = 0
     in_flight: int = 0
     total_earned: int = 0
@@ -24,18 +24,18 @@ class WalletSummary:
 
     @property
     def debt(self) -> int:
-        return -self.balance if self.balance < 0 else 0
+        return -self.available if self.available < 0 else 0
 
     @property
     def owed(self) -> int:
         """Everything the platform holds for the tutor: pending + available + in flight."""
-        return self.pending + self.balance + self.in_flight
+        return self.pending + self.available + self.in_flight
 
     @property
     def is_empty(self) -> bool:
         return not self.exists or not (
             self.total_earned
-            or self.balance
+            or self.available
             or self.pending
             or self.in_flight
             or self.total_withdrawn
@@ -56,7 +56,7 @@ def get_wallet_summary(tutor_id: int) -> WalletSummary:
         exists=True,
         currency=wallet.currency,
         wallet_id=wallet.id,
-        balance=wallet.balance,
+        available=wallet.available,
         pending=wallet.pending,
         in_flight=wallet.in_flight,
         total_earned=wallet.total_earned,

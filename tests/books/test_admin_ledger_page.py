@@ -55,7 +55,7 @@ def test_admin_looks_up_any_account(app, login, admin, tutor):
 
 def test_the_page_names_a_drift(app, login, admin, tutor):
     _money_moved(tutor)
-    db.session.execute(sa.text("UPDATE tutor_wallets SET balance = balance + 1"))
+    db.session.execute(sa.text("UPDATE tutor_wallets SET available = available + 1"))
     db.session.commit()
     with app.app_context():
         browser = login(admin)

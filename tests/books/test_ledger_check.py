@@ -40,14 +40,14 @@ def _tamper(sql: str) -> None:
 @pytest.mark.parametrize(
     ("sql", "named"),
     [
-        ("UPDATE tutor_wallets SET balance = balance + 1", "wallet differs from its postings"),
+        ("UPDATE tutor_wallets SET available = available + 1", "wallet differs from its postings"),
         ("UPDATE tutor_wallets SET pending = pending - 25", "wallet differs from its postings"),
         ("UPDATE tutor_wallets SET total_earned = 1", "wallet differs from its statement"),
         ("UPDATE tutor_wallets SET total_withdrawn = 7", "wallet differs from its statement"),
         (
-            "UPDATE wallet_transactions SET balance_after = balance_after + 1 "
+            "UPDATE wallet_transactions SET available_after = available_after + 1 "
             "WHERE id = (SELECT min(id) FROM wallet_transactions)",
-            "statement running sum differs from balance_after",
+            "statement running sum differs from available_after",
         ),
         (
             "UPDATE wallet_transactions SET pending_change = 0, pending_after = 0 "

@@ -48,7 +48,7 @@ def test_a_paid_lesson_puts_the_tutors_net_into_pending(student, tutor, lesson, 
     payment = pay(student, lesson)
 
     wallet = _wallet(tutor)
-    assert (wallet.pending, wallet.balance, wallet.total_earned) == (3825, 0, 3825)
+    assert (wallet.pending, wallet.available, wallet.total_earned) == (3825, 0, 3825)
     [entry] = _entries(f"payment:{payment.uuid}:captured")
     assert (entry.payment_id, entry.booking_id, entry.tutor_id) == (payment.id, lesson.id, tutor.id)
     assert check_invariants() == []
@@ -63,7 +63,7 @@ def test_refund_before_the_lesson_takes_pending_back_and_reverses_the_fee(
     db.session.commit()
 
     wallet = _wallet(tutor)
-    assert (wallet.pending, wallet.balance, wallet.total_earned) == (0, 0, 0)
+    assert (wallet.pending, wallet.available, wallet.total_earned) == (0, 0, 0)
     # The provider gave the whole 45.00 back, and the platform its 6.75 fee.
     assert _platform() == {"provider_cash": 0, "fee_revenue": 0}
     assert _entries(f"refund:{refund.provider_refund_id}")
@@ -76,14 +76,14 @@ def test_partial_refunds_after_release_come_out_of_available(student, tutor, adm
     db.session.commit()
     release_pending_earnings(now=utcnow() + timedelta(days=8))
     db.session.commit()
-    assert (_wallet(tutor).pending, _wallet(tutor).balance) == (0, 3825)
+    assert (_wallet(tutor).pending, _wallet(tutor).available) == (0, 3825)
 
     refunds.process_refund(admin, payment.uuid, amount=1001)
     refunds.process_refund(admin, payment.uuid)
     db.session.commit()
 
     wallet = _wallet(tutor)
-    assert (wallet.pending, wallet.balance, wallet.total_earned) == (0, 0, 0)
+    assert (wallet.pending, wallet.available, wallet.total_earned) == (0, 0, 0)
     assert check_invariants() == []
 
 

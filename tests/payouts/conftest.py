@@ -32,7 +32,7 @@ def field_keys(app, monkeypatch):
 
 def figures(tutor_id: int) -> dict:
     s = get_wallet_summary(tutor_id)
-    return {"available": s.balance, "in_flight": s.in_flight, "withdrawn": s.total_withdrawn}
+    return {"available": s.available, "in_flight": s.in_flight, "withdrawn": s.total_withdrawn}
 
 
 def earn(tutor, lesson_price: int = 4500, *, lessons: int = 1) -> int:

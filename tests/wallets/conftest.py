@@ -18,7 +18,7 @@ def figures(tutor_id: int) -> dict:
     s = get_wallet_summary(tutor_id)
     return {
         "pending": s.pending,
-        "available": s.balance,
+        "available": s.available,
         "in_flight": s.in_flight,
         "earned": s.total_earned,
         "withdrawn": s.total_withdrawn,

@@ -53,7 +53,7 @@ def test_an_empty_wallet_shows_a_helpful_empty_state(login, tutor):
 def test_a_busy_wallet_shows_cards_chart_table_and_statement(login, busy):
     html = login(busy).get("/earnings").get_data(as_text=True)
     summary = get_wallet_summary(busy.id)
-    assert "Available" in html and format_money(summary.balance) in html
+    assert "Available" in html and format_money(summary.available) in html
     assert "Pending" in html and "$51.00" in html
     assert "On its way" in html and "$50.00" in html
     assert 'role="img"' in html and "Earnings by month" in html

@@ -211,7 +211,7 @@ def test_a_refund_after_release_with_nothing_left_is_a_debt_that_blocks_payouts(
     )
     db.session.commit()
     summary = get_wallet_summary(tutor.id)
-    assert (summary.balance, summary.debt) == (825 - 3825, 3000)
+    assert (summary.available, summary.debt) == (825 - 3825, 3000)
     with pytest.raises(InsufficientFunds, match="debt"):
         reserve_payout(tutor_id=tutor.id, amount=1000, idempotency_key="payout:2", payout_id=2)
     db.session.rollback()
@@ -285,7 +285,7 @@ def test_admin_credit_and_debit_with_a_reason(tutor, admin):
         actor_id=admin.id,
     )
     db.session.commit()
-    assert (debit.type, debit.amount, debit.balance_after) == ("debit", -500, 1000)
+    assert (debit.type, debit.amount, debit.available_after) == ("debit", -500, 1000)
     assert debit.entry.actor_id == admin.id
     assert debit.description == "Duplicate credit"
     with pytest.raises(InsufficientFunds):

@@ -133,7 +133,7 @@ def test_only_tutors_have_wallets(student, admin):
 def test_get_or_create_wallet_opens_it_once(tutor):
     first = get_or_create_wallet(tutor.id)
     assert get_or_create_wallet(tutor.id).id == first.id
-    figures = (first.balance, first.pending, first.in_flight, first.payout_threshold)
+    figures = (first.available, first.pending, first.in_flight, first.payout_threshold)
     assert figures == (0, 0, 0, 1000)
 
 

@@ -105,7 +105,7 @@ def _final_state(lesson) -> dict:
         "entries": [e.kind for e in ledger_entries(payment)],
         "refunds": sorted((r.amount, r.fee_part, r.net_part) for r in payment.refunds),
         "pending": wallet.pending,
-        "balance": wallet.balance,
+        "available": wallet.available,
     }
 
 

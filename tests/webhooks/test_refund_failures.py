@@ -33,7 +33,7 @@ pytestmark = pytest.mark.stripe
 
 def pending_and_available(lesson) -> tuple[int, int]:
     summary = get_wallet_summary(lesson.booking.tutor_id)
-    return summary.pending, summary.balance
+    return summary.pending, summary.available
 
 
 def test_a_full_refund_that_fails_is_undone(refunded, stripe_replay, deliver):
