@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
+    from portal.accounts.guards import register_account_guards
     from portal.celery import celery_init_app
     from portal.db import render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -58,6 +59,7 @@ def register_extensions(app: Flask) -> None:
         return user
 
     register_security(app)
+    register_account_guards(app)
     celery_init_app(app)
 
 
@@ -65,6 +67,7 @@ def register_extensions(app: Flask) -> None:
 BLUEPRINT_MODULES = (
     "portal.accounts.views",
     "portal.accounts.api",
+    "portal.accounts.two_factor_views",
     "portal.bookings.views",
     "portal.bookings.api",
     "portal.admin.views",

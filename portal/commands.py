@@ -37,16 +37,37 @@ def create_user_command(email, role, password, name, hourly_rate):
 
 @users_cli.command("token")
 @click.argument("email")
-def token_command(email):
+@click.option("--name", default=None, help="What the token is for.")
+def token_command(email, name):
     """Print a new API token for EMAIL and nothing else."""
-    from portal.accounts.services import get_user_by_email, issue_token
+    from portal.accounts.tokens import issue_token
+
+    token = issue_token(_user(email), name)
+    db.session.commit()
+    click.echo(token)
+
+
+@users_cli.command("revoke-tokens")
+@click.argument("email")
+def revoke_tokens_command(email):
+    """Revoke every API token of EMAIL at once."""
+    from portal.accounts.tokens import revoke_all_tokens
+    from portal.audit.services import record
+
+    user = _user(email)
+    count = revoke_all_tokens(user.id)
+    record("api_tokens.revoked", object_type="user", object_id=user.id, after={"tokens": count})
+    db.session.commit()
+    click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+def _user(email: str):
+    from portal.accounts.services import get_user_by_email
 
     user = get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {email}.")
-    token = issue_token(user)
-    db.session.commit()
-    click.echo(token)
+    return user
 
 
 @tasks_cli.command("run")

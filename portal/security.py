@@ -41,7 +41,8 @@ def local_path_or(target: str | None, default: str) -> str:
 
 def _authenticate_bearer() -> None:
     header = request.headers.get("Authorization", "")
-    if not header:
+    if not header or not request.path.startswith("/api/"):
+        # A bearer token opens the API only: a page or a form needs a signed-in session.
         return
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":

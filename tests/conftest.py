@@ -36,6 +36,7 @@ def _test_config(tmp_path_factory) -> dict:
         # high here and lowered by the test that checks it.
         "RATELIMIT_ENABLED": True,
         "SIGN_IN_RATE_LIMIT": "10000 per minute",
+        "SIGN_UP_RATE_LIMIT": "10000 per minute",
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": None,
     }
