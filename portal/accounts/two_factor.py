@@ -130,7 +130,8 @@ def verify(user: User, code: str) -> None:
     if used is None:
         raise _wrong_code()
     used.used_at = utcnow()
-    left = _unused_codes(user.id) - 1
+    db.session.flush()
+    left = _unused_codes(user.id)
     record("two_factor.recovery_code_used", object_type="user", object_id=user.id,
            actor_id=user.id, after={"recovery_codes_left": left})  # fmt: skip
     db.session.flush()
