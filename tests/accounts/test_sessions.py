@@ -172,3 +172,25 @@ def test_sessions_live_in_redis_when_configured(app, student):
         other.set_cookie(COOKIE, cookie)
         assert other.get("/lessons").status_code == 302
         db.session.remove()
+
+
+def test_expired_sessions_are_deleted_daily(app, login, student):
+    from datetime import timedelta
+
+    from portal.accounts.tasks import delete_expired_sessions
+    from portal.db import utcnow
+
+    old, fresh = login(student), login(student)
+    rows = db.session.scalars(sa.select(AccountSession).order_by(AccountSession.id)).all()
+    rows[0].last_seen_at = utcnow() - app.permanent_session_lifetime - timedelta(minutes=1)
+    db.session.execute(
+        sa.update(ServerSession).values(expiry=sa.func.datetime("now", "-1 day"))
+        if db.engine.dialect.name == "sqlite"
+        else sa.update(ServerSession).values(expiry=sa.text("now() - interval '1 day'"))
+    )
+    db.session.commit()
+    assert delete_expired_sessions.apply().get() == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServerSession)) == 0
+    assert [r.id for r in db.session.scalars(sa.select(AccountSession))] == [rows[1].id]
+    assert "delete_expired_sessions" in app.extensions["celery"].conf.beat_schedule
+    assert old.get("/lessons").status_code == 302 and fresh.get("/lessons").status_code == 302
