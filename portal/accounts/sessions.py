@@ -24,6 +24,7 @@ from flask_session import Session
 from flask_session.base import ServerSideSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
 
+from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.models import AccountSession, ServerSession, User
 from portal.db import utcnow
 from portal.errors import NotFound
@@ -182,7 +183,7 @@ def touch_session() -> None:
         .where(AccountSession.id == row_id)
         .values(last_seen_at=utcnow(), ip=request.remote_addr, user_agent=_agent())
     ).rowcount
-    db.session.commit()
+    commit_bookkeeping()
     if changed:
         session[SEEN_KEY] = now
     else:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.models import ApiToken, User
 from portal.api import iso
 from portal.db import utcnow
@@ -96,7 +97,7 @@ def _note_use(token_id: int, now: datetime) -> None:
         )
         .values(last_used_at=now)
     )
-    db.session.commit()
+    commit_bookkeeping()
 
 
 def live_tokens(user_id: int) -> sa.Select:

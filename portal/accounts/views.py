@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from flask_login import current_user
 
 from portal.accounts import services, sessions, tokens, two_factor
+from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.decorators import login_required
 from portal.accounts.forms import ChangePasswordForm, SignInForm, SignUpForm, TokenForm
 from portal.accounts.guards import note_second_factor
@@ -90,7 +91,7 @@ def signin():
             return redirect(url_for("two_factor.verify"))
         if user is not None:
             sessions.start_session(user)
-            db.session.commit()
+            commit_bookkeeping()
             return redirect(next_url)
         form.form_errors.append("That email and password do not match an account.")
     status = 422 if form.errors or form.form_errors else 200
@@ -111,14 +112,14 @@ def finish_sign_in(user, next_url: str):
     session.pop(PENDING_KEY, None)
     sessions.start_session(user)
     note_second_factor()
-    db.session.commit()
+    commit_bookkeeping()
     return redirect(next_url)
 
 
 @bp.post("/signout")
 def signout():
     sessions.end_session()
-    db.session.commit()
+    commit_bookkeeping()
     flash("You are signed out.", "info")
     return redirect(url_for("accounts.signin"))
 

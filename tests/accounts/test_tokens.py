@@ -198,3 +198,14 @@ def test_a_bearer_token_posts_no_form(app, client, bearer, student):
 def test_api_answers_are_not_cached(client, bearer, student, path):
     assert client.get(path, headers=bearer(student)).headers["Cache-Control"] == "no-store"
     assert client.get(path).headers["Cache-Control"] == "no-store"  # errors too
+
+
+def test_noting_a_token_use_is_not_an_admin_action_in_the_audit_log(client, admin):
+    from portal.audit.models import AuditLog
+
+    _, token = create_token(admin)
+    db.session.commit()
+    url = "/api/v1/admin/payouts/00000000-0000-4000-8000-000000000000/approve/"
+    refused = client.post(url, headers=_bearer(token))
+    assert refused.status_code == 404
+    assert db.session.scalars(sa.select(AuditLog)).all() == []
