@@ -23,6 +23,7 @@ from flask_login import login_user, logout_user
 from flask_session import Session
 from flask_session.base import ServerSideSessionInterface
 from flask_session.sqlalchemy import SqlAlchemySessionInterface
+from flask_wtf.csrf import generate_csrf
 
 from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.models import AccountSession, ServerSession, User
@@ -90,6 +91,8 @@ def _rotate_csrf_token() -> None:
     name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     session.pop(name, None)
     g.pop(name, None)
+    # Made now, it is saved with the new session: the next page need not write it.
+    generate_csrf()
 
 
 def start_session(user: User) -> AccountSession:

@@ -107,10 +107,8 @@ def test_sign_up_is_limited_per_address(app, limited):
     assert codes == [422, 422, 429]
 
 
-def test_a_trusted_proxy_hop_gives_the_clients_address(app, limited, monkeypatch):
-    from portal import create_app
-
-    proxied = create_app({**app.config, "TRUSTED_PROXIES": 1})
+def test_a_trusted_proxy_hop_gives_the_clients_address(other_app, limited):
+    proxied = other_app(TRUSTED_PROXIES=1)
     form = {"email": "x@example.com", "password": "wrong-password-1"}
 
     def attempt(client_address: str) -> int:
@@ -132,4 +130,3 @@ def test_a_trusted_proxy_hop_gives_the_clients_address(app, limited, monkeypatch
     assert attempt("203.0.113.6") == 422  # another client behind the same proxy
     with proxied.app_context():
         limiter.reset()
-        db.session.remove()

@@ -150,14 +150,13 @@ def test_last_seen_is_written_at_most_once_a_minute(app, login, student, count_q
 
 
 @pytest.mark.redis
-def test_sessions_live_in_redis_when_configured(app, student):
+def test_sessions_live_in_redis_when_configured(other_app, student):
     import redis
 
-    from portal import create_app
     from tests.workers import redis_url
 
     url = redis_url()
-    redis_app = create_app({**app.config, "SESSION_REDIS_URL": url})
+    redis_app = other_app(SESSION_REDIS_URL=url)
     browser = Session(redis_app.test_client())
     with redis_app.app_context():
         response = browser.post("/signin", {"email": student.email, "password": factories.PASSWORD})
@@ -171,7 +170,6 @@ def test_sessions_live_in_redis_when_configured(app, student):
         other = redis_app.test_client()
         other.set_cookie(COOKIE, cookie)
         assert other.get("/lessons").status_code == 302
-        db.session.remove()
 
 
 def test_expired_sessions_are_deleted_daily(app, login, student):
