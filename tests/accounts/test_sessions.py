@@ -158,8 +158,10 @@ def test_sessions_live_in_redis_when_configured(other_app, student):
     url = redis_url()
     redis_app = other_app(SESSION_REDIS_URL=url)
     browser = Session(redis_app.test_client())
+    # Read before the other app's context: the suite's session would bind to its engine.
+    email = student.email
     with redis_app.app_context():
-        response = browser.post("/signin", {"email": student.email, "password": factories.PASSWORD})
+        response = browser.post("/signin", {"email": email, "password": factories.PASSWORD})
         assert response.status_code == 302
         cookie = _cookie(browser.client)
         store = redis.Redis.from_url(url)
