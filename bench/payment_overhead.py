@@ -34,7 +34,8 @@ import stripe
 
 from portal import create_app
 from portal.accounts.models import User
-from portal.accounts.services import create_user, issue_token
+from portal.accounts.services import create_user
+from portal.accounts.tokens import issue_token
 from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db

@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
+    from portal.accounts.guards import register_account_guards
     from portal.after_commit import install_after_commit_listeners
     from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
@@ -70,6 +71,7 @@ def register_extensions(app: Flask) -> None:
 
     register_input(app)
     register_security(app)
+    register_account_guards(app)
     register_audit(app)
     install_after_commit_listeners()
     install_payment_listeners()
@@ -88,6 +90,7 @@ def register_receivers(app: Flask) -> None:
 
 # Every feature's Celery tasks, so the worker, beat and `flask tasks run` know them.
 TASK_MODULES = (
+    "portal.accounts.tasks",
     "portal.bookings.tasks",
     "portal.invoices.tasks",
     "portal.payouts.destination_changes",
@@ -106,6 +109,7 @@ TASK_MODULES = (
 BLUEPRINT_MODULES = (
     "portal.accounts.views",
     "portal.accounts.api",
+    "portal.accounts.two_factor_views",
     "portal.bookings.views",
     "portal.bookings.api",
     "portal.admin.views",

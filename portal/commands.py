@@ -10,13 +10,15 @@ from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from portal.accounts.services import create_user, get_user_by_email, issue_token
+from portal.accounts.services import create_user, get_user_by_email
+from portal.accounts.tokens import issue_token, revoke_all_tokens
 from portal.audit.services import record
 from portal.books.commands import ledger_cli
 from portal.crypto import DecryptionError, KeyConfigError, rotate_all
 from portal.db import unit_of_work
 from portal.demo import DEMO_PASSWORD, load_demo
 from portal.errors import PortalError
+from portal.extensions import db
 from portal.webhooks.commands import webhooks_cli
 
 users_cli = AppGroup("users", help="Create users and API tokens.")
@@ -42,14 +44,31 @@ def create_user_command(email, role, password, name, hourly_rate):
 
 @users_cli.command("token")
 @click.argument("email")
-def token_command(email):
+@click.option("--name", default=None, help="What the token is for.")
+def token_command(email, name):
     """Print a new API token for EMAIL and nothing else."""
+    token = issue_token(_user(email), name)
+    db.session.commit()
+    click.echo(token)
+
+
+@users_cli.command("revoke-tokens")
+@click.argument("email")
+def revoke_tokens_command(email):
+    """Revoke every API token of EMAIL at once."""
+    user = _user(email)
+    count = revoke_all_tokens(user.id)
+    record("api_tokens.revoked", object_type="user", object_id=user.id, after={"tokens": count})
+    db.session.commit()
+    click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+def _user(email: str):
+
     user = get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with email {email}.")
-    with unit_of_work():
-        token = issue_token(user)
-    click.echo(token)
+    return user
 
 
 @tasks_cli.command("run")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 from decimal import Decimal
 from pathlib import Path
 
+from portal.crypto import parse_keys
+from portal.instance import instance_secret
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
+# Outside production, without SECRET_KEY, the session key is made once and kept here.
+DEV_SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -71,7 +77,18 @@ class Config:
 
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
+        # Sign-in (and its second step) is limited per address and per account typed in.
         self.SIGN_IN_RATE_LIMIT = _env("SIGN_IN_RATE_LIMIT", "10 per minute")
+        self.SIGN_UP_RATE_LIMIT = _env("SIGN_UP_RATE_LIMIT", "10 per hour")
+        # How many reverse proxies stand in front of the portal: their X-Forwarded-For and
+        # X-Forwarded-Proto are trusted that many hops deep (0: the peer is the client).
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+        # API tokens work this many days after they are made.
+        self.API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 90)
+        # Server-side sessions (Flask-Session): in Redis when this is set, else in the
+        # database.
+        self.SESSION_REDIS_URL = _env("SESSION_REDIS_URL")
+        self.SESSION_LIFETIME_DAYS = _int("SESSION_LIFETIME_DAYS", 14)
         # The largest amount any form or endpoint accepts: 1,000,000.00 in minor units.
         self.MAX_AMOUNT = _int("MAX_AMOUNT", 100_000_000)
         self.MAX_CONTENT_LENGTH = 1024 * 1024
@@ -92,12 +109,21 @@ class Config:
         if self.SECRET_KEY is None:
             if self.ENV_NAME == "production":
                 raise RuntimeError("SECRET_KEY must be set in production")
-            self.SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development default
+            self.SECRET_KEY = instance_secret(
+                INSTANCE / DEV_SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48)
+            )
         if self.FIELD_ENCRYPTION_KEYS is None and self.ENV_NAME == "production":
             raise RuntimeError("FIELD_ENCRYPTION_KEYS must be set in production")
+        if self.ENV_NAME == "production" and self.RATELIMIT_STORAGE_URI.startswith("memory://"):
+            # Counted in each worker's memory, a limit multiplies by the number of workers.
+            raise RuntimeError(
+                "RATELIMIT_STORAGE_URI must name shared storage (e.g. redis://…) in production"
+            )
+        if self.TRUSTED_PROXIES < 0:
+            raise RuntimeError("TRUSTED_PROXIES must be 0 or more")
+        if self.API_TOKEN_DAYS < 1 or self.SESSION_LIFETIME_DAYS < 1:
+            raise RuntimeError("API_TOKEN_DAYS and SESSION_LIFETIME_DAYS must be at least 1")
         if self.FIELD_ENCRYPTION_KEYS is not None:
-            from portal.crypto import parse_keys
-
             parse_keys(self.FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start
         if self.PLATFORM_FEE_PERCENT < 0 or self.PLATFORM_FEE_PERCENT > 100:
             raise RuntimeError("PLATFORM_FEE_PERCENT must be between 0 and 100")

@@ -17,7 +17,6 @@ Plaintext never leaves this module in an error message or a log line.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,6 +25,7 @@ from flask import current_app
 from sqlalchemy.types import TypeDecorator
 
 from portal.extensions import db
+from portal.instance import instance_secret
 
 DEV_KEY_FILE = "field-encryption.key"
 ROTATE_BATCH = 500
@@ -72,18 +72,7 @@ def field_cipher() -> MultiFernet:
 
 
 def _development_key(instance: Path) -> str:
-    path = instance / DEV_KEY_FILE
-    if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        try:
-            # O_EXCL: two processes starting at once agree on one key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(Fernet.generate_key().decode() + "\n")
-    return path.read_text().strip()
+    return instance_secret(instance / DEV_KEY_FILE, lambda: Fernet.generate_key().decode())
 
 
 def encrypt(text: str) -> str:

@@ -1,6 +1,13 @@
 """Every feature's models, imported so metadata (and Alembic) sees all tables."""
 
-from portal.accounts.models import ApiToken, User  # noqa: F401
+from portal.accounts.models import (  # noqa: F401
+    AccountSession,
+    ApiToken,
+    RecoveryCode,
+    ServerSession,
+    TwoFactorSecret,
+    User,
+)
 from portal.audit.models import AuditLog  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
 from portal.invoices.models import Invoice, InvoiceCounter, InvoiceItem  # noqa: F401

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from portal.accounts.models import Role
-from portal.accounts.services import user_for_token
+from portal.accounts.tokens import user_for_token
 from portal.errors import NotAuthenticated, ValidationError, handle_portal_error
 from portal.extensions import csrf
 
@@ -29,7 +29,8 @@ def csrf_exempt(view):
 
 def _authenticate_bearer() -> None:
     header = request.headers.get("Authorization", "")
-    if not header:
+    if not header or not request.path.startswith("/api/"):
+        # A bearer token opens the API only: a page or a form needs a signed-in session.
         return
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":

@@ -20,7 +20,7 @@ from celery._state import _set_task_join_will_block
 from flask import g
 
 from portal import create_app
-from portal.accounts.services import issue_token
+from portal.accounts.tokens import issue_token
 from portal.extensions import db as _db
 from portal.extensions import mail
 from portal.payments import confirmation, intents
@@ -47,6 +47,7 @@ def _test_config(tmp_path_factory) -> dict:
         # high here and lowered by the test that checks it.
         "RATELIMIT_ENABLED": True,
         "SIGN_IN_RATE_LIMIT": "10000 per minute",
+        "SIGN_UP_RATE_LIMIT": "10000 per minute",
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": None,
     }

@@ -111,4 +111,8 @@ def test_unexpected_errors_are_json_under_api_and_a_page_elsewhere(app, client):
     }
     page = test_client.get("/_boom")
     assert page.status_code == 500 and "Something went wrong" in page.get_data(as_text=True)
+    with other.app_context():  # the page stored a session: close the throwaway's connections
+        from portal.extensions import db
+
+        db.engine.dispose()
     assert client.get("/api/v1/nope/").json["error"]["code"] == "not_found"

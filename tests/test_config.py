@@ -60,3 +60,37 @@ def test_a_tax_rate_with_two_decimals_is_taken(monkeypatch):
     config = Config()
     config.validate()
     assert str(config.TAX_RATE_PERCENT) == "8.88"
+
+
+def test_production_refuses_to_start_without_shared_limiter_storage(monkeypatch):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s3cret-for-the-test")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "uKHF0kLM9pWlyIddgszDTjjFqhwnMdlDhe4BbxEoJ1k=")
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI", raising=False)
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI"):
+        Config().validate()
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI"):
+        Config().validate()
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    Config().validate()
+
+
+def test_development_makes_a_random_secret_key_once(monkeypatch, tmp_path):
+    import portal.config
+
+    monkeypatch.setattr(portal.config, "INSTANCE", tmp_path)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_ENV", raising=False)
+    first = Config()
+    first.validate()
+    key_file = tmp_path / portal.config.DEV_SECRET_KEY_FILE
+    assert key_file.exists() and oct(key_file.stat().st_mode)[-3:] == "600"
+    assert len(first.SECRET_KEY) >= 40 and first.SECRET_KEY != "dev-only-not-secret"
+    second = Config()
+    second.validate()
+    assert second.SECRET_KEY == first.SECRET_KEY  # kept across restarts
+    key_file.unlink()
+    third = Config()
+    third.validate()
+    assert third.SECRET_KEY != first.SECRET_KEY  # another instance, another key

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_login import UserMixin
 
+from portal.crypto import EncryptedJSON
 from portal.db import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -57,14 +58,85 @@ class User(UserMixin, db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token for the JSON API; only its SHA-256 is stored, the token is shown once."""
+    """A bearer token for the JSON API; only its SHA-256 is stored, the token is shown once.
+
+    A token works until `expires_at` or until it is revoked; `last_used_at` is kept to the
+    minute (see `portal.accounts.tokens`)."""
 
     __tablename__ = "api_tokens"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped[User] = so.relationship()
+
+
+class ServerSession(db.Model):
+    """Flask-Session's store on the database (the embedded default; Redis in production).
+
+    The columns are the ones Flask-Session's SQLAlchemy interface reads and writes; the
+    table is created by a migration rather than by the library at start-up. `expiry` is a
+    naive UTC time because the library compares it with `datetime.utcnow()`.
+    """
+
+    __tablename__ = "sessions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
+    data: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary)
+    expiry: so.Mapped[datetime | None] = so.mapped_column(sa.DateTime, index=True)
+
+    def __init__(self, session_id: str, data: bytes, expiry: datetime) -> None:
+        # Flask-Session builds rows positionally.
+        super().__init__(session_id=session_id, data=data, expiry=expiry)
+
+
+class AccountSession(db.Model):
+    """One signed-in browser of a user, listed on the account page.
+
+    The server session itself lives in Flask-Session's store; this row says whose it is,
+    from where and when it was last seen, and holds the store key encrypted, so the
+    account page can end a session the user does not have in hand.
+    """
+
+    __tablename__ = "account_sessions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    store_key: so.Mapped[dict] = so.mapped_column(EncryptedJSON)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    user_agent: so.Mapped[str] = so.mapped_column(sa.String(255), default="")
+    ip: so.Mapped[str | None] = so.mapped_column(sa.String(45))
+
+
+class TwoFactorSecret(db.Model):
+    """A user's TOTP secret (encrypted at rest); enrolment is complete once confirmed."""
+
+    __tablename__ = "two_factor_secrets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), unique=True)
+    secret: so.Mapped[dict] = so.mapped_column(EncryptedJSON)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # The last 30-second step a code was accepted for: a code is good once.
+    last_step: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for the TOTP code; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)

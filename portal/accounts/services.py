@@ -1,24 +1,25 @@
-"""Accounts: users, passwords and API tokens. Services flush; the caller commits."""
+"""Accounts: users and passwords. Services flush; the caller commits.
+
+API tokens live in `portal.accounts.tokens` (imported here too, for older callers).
+"""
 
 from __future__ import annotations
-
-import hashlib
-import secrets
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.accounts.models import ApiToken, Role, User
+from portal.accounts.models import Role, User
+from portal.accounts.passwords import password_problem
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.money import check_amount
 
-MIN_PASSWORD_LENGTH = 10
-TOKEN_PREFIX = "m4sh_"  # noqa: S105 - a public prefix, not a secret
-_EMAIL_TAKEN = "An account with this email already exists."
 # Compared against when the email is unknown, so sign-in takes the same time either way.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+_EMAIL_TAKEN = "An account with this email already exists."
 
 
 def normalise_email(email: str) -> str:
@@ -41,8 +42,9 @@ def create_user(
     errors: dict[str, list[str]] = {}
     if role not in {r.value for r in Role}:
         errors["role"] = ["Role must be student, tutor or admin."]
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
+    problem = password_problem(password, email=email)
+    if problem:
+        errors["password"] = [problem]
     if get_user_by_email(email) is not None:
         errors["email"] = [_EMAIL_TAKEN]
     if hourly_rate is not None:
@@ -87,35 +89,18 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(user: User) -> str:
-    """Create an API token for `user` and return it; only its hash is kept."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token)))
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one. Flushes."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise ValidationError(
+            "That is not your current password.",
+            fields={"current_password": ["That is not your current password."]},
+        )
+    problem = password_problem(new, email=user.email)
+    if problem:
+        raise ValidationError(problem, fields={"new_password": [problem]})
+    user.password_hash = generate_password_hash(new)
     db.session.flush()
-    return token
-
-
-def user_for_token(token: str) -> User | None:
-    """The active user a live token belongs to, in one query (it runs on every API call)."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": _hash_token(token)})
-
-
-# Built once: composing the statement and its cache key cost more than running it.
-_USER_FOR_TOKEN = (
-    sa.select(User)
-    .join(ApiToken, ApiToken.user_id == User.id)
-    .where(
-        ApiToken.token_hash == sa.bindparam("token_hash"),
-        ApiToken.revoked_at.is_(None),
-        User.active.is_(True),
-    )
-)
 
 
 def list_tutors() -> list[User]:

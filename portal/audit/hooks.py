@@ -13,12 +13,11 @@ import sqlalchemy.orm as so
 from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 
-from portal.audit.services import RECORDED, record, refuse_changes
+from portal.audit.services import COMMITTED, RECORDED, record, refuse_changes
 from portal.db import unit_of_work
 from portal.security import request_user_is_admin
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-COMMITTED = "portal.audit.committed"
 
 
 def register_audit(app: Flask) -> None:

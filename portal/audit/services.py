@@ -24,6 +24,8 @@ from portal.validation import parse_day
 # Set on the request when a service recorded its change itself, so the admin safety net
 # (`portal.audit.hooks`) does not add a second, vaguer row.
 RECORDED = "portal.audit.recorded"
+# Set on the request when its unit of work committed (the admin safety net looks at it).
+COMMITTED = "portal.audit.committed"
 
 
 class AppendOnlyViolation(RuntimeError):

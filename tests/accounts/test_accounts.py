@@ -139,7 +139,7 @@ def test_sign_in_is_rate_limited(app, anon, monkeypatch):
 
 def test_api_token_is_shown_once_and_stored_hashed(login, student):
     browser = login(student)
-    page = browser.post("/account").get_data(as_text=True)
+    page = browser.post("/account/tokens", {"name": "laptop"}).get_data(as_text=True)
     token = re.search(r"(m4sh_[\w-]+)", page).group(1)
     stored = db.session.query(ApiToken).one()
     assert stored.token_hash != token and token not in stored.token_hash

@@ -277,6 +277,7 @@ def test_production_refuses_to_start_without_keys(monkeypatch):
     with pytest.raises(RuntimeError, match="FIELD_ENCRYPTION_KEYS"):
         create_app()
     monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", KEY)
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     Config().validate()
 
 

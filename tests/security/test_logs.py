@@ -71,7 +71,7 @@ def _money_flows(app, client, login, anon, localstripe) -> dict[str, str]:
     lesson = factories.BookingFactory(student=student, tutor=tutor)
     db.session.commit()
 
-    from portal.accounts.services import issue_token
+    from portal.accounts.tokens import issue_token
 
     token = issue_token(tutor)
     db.session.commit()
