@@ -39,13 +39,15 @@ def _setup_page(form: CodeForm, status: int = 200):
         qr, secret = two_factor.qr_svg(uri), pending.secret["totp"]
     return render_page(
         "accounts/two_factor.html",
-        form=form,
-        enrolled=enrolled,
-        qr_svg=qr,
-        secret=secret,
-        required=two_factor.required_for(current_user),
-        codes_left=two_factor.recovery_codes_left(current_user.id),
-        status=status,
+        {
+            "form": form,
+            "enrolled": enrolled,
+            "qr_svg": qr,
+            "secret": secret,
+            "required": two_factor.required_for(current_user),
+            "codes_left": two_factor.recovery_codes_left(current_user.id),
+        },
+        http_status=status,
     )
 
 
@@ -71,7 +73,7 @@ def confirm():
         else:
             note_second_factor()
             db.session.commit()
-            return render_page("accounts/recovery_codes.html", codes=codes)
+            return render_page("accounts/recovery_codes.html", {"codes": codes})
     return _setup_page(form, status=422)
 
 
@@ -94,4 +96,4 @@ def verify():
         else:
             return finish_sign_in(user, pending["next"])
     status = 422 if form.errors or form.form_errors else 200
-    return render_page("accounts/verify.html", form=form, status=status)
+    return render_page("accounts/verify.html", {"form": form}, http_status=status)

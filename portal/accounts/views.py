@@ -128,16 +128,18 @@ def signout():
 def _account_page(*, token=None, token_form=None, password_form=None, status=200):
     return render_page(
         "accounts/account.html",
-        token=token,
-        token_form=token_form or TokenForm(formdata=None),
-        password_form=password_form or ChangePasswordForm(formdata=None),
-        tokens=db.session.scalars(tokens.live_tokens(current_user.id)).all(),
-        sessions=sessions.list_sessions(current_user.id),
-        current_session=sessions.current_session_id(),
-        describe_agent=sessions.describe_agent,
-        two_factor_enrolled=two_factor.is_enrolled(current_user.id),
-        recovery_codes_left=two_factor.recovery_codes_left(current_user.id),
-        status=status,
+        {
+            "token": token,
+            "token_form": token_form or TokenForm(formdata=None),
+            "password_form": password_form or ChangePasswordForm(formdata=None),
+            "tokens": db.session.scalars(tokens.live_tokens(current_user.id)).all(),
+            "sessions": sessions.list_sessions(current_user.id),
+            "current_session": sessions.current_session_id(),
+            "describe_agent": sessions.describe_agent,
+            "two_factor_enrolled": two_factor.is_enrolled(current_user.id),
+            "recovery_codes_left": two_factor.recovery_codes_left(current_user.id),
+        },
+        http_status=status,
     )
 
 

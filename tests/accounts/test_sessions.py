@@ -153,7 +153,7 @@ def test_last_seen_is_written_at_most_once_a_minute(app, login, student, count_q
 def test_sessions_live_in_redis_when_configured(other_app, student):
     import redis
 
-    from tests.workers import redis_url
+    from tests.support.workers import redis_url
 
     url = redis_url()
     redis_app = other_app(SESSION_REDIS_URL=url)
