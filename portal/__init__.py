@@ -124,6 +124,7 @@ BLUEPRINT_MODULES = (
     "portal.wallets.views",
     "portal.wallets.api",
     "portal.books.admin",
+    "portal.system.health",
 )
 
 
