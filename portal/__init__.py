@@ -37,6 +37,7 @@ def register_extensions(app: Flask) -> None:
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.system.task_runs import run_recorded
 
     # Also when a deployment sets its own engine options: bound values stay out of logs.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -73,7 +74,7 @@ def register_extensions(app: Flask) -> None:
     register_audit(app)
     install_after_commit_listeners()
     install_payment_listeners()
-    celery_init_app(app, TASK_MODULES)
+    celery_init_app(app, TASK_MODULES, around=run_recorded)
 
 
 def register_receivers(app: Flask) -> None:
@@ -89,6 +90,7 @@ def register_receivers(app: Flask) -> None:
 # Every feature's Celery tasks, so the worker, beat and `flask tasks run` know them.
 TASK_MODULES = (
     "portal.bookings.tasks",
+    "portal.books.tasks",
     "portal.invoices.tasks",
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",
@@ -125,6 +127,7 @@ BLUEPRINT_MODULES = (
     "portal.wallets.api",
     "portal.books.admin",
     "portal.system.health",
+    "portal.system.admin",
 )
 
 

@@ -33,6 +33,8 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         self.CELERY_BROKER_URL = _env("CELERY_BROKER_URL")
         self.CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
+        # The system page's history of scheduled task runs is pruned nightly past this.
+        self.TASK_RUN_KEEP_DAYS = _int("TASK_RUN_KEEP_DAYS", 30)
 
         self.STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY", "sk_test_localstripe")
         self.STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")

@@ -11,6 +11,8 @@ import pytest
 from tests import factories
 
 PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "accounts.signout"}
+# Open to load balancers and orchestrators; they say nothing secret (tests/system).
+PUBLIC |= {"health.healthz", "health.readyz"}
 
 
 def _concrete(rule) -> str:
