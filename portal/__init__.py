@@ -37,6 +37,7 @@ def register_extensions(app: Flask) -> None:
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.system.metrics import register_metrics
     from portal.system.task_runs import run_recorded
 
     # Also when a deployment sets its own engine options: bound values stay out of logs.
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
         note_request_user(user)
         return user
 
+    register_metrics(app)
     register_input(app)
     register_security(app)
     register_audit(app)
@@ -128,6 +130,7 @@ BLUEPRINT_MODULES = (
     "portal.books.admin",
     "portal.system.health",
     "portal.system.admin",
+    "portal.system.metrics",
 )
 
 

@@ -11,8 +11,9 @@ import pytest
 from tests import factories
 
 PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "accounts.signout"}
-# Open to load balancers and orchestrators; they say nothing secret (tests/system).
-PUBLIC |= {"health.healthz", "health.readyz"}
+# Health is open to load balancers and says nothing secret; metrics have their own
+# token or addresses (tests/system).
+PUBLIC |= {"health.healthz", "health.readyz", "metrics.metrics"}
 
 
 def _concrete(rule) -> str:
