@@ -37,6 +37,7 @@ def register_extensions(app: Flask) -> None:
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.system.logs import logged, register_logging
     from portal.system.metrics import register_metrics
     from portal.system.task_runs import run_recorded
 
@@ -70,13 +71,18 @@ def register_extensions(app: Flask) -> None:
         note_request_user(user)
         return user
 
+    register_logging(app)
     register_metrics(app)
     register_input(app)
     register_security(app)
     register_audit(app)
     install_after_commit_listeners()
     install_payment_listeners()
-    celery_init_app(app, TASK_MODULES, around=run_recorded)
+    # Each task runs under its request id and writes its log line; scheduled ones are
+    # also recorded as task runs.
+    celery_init_app(
+        app, TASK_MODULES, around=lambda task, call: logged(task, lambda: run_recorded(task, call))
+    )
 
 
 def register_receivers(app: Flask) -> None:

@@ -39,6 +39,8 @@ class Config:
         # /metrics answers a scraper with this bearer token, or from these addresses or
         # networks (comma-separated); with neither it is off (404).
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        # One JSON line per request and per task on stderr.
+        self.LOG_REQUESTS = _env("LOG_REQUESTS", "1") == "1"
         self.METRICS_ALLOWED_IPS = _env("METRICS_ALLOWED_IPS")
 
         self.STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY", "sk_test_localstripe")
