@@ -37,6 +37,7 @@ def register_extensions(app: Flask) -> None:
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.system.error_reports import init_error_reports
     from portal.system.logs import logged, register_logging
     from portal.system.metrics import register_metrics
     from portal.system.task_runs import run_recorded
@@ -71,6 +72,7 @@ def register_extensions(app: Flask) -> None:
         note_request_user(user)
         return user
 
+    init_error_reports(app)
     register_logging(app)
     register_metrics(app)
     register_input(app)

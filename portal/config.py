@@ -39,6 +39,9 @@ class Config:
         # /metrics answers a scraper with this bearer token, or from these addresses or
         # networks (comma-separated); with neither it is off (404).
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        # Errors of the web and the workers go to Sentry when a DSN is set.
+        self.SENTRY_DSN = _env("SENTRY_DSN")
+        self.SENTRY_TRACES_SAMPLE_RATE = float(_env("SENTRY_TRACES_SAMPLE_RATE", "0"))
         # One JSON line per request and per task on stderr.
         self.LOG_REQUESTS = _env("LOG_REQUESTS", "1") == "1"
         self.METRICS_ALLOWED_IPS = _env("METRICS_ALLOWED_IPS")
