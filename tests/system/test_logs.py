@@ -96,3 +96,19 @@ def test_a_failed_task_is_logged_as_failed(lines, monkeypatch):
         ping.apply()
     [task] = lines()
     assert task["outcome"] == "failed" and task["request_id"]
+
+
+def test_an_api_call_logs_neither_its_token_nor_its_body(app, client, tutor, bearer, lines):
+    headers = bearer(tutor)
+    iban = "GB82WEST12345698765432"
+    response = client.patch(
+        "/api/v1/wallet/settings/",
+        json={"bank_account_holder": "A Tutor", "bank_name": "A Bank", "bank_iban": iban},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    [line] = [line for line in lines() if line["message"] == "request"]
+    assert line["user_id"] == tutor.id and line["status"] == 200
+    text = json.dumps(lines())
+    token = headers["Authorization"].split()[1]
+    assert token not in text and iban not in text and "A Tutor" not in text
