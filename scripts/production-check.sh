@@ -53,6 +53,8 @@ echo "readyz: $(cat "$work/ready.json")"
 grep -q '"broker":"ok"' "$work/ready.json" || grep -q '"broker": "ok"' "$work/ready.json" \
   || fail "/readyz did not check the broker"
 
+grep -q "beat.1 .*beat: Starting" "$work/up.log" || fail "beat did not start"
+
 echo "== a scheduled task through the real worker"
 FLASK_APP=app "$VENV/bin/celery" -A app.celery_app call verify_ledger > /dev/null
 outcome=
