@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from portal.audit.models import AuditLog
 from portal.bookings.tasks import complete_ended_lessons
 from portal.books import tasks as book_tasks
 from portal.books.tasks import verify_ledger
@@ -121,3 +123,41 @@ def _row(html: str, row_id: str) -> str:
 def _block(html: str, block_id: str) -> str:
     start = html.index(f'id="{block_id}"')
     return html[start : html.index("</a>", start)]
+
+
+def test_run_now_runs_the_task_records_it_and_audits_it(app, login, admin):
+    with app.app_context():
+        browser = login(admin)
+    with app.app_context():
+        response = browser.post("/admin/system/tasks/verify_ledger/run")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/system/#task-verify_ledger")
+    db.session.expire_all()
+    [run] = db.session.scalars(sa.select(TaskRun)).all()
+    assert run.task_name == "verify_ledger" and run.outcome == "succeeded"
+    [entry] = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "task.run")).all()
+    assert entry.object_id == "verify_ledger" and entry.actor_id == admin.id
+    with app.app_context():
+        assert "verify_ledger ran." in browser.get("/admin/system/").get_data(as_text=True)
+
+
+def test_run_now_shows_a_failure(app, login, admin, monkeypatch):
+    monkeypatch.setattr(book_tasks, "check_invariants", _broken_check)
+    with app.app_context():
+        browser = login(admin)
+    with app.app_context():
+        browser.post("/admin/system/tasks/verify_ledger/run")
+    with app.app_context():
+        html = browser.get("/admin/system/").get_data(as_text=True)
+    assert "verify_ledger failed: RuntimeError: the check broke" in html
+
+
+def test_run_now_knows_only_scheduled_tasks_and_needs_the_csrf_token(app, login, admin):
+    with app.app_context():
+        browser = login(admin)
+    with app.app_context():
+        assert browser.post("/admin/system/tasks/ping/run").status_code == 404
+    with app.app_context():
+        refused = browser.client.post("/admin/system/tasks/verify_ledger/run")
+    assert refused.status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TaskRun)) == 0
