@@ -66,6 +66,8 @@ for _ in $(seq 1 60); do
 done
 [ "$outcome" = "succeeded" ] || fail "verify_ledger was not recorded as run (outcome: '$outcome')"
 echo "verify_ledger: $outcome"
+grep -q '"message": "task".*"task": "verify_ledger".*"outcome": "succeeded"' "$work/up.log" \
+  || fail "the worker wrote no JSON line for verify_ledger"
 
 echo "== /metrics"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")

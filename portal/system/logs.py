@@ -131,13 +131,18 @@ def _stamp_task_headers(headers=None, **_) -> None:
 
 def logged(task, call: Callable[[], object]) -> object:
     """Run `call` (the body of `task`) under the request id it was queued with, and write
-    its line: task, id, outcome, duration."""
+    its line: task, id, outcome, duration. A worker's tasks and those a request runs in
+    process are logged; those a command runs in process are the command's."""
     request_id = (
         getattr(task.request, "request_id", None)
         or (task.request.headers or {}).get("request_id")
         or current_request_id()
         or uuid.uuid4().hex
     )
+    if task.request.is_eager and not has_request_context():
+        # Run in process by a command (`flask tasks run`, a replay): the command's own
+        # output says what happened, and its stderr stays the command's.
+        return call()
     token = _request_id.set(request_id)
     started = perf_counter()
     try:
@@ -162,6 +167,5 @@ def logged(task, call: Callable[[], object]) -> object:
                 "outcome": outcome,
                 "duration_ms": round((perf_counter() - started) * 1000, 1),
                 "eager": bool(task.request.is_eager),
-                "in_request": has_request_context(),
             },
         )

@@ -81,21 +81,30 @@ def test_a_queued_task_carries_the_id_in_its_headers(app):
     assert headers["request_id"] == "req-7"
 
 
-def test_a_worker_task_logs_under_the_id_from_its_headers(lines):
-    ping.apply(args=["y"], headers={"request_id": "from-the-web"})
+def test_the_id_in_a_tasks_headers_wins(app, lines):
+    # A worker reads the id its message brought (put there by before_task_publish).
+    with app.test_request_context("/"):
+        ping.apply(args=["y"], headers={"request_id": "from-the-web"})
     [task] = lines()
     assert task["request_id"] == "from-the-web"
 
 
-def test_a_failed_task_is_logged_as_failed(lines, monkeypatch):
+def test_a_failed_task_is_logged_as_failed(app, lines, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no")
 
     monkeypatch.setattr(ping, "run", broken)
-    with pytest.raises(RuntimeError):
+    with app.test_request_context("/"), pytest.raises(RuntimeError):
         ping.apply()
     [task] = lines()
     assert task["outcome"] == "failed" and task["request_id"]
+
+
+def test_a_command_running_a_task_in_process_writes_no_task_line(app, lines):
+    result = app.test_cli_runner().invoke(args=["tasks", "run", "verify_ledger"])
+    assert result.exit_code == 0, result.output
+    assert '"message"' not in result.output
+    assert [line for line in lines() if line["message"] == "task"] == []
 
 
 def test_an_api_call_logs_neither_its_token_nor_its_body(app, client, tutor, bearer, lines):
