@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := app
 
-.PHONY: run test install assets lint check-migrations clean
+.PHONY: run up test production-check install assets lint check-migrations clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,10 +22,19 @@ install: $(VENV)/.installed static/vendor/htmx.min.js
 run: install
 	./scripts/run.sh
 
+## The production topology on one machine: web, worker and beat (Procfile, honcho) on
+## PostgreSQL and Redis, started if installed and not running; migrations first.
+up: install
+	./scripts/up.sh
+
 ## Install and run every test (PostgreSQL, Redis, localstripe and Chromium tiers skip
 ## with a reason when their service is missing; CI requires them all).
 test: install
 	./scripts/test.sh
+
+## `make up` on a fresh database: ready, a task run by the real worker, metrics, SIGTERM.
+production-check: install
+	./scripts/production-check.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -38,6 +38,10 @@ def register_extensions(app: Flask) -> None:
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.system.error_reports import init_error_reports
+    from portal.system.logs import logged, register_logging
+    from portal.system.metrics import register_metrics
+    from portal.system.task_runs import run_recorded
 
     # Also when a deployment sets its own engine options: bound values stay out of logs.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -69,13 +73,20 @@ def register_extensions(app: Flask) -> None:
         note_request_user(user)
         return user
 
+    init_error_reports(app)
+    register_logging(app)
+    register_metrics(app)
     register_input(app)
     register_security(app)
     register_account_guards(app)
     register_audit(app)
     install_after_commit_listeners()
     install_payment_listeners()
-    celery_init_app(app, TASK_MODULES)
+    # Each task runs under its request id and writes its log line; scheduled ones are
+    # also recorded as task runs.
+    celery_init_app(
+        app, TASK_MODULES, around=lambda task, call: logged(task, lambda: run_recorded(task, call))
+    )
 
 
 def register_receivers(app: Flask) -> None:
@@ -92,6 +103,7 @@ def register_receivers(app: Flask) -> None:
 TASK_MODULES = (
     "portal.accounts.tasks",
     "portal.bookings.tasks",
+    "portal.books.tasks",
     "portal.invoices.tasks",
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",
@@ -128,6 +140,9 @@ BLUEPRINT_MODULES = (
     "portal.wallets.views",
     "portal.wallets.api",
     "portal.books.admin",
+    "portal.system.health",
+    "portal.system.admin",
+    "portal.system.metrics",
 )
 
 

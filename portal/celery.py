@@ -7,7 +7,7 @@ task for after the commit lives in `portal.after_commit`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import import_module
 
 from celery import Celery, Task
@@ -26,21 +26,33 @@ BEAT_SCHEDULE = {
     "process_pending_payouts": crontab(hour=6, minute=30),  # daily
     "send_missing_receipts": crontab(minute=35),  # hourly
     "delete_expired_sessions": crontab(hour=3, minute=15),  # daily
+    "verify_ledger": crontab(hour=2, minute=0),  # nightly, the full check of the books
+    "prune_task_runs": crontab(hour=2, minute=30),  # nightly
 }
 
 
-def celery_init_app(app: Flask, task_modules: Iterable[str]) -> Celery:
+def _run(task: Task, call: Callable[[], object]) -> object:
+    return call()
+
+
+def celery_init_app(
+    app: Flask,
+    task_modules: Iterable[str],
+    around: Callable[[Task, Callable[[], object]], object] = _run,
+) -> Celery:
     """Bind Celery to `app` and register the tasks of `task_modules` (dotted names).
 
-    The factory names the modules, as it names the blueprints, so this module depends on
-    no feature and the features' tasks may import what they like.
+    `around(task, call)` runs each task's body `call` inside the app context (the factory
+    passes the recorder of task runs). The factory names the modules and the wrapper, as it
+    names the blueprints, so this module depends on no feature and the features' tasks may
+    import what they like.
     """
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
                 try:
-                    return self.run(*args, **kwargs)
+                    return around(self, lambda: self.run(*args, **kwargs))
                 finally:
                     db.session.remove()
 

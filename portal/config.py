@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from decimal import Decimal
@@ -39,6 +40,17 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         self.CELERY_BROKER_URL = _env("CELERY_BROKER_URL")
         self.CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
+        # The system page's history of scheduled task runs is pruned nightly past this.
+        self.TASK_RUN_KEEP_DAYS = _int("TASK_RUN_KEEP_DAYS", 30)
+        # /metrics answers a scraper with this bearer token, or from these addresses or
+        # networks (comma-separated); with neither it is off (404).
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        # Errors of the web and the workers go to Sentry when a DSN is set.
+        self.SENTRY_DSN = _env("SENTRY_DSN")
+        self.SENTRY_TRACES_SAMPLE_RATE = float(_env("SENTRY_TRACES_SAMPLE_RATE", "0"))
+        # One JSON line per request and per task on stderr.
+        self.LOG_REQUESTS = _env("LOG_REQUESTS", "1") == "1"
+        self.METRICS_ALLOWED_IPS = _env("METRICS_ALLOWED_IPS")
 
         self.STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY", "sk_test_localstripe")
         self.STRIPE_PUBLISHABLE_KEY = _env("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
@@ -125,6 +137,10 @@ class Config:
             raise RuntimeError("API_TOKEN_DAYS and SESSION_LIFETIME_DAYS must be at least 1")
         if self.FIELD_ENCRYPTION_KEYS is not None:
             parse_keys(self.FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start
+        if self.METRICS_ALLOWED_IPS:
+            for part in self.METRICS_ALLOWED_IPS.split(","):
+                if part.strip():
+                    ipaddress.ip_network(part.strip())  # a malformed address stops the start
         if self.PLATFORM_FEE_PERCENT < 0 or self.PLATFORM_FEE_PERCENT > 100:
             raise RuntimeError("PLATFORM_FEE_PERCENT must be between 0 and 100")
         # Invoices store the rate with two decimals; a finer one would be shown rounded

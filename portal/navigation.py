@@ -23,6 +23,7 @@ NAV = {
         ("payouts_admin.index", PendingPayoutsLabel()),
         ("audit.index", "Audit log"),
         ("webhooks_admin.index", FailedWebhooksLabel()),
+        ("system_admin.index", "System"),
     ],
 }
 

@@ -27,10 +27,20 @@ def csrf_exempt(view):
     return view
 
 
+def own_authorization(view):
+    """Mark a view that reads the Authorization header itself (the metrics scrape token):
+    its bearer is no user's API token, so the API's authentication leaves it alone."""
+    view._own_authorization = True
+    return view
+
+
 def _authenticate_bearer() -> None:
     header = request.headers.get("Authorization", "")
     if not header or not request.path.startswith("/api/"):
         # A bearer token opens the API only: a page or a form needs a signed-in session.
+        return
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is not None and getattr(view, "_own_authorization", False):
         return
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":

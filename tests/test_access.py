@@ -11,6 +11,9 @@ import pytest
 from tests import factories
 
 PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "accounts.signout"}
+# Health is open to load balancers and says nothing secret; metrics have their own
+# token or addresses (tests/system).
+PUBLIC |= {"health.healthz", "health.readyz", "metrics.metrics"}
 
 
 def _concrete(rule) -> str:

@@ -1,0 +1,1 @@
+"""Operations: health and readiness, metrics, task runs, the admin's system page."""

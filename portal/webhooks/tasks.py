@@ -19,6 +19,7 @@ from flask import current_app
 from portal.after_commit import enqueue_after_commit
 from portal.db import unit_of_work, utcnow
 from portal.extensions import db
+from portal.instruments import WEBHOOK_EVENTS
 from portal.payments.models import Payment, PaymentStatus
 from portal.webhooks import services
 from portal.webhooks.handlers import settle_from_provider
@@ -48,6 +49,7 @@ def run_event(event_id: int, *, replay: bool = False) -> Outcome:
         status = event.status if event is not None else "missing"
         db.session.rollback()
         return Outcome(status)
+    event_type = event.type
     try:
         with unit_of_work():
             status = services.handle(event)
@@ -56,7 +58,9 @@ def run_event(event_id: int, *, replay: bool = False) -> Outcome:
         with unit_of_work():
             failed = services.record_failure(event_id, exc)
         error = failed.last_error if failed is not None else None
+        WEBHOOK_EVENTS.labels(event_type, EventStatus.FAILED).inc()
         return Outcome(EventStatus.FAILED, retry=not services.is_permanent(exc), error=error)
+    WEBHOOK_EVENTS.labels(event_type, str(status)).inc()
     return Outcome(status)
 
 
