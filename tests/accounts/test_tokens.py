@@ -161,7 +161,16 @@ def _page_routes(app):
         yield values, rule.endpoint
 
 
-PUBLIC_PAGES = {"accounts.home", "accounts.signin", "accounts.signup"}
+# Public pages, and the probes whose answer is the same for everybody (/metrics has its
+# own token and is off without one).
+PUBLIC_PAGES = {
+    "accounts.home",
+    "accounts.signin",
+    "accounts.signup",
+    "health.healthz",
+    "health.readyz",
+    "metrics.metrics",
+}
 
 
 def test_a_bearer_token_opens_no_page(app, client, bearer):
