@@ -43,7 +43,7 @@ def register_extensions(app: Flask) -> None:
     from portal.system.metrics import register_metrics
     from portal.system.task_runs import run_recorded
 
-    # Also when a deployment sets its own engine options: bound values stay out of logs.
+    # Bound values stay out of error messages and logs, whatever engine options are set.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "hide_parameters": True}  # fmt: skip
     install_sqlite_settings()

@@ -37,7 +37,7 @@ class Config:
         )
         # Bound values (password hashes, encrypted bank details) never reach an error
         # message or the SQL log.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.CELERY_BROKER_URL = _env("CELERY_BROKER_URL")
         self.CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
         # The system page's history of scheduled task runs is pruned nightly past this.

@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterable
 
 from flask import Flask, abort, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from portal.errors import PortalError, ValidationError
+from portal.errors import ValidationError
 from portal.errors import is_api_request as _is_api
 
 _LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -27,16 +28,6 @@ _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_MAX_JSON_BYTES = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
-
-
-class UnsupportedMediaType(PortalError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class TooLarge(PortalError):
-    status = 413
-    code = "too_large"
 
 
 def raw_body(view):
@@ -76,10 +67,10 @@ def _check_json() -> None:
         return
     limit = current_app.config.get("API_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)
     if (request.content_length or 0) > limit:
-        raise TooLarge(f"The body is larger than {limit} bytes.")
+        raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
     body = request.get_data(cache=True)
     if len(body) > limit:
-        raise TooLarge(f"The body is larger than {limit} bytes.")
+        raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
     if not body:
         return
     if not request.is_json:
