@@ -14,6 +14,7 @@ from portal.invoices.models import Invoice, InvoiceCounter, InvoiceItem  # noqa:
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
 from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401
 from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401
+from portal.subscriptions.models import Plan, Subscription, SubscriptionPeriod  # noqa: F401
 from portal.system.models import TaskRun  # noqa: F401
 from portal.wallets.models import TutorWallet, WalletMonth, WalletTransaction  # noqa: F401
 from portal.webhooks.models import WebhookEvent  # noqa: F401

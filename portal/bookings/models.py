@@ -35,7 +35,13 @@ class Booking(db.Model):
     currency: so.Mapped[str] = so.mapped_column(sa.String(3))
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default=BookingStatus.PENDING_PAYMENT)
     # Set when a subscription's quota pays for the lesson instead of a card payment.
-    subscription_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    subscription_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("subscriptions.id"), index=True
+    )
+    # The period whose quota the lesson was taken from; a cancellation gives it back there.
+    subscription_period_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("subscription_periods.id"), index=True
+    )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     completed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     cancelled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)

@@ -29,6 +29,15 @@ class InvoiceStatus(enum.StrEnum):
     VOID = "void"
 
 
+class InvoiceKind(enum.StrEnum):
+    """What an invoice is for: a lesson paid by card, a paid subscription invoice, or
+    one an admin drafted by hand."""
+
+    LESSON = "lesson"
+    SUBSCRIPTION = "subscription"
+    MANUAL = "manual"
+
+
 class Invoice(db.Model):
     __tablename__ = "invoices"
 
@@ -39,6 +48,15 @@ class Invoice(db.Model):
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
     # The payment this invoice records (a lesson paid by card); one invoice per payment.
     payment_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("payments.id"), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(
+        sa.String(12), default=InvoiceKind.LESSON, server_default=InvoiceKind.LESSON
+    )
+    # The subscription a `subscription` invoice bills (its period's Stripe invoice).
+    subscription_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("subscriptions.id"), index=True
+    )
+    # The Stripe invoice a `subscription` invoice records: one portal invoice each.
+    provider_invoice_id: so.Mapped[str | None] = so.mapped_column(sa.String(255), unique=True)
     status: so.Mapped[str] = so.mapped_column(sa.String(10), default=InvoiceStatus.DRAFT)
     currency: so.Mapped[str] = so.mapped_column(sa.String(3))
     subtotal: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
@@ -64,6 +82,7 @@ class Invoice(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint(one_of("status", InvoiceStatus), name="status"),
+        sa.CheckConstraint(one_of("kind", InvoiceKind), name="kind"),
         sa.CheckConstraint("status = 'draft' OR number IS NOT NULL", name="numbered_once_open"),
         sa.CheckConstraint(
             "subtotal >= 0 AND discount >= 0 AND discount <= subtotal AND tax >= 0",

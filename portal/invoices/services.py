@@ -25,7 +25,13 @@ from portal.accounts.models import Role, User
 from portal.db import utcnow
 from portal.errors import InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
-from portal.invoices.models import Invoice, InvoiceCounter, InvoiceItem, InvoiceStatus
+from portal.invoices.models import (
+    Invoice,
+    InvoiceCounter,
+    InvoiceItem,
+    InvoiceKind,
+    InvoiceStatus,
+)
 from portal.money import require_int, round_half_up
 
 MAX_LINES = 50
@@ -131,6 +137,8 @@ def create_invoice(
     lines: list[Line],
     discount: int = 0,
     payment_id: int | None = None,
+    kind: str = InvoiceKind.LESSON,
+    subscription_id: int | None = None,
 ) -> Invoice:
     """A draft invoice for `user_id` with `lines`; its totals are worked out as it stands
     and fixed when it is opened."""
@@ -139,6 +147,8 @@ def create_invoice(
     if discount < 0:
         raise ValidationError("The discount cannot be negative.", fields={"discount": ["≥ 0."]})
     invoice = _new_invoice(user_id, currency, check_lines(lines), discount, payment_id)
+    invoice.kind = InvoiceKind(kind)
+    invoice.subscription_id = subscription_id
     db.session.add(invoice)
     db.session.flush()
     return invoice

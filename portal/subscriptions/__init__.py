@@ -1,0 +1,1 @@
+"""Subscriptions: plans with a monthly lesson quota, billed by Stripe Billing."""
