@@ -21,6 +21,7 @@ BEAT_SCHEDULE = {
     "complete_ended_lessons": crontab(minute="*/15"),
     "expire_unpaid_bookings": crontab(minute="*/5"),
     "sync_payment_status": crontab(minute="7-59/15"),
+    "cleanup_expired_payment_intents": crontab(hour=4, minute=10),  # daily
     "release_pending_earnings": crontab(minute=5),  # hourly
     "process_auto_payouts": crontab(hour=6, minute=0),  # daily, before the admins' day
     "process_pending_payouts": crontab(hour=6, minute=30),  # daily

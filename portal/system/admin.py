@@ -20,6 +20,7 @@ TASK_PAGES = {
     "complete_ended_lessons": ("admin.lessons", {"status": "scheduled"}),
     "expire_unpaid_bookings": ("admin.lessons", {"status": "pending_payment"}),
     "sync_payment_status": ("payments_admin.index", {}),
+    "cleanup_expired_payment_intents": ("payments_admin.index", {}),
     "release_pending_earnings": ("ledger_admin.index", {}),
     "process_auto_payouts": ("payouts_admin.index", {}),
     "process_pending_payouts": ("payouts_admin.index", {}),
