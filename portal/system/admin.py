@@ -22,6 +22,7 @@ TASK_PAGES = {
     "sync_payment_status": ("payments_admin.index", {}),
     "cleanup_expired_payment_intents": ("payments_admin.index", {}),
     "release_pending_earnings": ("ledger_admin.index", {}),
+    "issue_tutor_statements": ("ledger_admin.index", {}),
     "process_auto_payouts": ("payouts_admin.index", {}),
     "process_pending_payouts": ("payouts_admin.index", {}),
     "send_missing_receipts": ("invoices_admin.index", {}),
