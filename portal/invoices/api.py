@@ -8,8 +8,8 @@ from flask_login import current_user
 from portal.accounts.decorators import roles_required
 from portal.api import api_blueprint, iso, paginate
 from portal.invoices import services
-from portal.invoices.models import Invoice
-from portal.invoices.views import send_pdf
+from portal.invoices.models import CreditNote, Invoice
+from portal.invoices.views import send_credit_note_pdf, send_pdf
 
 bp = api_blueprint("invoices_api", __name__, "/invoices")
 
@@ -39,6 +39,23 @@ def invoice_json(invoice: Invoice) -> dict:
             }
             for item in invoice.items
         ],
+        "payment_id": str(invoice.payment.uuid) if invoice.payment else None,
+        "subscription_id": invoice.subscription_id,
+        "kind": invoice.kind,
+        "credited": invoice.credited,
+        "credit_notes": [credit_note_json(note) for note in invoice.credit_notes],
+    }
+
+
+def credit_note_json(note: CreditNote) -> dict:
+    return {
+        "id": note.id,
+        "number": note.number,
+        "amount": note.amount,
+        "currency": note.currency,
+        "reason": note.reason,
+        "issued_at": iso(note.issued_at),
+        "reverses_id": note.reverses_id,
     }
 
 
@@ -58,3 +75,9 @@ def detail(invoice_id):
 @roles_required("student", "admin")
 def pdf(invoice_id):
     return send_pdf(services.get_invoice_for(current_user, invoice_id))
+
+
+@bp.get("/<uuid:invoice_id>/credit-notes/<note_id>/pdf/")
+@roles_required("student", "admin")
+def credit_note_pdf(invoice_id, note_id):
+    return send_credit_note_pdf(invoice_id, note_id)

@@ -10,7 +10,6 @@ caller's transaction ends.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.accounts.models import Role, User
 from portal.db import utcnow
@@ -27,11 +25,11 @@ from portal.errors import InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.invoices.models import (
     Invoice,
-    InvoiceCounter,
     InvoiceItem,
     InvoiceKind,
     InvoiceStatus,
 )
+from portal.invoices.numbering import next_number
 from portal.money import require_int, round_half_up
 
 MAX_LINES = 50
@@ -236,33 +234,6 @@ def lock_invoice(invoice_id: int) -> Invoice:
     if invoice is None:
         raise NotFound("No such invoice.")
     return invoice
-
-
-def next_number(year: int) -> str:
-    """The year's next invoice number. The counter row stays locked until the caller's
-    transaction ends, so numbers are handed out one at a time and a rollback returns it."""
-    connection = db.session.connection()
-    connection.execute(_counter_insert(connection.dialect.name), {"of_year": year})
-    number = connection.execute(_COUNTER_TAKE, {"of_year": year}).scalar_one()
-    return f"INV-{year}-{number:06d}"
-
-
-@functools.cache
-def _counter_insert(dialect: str) -> sa.Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(InvoiceCounter.__table__)
-        .values(year=sa.bindparam("of_year"), last_number=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-
-
-_COUNTER_TAKE = (
-    sa.update(InvoiceCounter.__table__)
-    .where(InvoiceCounter.__table__.c.year == sa.bindparam("of_year"))
-    .values(last_number=InvoiceCounter.__table__.c.last_number + 1)
-    .returning(InvoiceCounter.__table__.c.last_number)
-)
 
 
 # --- lesson invoices ------------------------------------------------------------------

@@ -9,7 +9,7 @@ import smtplib
 from celery import shared_task
 
 from portal.db import unit_of_work, utcnow
-from portal.invoices.documents import send_receipt, unsent_receipt_ids
+from portal.invoices.documents import send_credit_note, send_receipt, unsent_receipt_ids
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,24 @@ def send_payment_receipt(self, invoice_id: int) -> bool:
     try:
         with unit_of_work():
             return send_receipt(invoice_id)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
+
+
+@shared_task(bind=True, name="send_credit_note_mail", max_retries=MAX_RETRIES, ignore_result=True)
+def send_credit_note_mail(self, note_id: int) -> bool:
+    """E-mail a credit note to its student, after the refund's transaction committed."""
+    if self.request.is_eager:
+        # As for receipts: the refund is committed and must not fail because of mail.
+        try:
+            with unit_of_work():
+                return send_credit_note(note_id)
+        except Exception:
+            log.exception("credit note %s not sent", note_id)
+            return False
+    try:
+        with unit_of_work():
+            return send_credit_note(note_id)
     except (OSError, smtplib.SMTPException) as exc:
         raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
 

@@ -10,7 +10,8 @@ from flask_login import current_user
 from portal.accounts.decorators import roles_required, student_required
 from portal.db import unit_of_work
 from portal.invoices import services
-from portal.invoices.documents import invoice_pdf
+from portal.invoices.credit_notes import get_credit_note_for
+from portal.invoices.documents import credit_note_pdf, invoice_pdf
 from portal.pagination import Page
 from portal.rendering import render_page
 
@@ -37,12 +38,30 @@ def pdf(invoice_id):
     return send_pdf(services.get_invoice_for(current_user, invoice_id))
 
 
+@bp.get("/<uuid:invoice_id>/credit-notes/<note_id>/pdf")
+@roles_required("student", "admin")
+def credit_note_pdf_download(invoice_id, note_id):
+    return send_credit_note_pdf(invoice_id, note_id)
+
+
 def send_pdf(invoice):
     with unit_of_work():  # a PDF rendered now is stored for every later download
         pdf = invoice_pdf(invoice)
+    return _attachment(pdf, invoice.number)
+
+
+def send_credit_note_pdf(invoice_id, note_id):
+    invoice = services.get_invoice_for(current_user, invoice_id)
+    note = get_credit_note_for(current_user, invoice, note_id)
+    with unit_of_work():
+        pdf = credit_note_pdf(note)
+    return _attachment(pdf, note.number)
+
+
+def _attachment(pdf: bytes, number: str):
     return send_file(
         io.BytesIO(pdf),
         mimetype="application/pdf",
         as_attachment=True,
-        download_name=f"{invoice.number}.pdf",
+        download_name=f"{number}.pdf",
     )
