@@ -2,15 +2,19 @@
 
 The CSV has one line per document, issued invoices and the credit notes against them,
 oldest first, amounts in major units with the tax apart from the net (`net = subtotal −
-discount`, `total = net + tax`); a credit note's amounts are negative, so a column's sum
-is what was billed after credits. Drafts have no number and are not documents yet: they
-are never exported. The rows come from one query (`accounting_rows`) read through a
-server-side cursor and written a chunk at a time, so a month of any size streams out in
-the same memory.
+discount`, `total = net + tax`). A credit note's amounts are negative (a reversal's,
+taking a credit back, positive), so a column's sum is what was billed after credits;
+its tax is the part of it at its invoice's rate, split as a lesson's charge is
+(`split_tax_included`). A credit note is listed under the filters of its invoice
+(status, kind, student) and its own issue date. Drafts have no number and are not
+documents yet: they are never exported. The rows come from one query
+(`accounting_rows`), read through a server-side cursor and written a chunk at a time,
+so a month of any size streams out in the same memory.
 
-The zip holds the PDF of every document issued in one calendar month (UTC): the stored
-one, or rendered now and stored for every later download (each PDF is rendered at most
-once), and is written to the response as it goes.
+The zip holds the PDF of every document issued in one calendar month (UTC), invoices
+and credit notes named by their numbers: the stored one, or rendered now and stored for
+every later download (each PDF is rendered at most once), written to the response as it
+goes.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from portal.accounts.models import User
 from portal.db import unit_of_work, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
-from portal.invoices.documents import invoice_pdf
+from portal.invoices.documents import credit_note_pdf, invoice_pdf
 from portal.invoices.filters import OVERDUE, InvoiceFilters, invoice_conditions
-from portal.invoices.models import Invoice, InvoiceStatus
+from portal.invoices.models import CreditNote, Invoice, InvoiceStatus
+from portal.invoices.services import split_tax_included
 from portal.money import format_major_plain
 from portal.validation import FIRST_DAY, LAST_DAY
 
@@ -86,10 +91,45 @@ def _invoice_rows(filters: InvoiceFilters, now: datetime) -> sa.Select:
     )
 
 
+def _credit_note_rows(filters: InvoiceFilters, now: datetime) -> sa.Select:
+    """Credit notes in the invoice rows' columns: the amount in `total`, the figures
+    apart worked out per line (`_csv_line`)."""
+    n, i, u = CreditNote, Invoice, User
+    return (
+        sa.select(
+            sa.case((n.reverses_id.is_(None), "credit_note"), else_="credit_note_reversal").label(
+                "document"
+            ),
+            n.number,
+            i.number.label("credits_invoice"),
+            i.kind,
+            sa.literal("issued").label("status"),
+            n.issued_at,
+            sa.null().cast(i.due_at.type).label("due_at"),
+            sa.null().cast(i.paid_at.type).label("paid_at"),
+            n.user_id.label("student_id"),
+            u.name.label("student_name"),
+            u.email.label("student_email"),
+            n.currency,
+            sa.literal(0, sa.BigInteger).label("subtotal"),
+            sa.literal(0, sa.BigInteger).label("discount"),
+            i.tax_rate,
+            sa.literal(0, sa.BigInteger).label("tax"),
+            n.amount.label("total"),
+        )
+        .join(i, i.id == n.invoice_id)
+        .join(u, u.id == n.user_id)
+        .where(*invoice_conditions(filters, now, issued_at=n.issued_at))
+    )
+
+
 def accounting_rows(filters: InvoiceFilters, now: datetime | None = None) -> sa.Select:
     """Every document under the filters, one row each (plain columns, no ORM objects),
-    in the order they were issued."""
-    documents = sa.union_all(_invoice_rows(filters, now or utcnow())).subquery()
+    in the order they were issued: invoices, then the credit notes against them."""
+    now = now or utcnow()
+    documents = sa.union_all(
+        _invoice_rows(filters, now), _credit_note_rows(filters, now)
+    ).subquery()
     return sa.select(documents).order_by(
         documents.c.issued_at, documents.c.document.desc(), documents.c.number
     )
@@ -120,6 +160,11 @@ def _csv_line(row, now: datetime) -> tuple:
     status = row.status
     if status == InvoiceStatus.OPEN and row.due_at is not None and row.due_at < now:
         status = OVERDUE
+    subtotal, discount, tax, total = row.subtotal, row.discount, row.tax, row.total
+    if row.document != "invoice":  # credited: given back, so negative
+        price, tax = split_tax_included(abs(row.total), row.tax_rate)
+        sign = -1 if row.total > 0 else 1
+        subtotal, tax, total = sign * price, sign * tax, -row.total
     return (
         row.document,
         row.number,
@@ -133,12 +178,12 @@ def _csv_line(row, now: datetime) -> tuple:
         row.student_name,
         row.student_email,
         currency.upper(),
-        major(row.subtotal),
-        major(row.discount),
-        major(row.subtotal - row.discount),
+        major(subtotal),
+        major(discount),
+        major(subtotal - discount),
         f"{row.tax_rate:.2f}",
-        major(row.tax),
-        major(row.total),
+        major(tax),
+        major(total),
     )
 
 
@@ -196,6 +241,17 @@ def month_invoice_ids(month: Month) -> list[int]:
     )
 
 
+def month_credit_note_ids(month: Month) -> list[int]:
+    """The credit notes (and reversals) issued in `month`."""
+    return list(
+        db.session.scalars(
+            sa.select(CreditNote.id)
+            .where(CreditNote.issued_at >= month.start, CreditNote.issued_at < month.end)
+            .order_by(CreditNote.number)
+        )
+    )
+
+
 def month_zip(month: Month) -> Iterator[bytes]:
     """The month's PDFs as a zip, written out a document at a time.
 
@@ -213,21 +269,24 @@ def month_zip(month: Month) -> Iterator[bytes]:
 
 
 def _month_documents(month: Month) -> Iterator[tuple[str, datetime, bytes]]:
-    ids = month_invoice_ids(month)
+    yield from _documents(Invoice, month_invoice_ids(month), invoice_pdf)
+    yield from _documents(CreditNote, month_credit_note_ids(month), credit_note_pdf)
+
+
+def _documents(model, ids: list[int], render) -> Iterator[tuple[str, datetime, bytes]]:
+    """(file name, date, PDF) of each document, a few stored PDFs read at a time."""
     for start in range(0, len(ids), ZIP_BATCH):
-        batch = ids[start : start + ZIP_BATCH]
         rows = db.session.execute(
-            sa.select(Invoice.id, Invoice.number, Invoice.issued_at, Invoice.pdf)
-            .where(Invoice.id.in_(batch))
-            .order_by(Invoice.number)
+            sa.select(model.id, model.number, model.issued_at, model.pdf)
+            .where(model.id.in_(ids[start : start + ZIP_BATCH]))
+            .order_by(model.number)
         ).all()
         for row in rows:
-            yield f"{row.number}.pdf", row.issued_at, row.pdf or _render_and_store(row.id)
-
-
-def _render_and_store(invoice_id: int) -> bytes:
-    with unit_of_work():
-        return invoice_pdf(db.session.get(Invoice, invoice_id))
+            pdf = row.pdf
+            if pdf is None:
+                with unit_of_work():  # stored for every later download
+                    pdf = render(db.session.get(model, row.id))
+            yield f"{row.number}.pdf", row.issued_at, pdf
 
 
 class _Sink(io.RawIOBase):

@@ -92,8 +92,11 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def invoice_conditions(filters: InvoiceFilters, now: datetime) -> list:
-    """The WHERE conditions on `Invoice` (and its student) for these filters."""
+def invoice_conditions(filters: InvoiceFilters, now: datetime, issued_at=None) -> list:
+    """The WHERE conditions on `Invoice` for these filters; the dates select on
+    `issued_at` (the invoice's own, or a credit note's when it is listed with its
+    invoice)."""
+    issued_at = Invoice.issued_at if issued_at is None else issued_at
     where = []
     if filters.status == OVERDUE:
         where += [Invoice.status == InvoiceStatus.OPEN, Invoice.due_at < now]
@@ -104,9 +107,9 @@ def invoice_conditions(filters: InvoiceFilters, now: datetime) -> list:
     if filters.student_id:
         where.append(Invoice.user_id == filters.student_id)
     if filters.date_from:
-        where.append(Invoice.issued_at >= day_start(filters.date_from))
+        where.append(issued_at >= day_start(filters.date_from))
     if filters.date_to:
-        where.append(Invoice.issued_at < day_start(filters.date_to + timedelta(days=1)))
+        where.append(issued_at < day_start(filters.date_to + timedelta(days=1)))
     return where
 
 
@@ -116,5 +119,5 @@ def filtered_invoices(filters: InvoiceFilters) -> sa.Select:
         sa.select(Invoice)
         .where(*invoice_conditions(filters, utcnow()))
         .order_by(Invoice.created_at.desc(), Invoice.id.desc())
-        .options(so.joinedload(Invoice.user))
+        .options(so.joinedload(Invoice.user), so.selectinload(Invoice.credit_notes))
     )

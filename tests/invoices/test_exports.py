@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.invoices import documents
 from portal.invoices.exports import CSV_HEADER
-from portal.invoices.models import Invoice
+from portal.invoices.models import CreditNote, Invoice
 from portal.invoices.services import Line, create_invoice, finalize_invoice, mark_paid, void_invoice
 from tests.factories import UserFactory
 
@@ -175,9 +176,9 @@ def test_the_month_zip_holds_each_pdf_rendered_once_and_served_as_stored(
     login, admin, books, monkeypatch
 ):
     renders = []
-    real_render = documents.render_pdf
+    real_write = documents._write_pdf
     monkeypatch.setattr(
-        documents, "render_pdf", lambda inv: renders.append(inv.id) or real_render(inv)
+        documents, "_write_pdf", lambda html: renders.append(html) or real_write(html)
     )
     browser = login(admin)
     response = browser.get("/admin/invoices/pdfs.zip?month=2026-11")
@@ -187,7 +188,7 @@ def test_the_month_zip_holds_each_pdf_rendered_once_and_served_as_stored(
     assert archive.testzip() is None
     names = archive.namelist()
     assert names == ["INV-2026-000001.pdf", "INV-2026-000002.pdf", "INV-2026-000003.pdf"]
-    assert sorted(renders) == sorted(books[k].id for k in ("paid", "void", "overdue"))
+    assert len(renders) == 3  # one render per invoice, none stored before
     for name in names:
         pdf = archive.read(name)
         assert pdf.startswith(b"%PDF-")
@@ -226,3 +227,61 @@ def test_only_admins_export(login, anon, student, tutor, path):
         assert login(user).get(path).status_code == 403
     response = anon.get(path)
     assert response.status_code == 302 and "/signin" in response.headers["Location"]
+
+
+@pytest.mark.stripe
+def test_credit_notes_are_lines_of_their_own_and_pdfs_in_the_zip(
+    app, paid_lesson, login, admin, monkeypatch
+):
+    from portal.invoices.credit_notes import reverse_for_refund
+    from portal.payments.refunds import process_refund
+    from tests.invoices.conftest import invoice_of
+
+    monkeypatch.setitem(app.config, "TAX_RATE_PERCENT", Decimal("20"))
+    payment = paid_lesson()  # 45.00 charged: 37.50 and 7.50 tax
+    first = process_refund(admin, payment.uuid, amount=1500, reason="Shortened lesson")
+    process_refund(admin, payment.uuid, amount=600, reason="Late start")
+    db.session.commit()
+    reverse_for_refund(first.id)  # the first refund failed at the bank later
+    db.session.commit()
+    invoice = invoice_of(payment)
+    browser = login(admin)
+
+    header, *lines = _rows(browser.get("/admin/invoices/export.csv"))
+    records = [dict(zip(header, line, strict=True)) for line in lines]
+    year = invoice.issued_at.year
+    assert [(r["document"], r["number"]) for r in records] == [
+        ("invoice", invoice.number),
+        ("credit_note", f"CN-{year}-000001"),
+        ("credit_note", f"CN-{year}-000002"),
+        ("credit_note_reversal", f"CN-{year}-000003"),
+    ]
+    assert [r["credits_invoice"] for r in records] == ["", *[invoice.number] * 3]
+    figures = [(r["net"], r["tax"], r["total"]) for r in records]
+    assert figures == [
+        ("37.50", "7.50", "45.00"),
+        ("-12.50", "-2.50", "-15.00"),  # 15.00 given back, 2.50 of it tax
+        ("-5.00", "-1.00", "-6.00"),
+        ("12.50", "2.50", "15.00"),  # the failed refund's credit taken back
+    ]
+    assert {r["kind"] for r in records} == {"lesson"}
+    assert {r["student_email"] for r in records} == {payment.payer.email}
+    # What was billed after credits: the column sums.
+    assert sum(Decimal(r["total"]) for r in records) == Decimal("39.00")
+    # Filters reach the notes through their invoice; another student's has none.
+    other = UserFactory(role="student")
+    assert _rows(browser.get(f"/admin/invoices/export.csv?student={other.id}"))[1:] == []
+    by_kind = _rows(browser.get("/admin/invoices/export.csv?kind=lesson&status=paid"))[1:]
+    assert len(by_kind) == 4
+
+    month = invoice.issued_at.strftime("%Y-%m")
+    archive = zipfile.ZipFile(
+        io.BytesIO(browser.get(f"/admin/invoices/pdfs.zip?month={month}").get_data())
+    )
+    assert archive.namelist() == [f"{invoice.number}.pdf"] + [
+        f"CN-{year}-00000{n}.pdf" for n in (1, 2, 3)
+    ]
+    note_pdf = archive.read(f"CN-{year}-000001.pdf")
+    assert note_pdf.startswith(b"%PDF-")
+    note = db.session.query(CreditNote).filter_by(number=f"CN-{year}-000001").one()
+    assert db.session.scalar(sa.select(CreditNote.pdf).where(CreditNote.id == note.id)) == note_pdf
