@@ -228,3 +228,31 @@ def _keep_pdf_for_looking(pdf):  # pragma: no cover - a developer's aid, not a t
     if target:
         with open(target, "wb") as out:
             out.write(pdf)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_tutor_downloads_last_months_statement_in_chromium(
+    busy_autumn, clock, chromium, live_server, sign_in, width
+):
+    from tests.conftest import screenshot
+
+    clock.at(12, 1)
+    tasks.issue_tutor_statements.run()
+    statement = db.session.scalars(sa.select(TutorStatement)).one()
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 900}, accept_downloads=True
+    )
+    page = context.new_page()
+    sign_in(page, busy_autumn)
+    page.goto("/earnings")
+    section = page.get_by_role("region", name="Monthly statements")
+    section.get_by_role("rowheader", name="November 2026").wait_for()
+    section.scroll_into_view_if_needed()
+    screenshot(page, f"earnings-monthly-statements-{width}")
+    with page.expect_download() as download:
+        section.get_by_role("link", name="PDF , November 2026").click()
+    assert download.value.suggested_filename == "m4sh-statement-2026-11.pdf"
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read() == statement.pdf
+    context.close()
