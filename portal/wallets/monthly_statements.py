@@ -222,12 +222,13 @@ def issue_statement(wallet_id: int, month: date) -> TutorStatement | None:
     for bucket in BUCKETS:
         values[f"opening_{bucket}"] = getattr(figures.opening, bucket)
         values[f"closing_{bucket}"] = getattr(figures.closing, bucket)
-    stored = db.session.execute(
+    stored_id = db.session.scalar(
         insert_or_skip(TutorStatement)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["wallet_id", "month"])
+        .returning(TutorStatement.id)
     )
-    return _issued(wallet_id, month) if stored.rowcount else None
+    return None if stored_id is None else db.session.get(TutorStatement, stored_id)
 
 
 def _issued(wallet_id: int, month: date) -> TutorStatement | None:

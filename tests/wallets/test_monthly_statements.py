@@ -256,3 +256,23 @@ def test_a_tutor_downloads_last_months_statement_in_chromium(
     with open(download.value.path(), "rb") as pdf:
         assert pdf.read() == statement.pdf
     context.close()
+
+
+@pytest.mark.postgres
+def test_two_runs_at_once_store_one_statement(postgres, app, busy_autumn):
+    from tests.support.races import at_once
+
+    wallet_id = db.session.scalar(
+        sa.select(TutorWallet.id).where(TutorWallet.tutor_id == busy_autumn.id)
+    )
+
+    def run():
+        statement = issue_statement(wallet_id, NOVEMBER)
+        db.session.commit()
+        return statement and statement.id
+
+    results = at_once([run, run, run], app=app)
+    db.session.rollback()
+    [stored] = db.session.scalars(sa.select(TutorStatement)).all()
+    # Whoever stored it returns it; the others find it there and issue nothing.
+    assert sorted(results, key=bool) == [None, None, stored.id]
