@@ -133,6 +133,7 @@ BLUEPRINT_MODULES = (
     "portal.invoices.views",
     "portal.invoices.admin",
     "portal.invoices.api",
+    "portal.invoices.admin_api",
     "portal.payouts.views",
     "portal.payouts.admin",
     "portal.payouts.api",

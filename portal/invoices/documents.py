@@ -18,6 +18,7 @@ from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
 from portal.invoices.models import CreditNote, Invoice, InvoiceStatus
+from portal.money import format_money
 from portal.rendering import portal_url
 
 RECEIPT_GRACE = timedelta(minutes=10)
@@ -107,6 +108,39 @@ def send_credit_note(note_id: int) -> bool:
         return False
     mail.send(credit_note_message(note))
     note.sent_at = utcnow()
+    db.session.flush()
+    return True
+
+
+def invoice_message(invoice: Invoice) -> Message:
+    """An opened invoice going out to its student: a link to pay it, and its PDF."""
+    links = {"invoice_url": portal_url("invoices.detail", invoice_id=invoice.uuid)}
+    total = format_money(invoice.total, invoice.currency)
+    message = Message(
+        subject=f"Invoice {invoice.number} from M4SH: {total}",
+        recipients=[invoice.user.email],
+        body=render_template("invoices/invoice_mail.txt", invoice=invoice, **links),
+    )
+    message.attach(f"{invoice.number}.pdf", "application/pdf", invoice_pdf(invoice))
+    return message
+
+
+def send_invoice(invoice_id: int) -> bool:
+    """E-mail an opened invoice unless it has gone out; True if this call sent it (locked
+    and marked like a receipt, `send_receipt`)."""
+    invoice = db.session.scalar(
+        sa.select(Invoice)
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.sent_at.is_(None),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    if invoice is None:
+        return False
+    mail.send(invoice_message(invoice))
+    invoice.sent_at = utcnow()
     db.session.flush()
     return True
 

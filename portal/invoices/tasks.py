@@ -9,7 +9,12 @@ import smtplib
 from celery import shared_task
 
 from portal.db import unit_of_work, utcnow
-from portal.invoices.documents import send_credit_note, send_receipt, unsent_receipt_ids
+from portal.invoices.documents import (
+    send_credit_note,
+    send_invoice,
+    send_receipt,
+    unsent_receipt_ids,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +40,34 @@ def send_payment_receipt(self, invoice_id: int) -> bool:
         raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
 
 
-@shared_task(bind=True, name="send_credit_note_mail", max_retries=MAX_RETRIES, ignore_result=True)
-def send_credit_note_mail(self, note_id: int) -> bool:
-    """E-mail a credit note to its student, after the refund's transaction committed."""
-    if self.request.is_eager:
-        # As for receipts: the refund is committed and must not fail because of mail.
+def _send_mail(task, send, object_id: int, what: str) -> bool:
+    """One e-mail under its own unit of work. Eager (no worker, the embedded default) it
+    runs right after the caller's commit and must not fail it: it logs, and the sweep or
+    the next run picks it up. With a worker, mail-server trouble is retried with backoff."""
+    if task.request.is_eager:
         try:
             with unit_of_work():
-                return send_credit_note(note_id)
+                return send(object_id)
         except Exception:
-            log.exception("credit note %s not sent", note_id)
+            log.exception("%s %s not sent", what, object_id)
             return False
     try:
         with unit_of_work():
-            return send_credit_note(note_id)
+            return send(object_id)
     except (OSError, smtplib.SMTPException) as exc:
-        raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
+        raise task.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**task.request.retries) from exc
+
+
+@shared_task(bind=True, name="send_invoice_mail", max_retries=MAX_RETRIES, ignore_result=True)
+def send_invoice_mail(self, invoice_id: int) -> bool:
+    """E-mail an invoice just opened to its student, with a link to pay it and the PDF."""
+    return _send_mail(self, send_invoice, invoice_id, "invoice")
+
+
+@shared_task(bind=True, name="send_credit_note_mail", max_retries=MAX_RETRIES, ignore_result=True)
+def send_credit_note_mail(self, note_id: int) -> bool:
+    """E-mail a credit note to its student, after the refund's transaction committed."""
+    return _send_mail(self, send_credit_note, note_id, "credit note")
 
 
 @shared_task(name="send_missing_receipts")
