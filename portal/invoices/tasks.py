@@ -15,6 +15,7 @@ from portal.invoices.documents import (
     send_receipt,
     unsent_receipt_ids,
 )
+from portal.invoices.reminders import overdue_invoice_ids, send_reminder
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +79,19 @@ def send_missing_receipts() -> str:
     for invoice_id in ids:
         send_payment_receipt.delay(invoice_id)
     return f"receipts queued: {len(ids)}"
+
+
+@shared_task(name="send_overdue_invoice_reminders")
+def send_overdue_invoice_reminders() -> str:
+    """Daily: remind the students of open invoices 1, 7 and 14 days past due, once per
+    step; each invoice in its own transaction, so one bad address stops nobody else's."""
+    now = utcnow()
+    sent = failed = 0
+    for invoice_id in overdue_invoice_ids(now):
+        try:
+            with unit_of_work():
+                sent += send_reminder(invoice_id, now) is not None
+        except (OSError, smtplib.SMTPException):
+            log.exception("overdue reminder for invoice %s not sent", invoice_id)
+            failed += 1
+    return f"reminders sent: {sent}" + (f", not sent: {failed}" if failed else "")
