@@ -134,6 +134,7 @@ BLUEPRINT_MODULES = (
     "portal.invoices.admin",
     "portal.invoices.api",
     "portal.invoices.admin_api",
+    "portal.invoices.admin_actions",
     "portal.payouts.views",
     "portal.payouts.admin",
     "portal.payouts.api",
