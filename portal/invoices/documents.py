@@ -17,7 +17,7 @@ from flask_mail import Message
 from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
-from portal.invoices.models import CreditNote, Invoice, InvoiceStatus
+from portal.invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from portal.money import format_money
 from portal.rendering import portal_url
 
@@ -200,3 +200,26 @@ def unsent_receipt_ids(now: datetime) -> list[int]:
             .limit(RECEIPT_BATCH)
         )
     )
+
+
+def unsent_document_ids(now: datetime) -> tuple[list[int], list[int]]:
+    """(opened invoices, credit notes) of the last week not e-mailed after a few minutes."""
+    since, until = now - RECEIPT_WINDOW, now - RECEIPT_GRACE
+    invoices = db.session.scalars(
+        sa.select(Invoice.id)
+        .where(
+            Invoice.kind == InvoiceKind.MANUAL,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.sent_at.is_(None),
+            Invoice.issued_at.between(since, until),
+        )
+        .order_by(Invoice.issued_at)
+        .limit(RECEIPT_BATCH)
+    ).all()
+    notes = db.session.scalars(
+        sa.select(CreditNote.id)
+        .where(CreditNote.sent_at.is_(None), CreditNote.issued_at.between(since, until))
+        .order_by(CreditNote.issued_at)
+        .limit(RECEIPT_BATCH)
+    ).all()
+    return list(invoices), list(notes)

@@ -13,6 +13,7 @@ from portal.invoices.documents import (
     send_credit_note,
     send_invoice,
     send_receipt,
+    unsent_document_ids,
     unsent_receipt_ids,
 )
 from portal.invoices.reminders import overdue_invoice_ids, send_reminder
@@ -79,6 +80,18 @@ def send_missing_receipts() -> str:
     for invoice_id in ids:
         send_payment_receipt.delay(invoice_id)
     return f"receipts queued: {len(ids)}"
+
+
+@shared_task(name="send_missing_invoice_mail")
+def send_missing_invoice_mail() -> str:
+    """Queue the opened invoices and credit notes whose e-mail has not gone out (mail
+    server down for longer than the retries, a worker lost mid-send)."""
+    invoices, notes = unsent_document_ids(utcnow())
+    for invoice_id in invoices:
+        send_invoice_mail.delay(invoice_id)
+    for note_id in notes:
+        send_credit_note_mail.delay(note_id)
+    return f"invoices queued: {len(invoices)}, credit notes queued: {len(notes)}"
 
 
 @shared_task(name="send_overdue_invoice_reminders")
