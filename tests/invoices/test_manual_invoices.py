@@ -94,6 +94,7 @@ def test_an_admin_drafts_opens_and_mails_an_invoice(
 
 
 def test_the_student_pays_an_open_invoice_by_card(
+    app,
     client, student, admin, bearer, opened, localstripe, inbox
 ):
     invoice = opened()
@@ -120,6 +121,8 @@ def test_the_student_pays_an_open_invoice_by_card(
     assert account_balance(accounts["provider_cash"]) == 6500
     assert account_balance(accounts["invoice_revenue"]) == -6500
     assert_ledger_ok()
+    check = app.test_cli_runner().invoke(args=["ledger", "check"])
+    assert check.exit_code == 0 and "Ledger OK" in check.output, check.output
     subjects = [m["Subject"] for m in inbox]
     assert subjects == [
         f"Invoice {invoice['number']} from M4SH: $65.00",
