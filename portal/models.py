@@ -16,6 +16,7 @@ from portal.invoices.models import (  # noqa: F401
     Invoice,
     InvoiceCounter,
     InvoiceItem,
+    InvoiceReminder,
 )
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
 from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401

@@ -1,7 +1,7 @@
 """tutor statements
 
 Revision ID: 4c61b28c9fb7
-Revises: c96808dcc40d
+Revises: 5889b9cdc27f
 Create Date: 2026-12-03 03:33:44.246725
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4c61b28c9fb7'
-down_revision = 'c96808dcc40d'
+down_revision = '5889b9cdc27f'
 branch_labels = None
 depends_on = None
 

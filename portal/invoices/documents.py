@@ -17,7 +17,8 @@ from flask_mail import Message
 from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
-from portal.invoices.models import CreditNote, Invoice, InvoiceStatus
+from portal.invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from portal.money import format_money
 from portal.rendering import portal_url
 
 RECEIPT_GRACE = timedelta(minutes=10)
@@ -111,6 +112,39 @@ def send_credit_note(note_id: int) -> bool:
     return True
 
 
+def invoice_message(invoice: Invoice) -> Message:
+    """An opened invoice going out to its student: a link to pay it, and its PDF."""
+    links = {"invoice_url": portal_url("invoices.detail", invoice_id=invoice.uuid)}
+    total = format_money(invoice.total, invoice.currency)
+    message = Message(
+        subject=f"Invoice {invoice.number} from M4SH: {total}",
+        recipients=[invoice.user.email],
+        body=render_template("invoices/invoice_mail.txt", invoice=invoice, **links),
+    )
+    message.attach(f"{invoice.number}.pdf", "application/pdf", invoice_pdf(invoice))
+    return message
+
+
+def send_invoice(invoice_id: int) -> bool:
+    """E-mail an opened invoice unless it has gone out; True if this call sent it (locked
+    and marked like a receipt, `send_receipt`)."""
+    invoice = db.session.scalar(
+        sa.select(Invoice)
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.sent_at.is_(None),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    if invoice is None:
+        return False
+    mail.send(invoice_message(invoice))
+    invoice.sent_at = utcnow()
+    db.session.flush()
+    return True
+
+
 def receipt_message(invoice: Invoice) -> Message:
     """The payment receipt for a paid invoice, linking to the invoice and its PDF."""
     links = {
@@ -166,3 +200,26 @@ def unsent_receipt_ids(now: datetime) -> list[int]:
             .limit(RECEIPT_BATCH)
         )
     )
+
+
+def unsent_document_ids(now: datetime) -> tuple[list[int], list[int]]:
+    """(opened invoices, credit notes) of the last week not e-mailed after a few minutes."""
+    since, until = now - RECEIPT_WINDOW, now - RECEIPT_GRACE
+    invoices = db.session.scalars(
+        sa.select(Invoice.id)
+        .where(
+            Invoice.kind == InvoiceKind.MANUAL,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.sent_at.is_(None),
+            Invoice.issued_at.between(since, until),
+        )
+        .order_by(Invoice.issued_at)
+        .limit(RECEIPT_BATCH)
+    ).all()
+    notes = db.session.scalars(
+        sa.select(CreditNote.id)
+        .where(CreditNote.sent_at.is_(None), CreditNote.issued_at.between(since, until))
+        .order_by(CreditNote.issued_at)
+        .limit(RECEIPT_BATCH)
+    ).all()
+    return list(invoices), list(notes)

@@ -78,9 +78,11 @@ class Invoice(db.Model):
     pdf: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
     pdf_rendered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     receipt_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the opened invoice went out to its student (a manual invoice, by e-mail).
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped[User] = so.relationship()
-    payment: so.Mapped[Payment | None] = so.relationship()
+    payment: so.Mapped[Payment | None] = so.relationship(foreign_keys=[payment_id])
     credit_notes: so.Mapped[list[CreditNote]] = so.relationship(
         back_populates="invoice", order_by="CreditNote.id"
     )
@@ -225,3 +227,29 @@ class CreditNote(db.Model):
 
     def __repr__(self) -> str:
         return f"<CreditNote {self.number} {self.amount}>"
+
+
+class ReminderStep(enum.IntEnum):
+    """Days past due at which an open invoice's student is reminded, once each."""
+
+    FIRST = 1
+    SECOND = 7
+    FINAL = 14
+
+
+class InvoiceReminder(db.Model):
+    """One overdue reminder sent for one step of one invoice. The primary key is the
+    promise: a step is claimed by inserting its row, so it is never sent twice, also when
+    two runs of the reminder task overlap."""
+
+    __tablename__ = "invoice_reminders"
+
+    invoice_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("invoices.id"), primary_key=True)
+    step: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    sent_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"step IN ({', '.join(str(int(s)) for s in ReminderStep)})", name="step"
+        ),
+    )

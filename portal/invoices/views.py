@@ -1,18 +1,21 @@
-"""Invoice pages: a student's list, one invoice (also for admins) and its PDF."""
+"""Invoice pages: a student's list, one invoice (also for admins), its PDF and its credit
+notes' PDFs, and paying an open invoice (on the card payment page lessons use)."""
 
 from __future__ import annotations
 
 import io
 
-from flask import Blueprint, request, send_file
+from flask import Blueprint, redirect, request, send_file, url_for
 from flask_login import current_user
 
 from portal.accounts.decorators import roles_required, student_required
 from portal.db import unit_of_work
+from portal.extensions import db
 from portal.invoices import services
 from portal.invoices.credit_notes import get_credit_note_for
 from portal.invoices.documents import credit_note_pdf, invoice_pdf
 from portal.pagination import Page
+from portal.payments.invoice_payments import create_invoice_payment_intent
 from portal.rendering import render_page
 
 bp = Blueprint("invoices", __name__, url_prefix="/billing/invoices")
@@ -30,6 +33,15 @@ def index():
 def detail(invoice_id):
     invoice = services.get_invoice_for(current_user, invoice_id)
     return render_page("invoices/detail.html", {"invoice": invoice})
+
+
+@bp.post("/<uuid:invoice_id>/pay")
+@student_required
+def pay(invoice_id):
+    """Start (or resume) paying an open invoice, on the same payment page as a lesson."""
+    step = create_invoice_payment_intent(current_user, invoice_id)
+    db.session.commit()
+    return redirect(url_for("payments.payment", payment_id=step.payment.uuid), code=303)
 
 
 @bp.get("/<uuid:invoice_id>/pdf")

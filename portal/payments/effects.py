@@ -6,6 +6,8 @@ inside their unit of work, after the payment row is flushed and before the commi
 - a lesson payment succeeds: the tutor's net goes into pending through the ledger, then
   the student's paid invoice is written (it takes the year's invoice number), then the
   receipt is queued to be mailed after the commit;
+- an invoice's payment succeeds: the money is the platform's revenue in the ledger, the
+  invoice is marked paid (locking its row), and the receipt is queued;
 - a payment is refunded: the tutor's share of the refund comes back out of the wallet,
   then a credit note is written against the payment's invoice (it takes the year's
   credit note number) and e-mailed after the commit;
@@ -23,7 +25,12 @@ from __future__ import annotations
 
 from portal.after_commit import enqueue_after_commit
 from portal.invoices import credit_notes
-from portal.invoices.services import create_lesson_invoice, invoice_of_payment
+from portal.invoices.revenue import (
+    record_invoice_payment,
+    record_invoice_refund,
+    reverse_invoice_refund,
+)
+from portal.invoices.services import create_lesson_invoice, invoice_of_payment, settle_invoice
 from portal.invoices.tasks import send_credit_note_mail, send_payment_receipt
 from portal.payments.models import Payment, PaymentType, Refund
 from portal.payments.signals import (
@@ -59,6 +66,19 @@ def on_payment_succeeded(payment: Payment, *, actor_id: int | None, previous_sta
         # (no provider call, no mail) follows it before the commit.
         invoice = create_lesson_invoice(payment)
         enqueue_after_commit(send_payment_receipt, invoice.id)
+    elif payment.payment_type == PaymentType.INVOICE:
+        record_invoice_payment(
+            amount=payment.amount,
+            payment_id=payment.id,
+            key=earning_key(payment),
+            actor_id=actor_id,
+            memo=f"Invoice paid by {payment.payer.name}"[:MEMO_LENGTH],
+        )
+        invoice = settle_invoice(
+            payment.invoice_id, payment_id=payment.id, paid_at=payment.succeeded_at
+        )
+        if invoice is not None:
+            enqueue_after_commit(send_payment_receipt, invoice.id)
     payment_succeeded.send(payment, actor_id=actor_id, previous_status=previous_status)
 
 
@@ -93,6 +113,14 @@ def on_payment_refunded(payment: Payment, refund: Refund, *, actor_id: int | Non
             actor_id=actor_id,
             memo=_refund_memo(payment, refund),
         )
+    elif payment.payment_type == PaymentType.INVOICE:
+        record_invoice_refund(
+            amount=refund.amount,
+            payment_id=payment.id,
+            key=refund_key(refund),
+            actor_id=actor_id,
+            memo=_refund_memo(payment, refund),
+        )
     _credit_invoice(payment, refund)
     payment_refunded.send(payment, refund=refund, actor_id=actor_id)
 
@@ -107,6 +135,14 @@ def on_refund_reversed(payment: Payment, refund: Refund, *, actor_id: int | None
             idempotency_key=f"{refund_key(refund)}:reversed",
             actor_id=actor_id,
             memo=f"Refund to {payment.payer.name} failed: your share is back"[:MEMO_LENGTH],
+        )
+    elif payment.payment_type == PaymentType.INVOICE:
+        reverse_invoice_refund(
+            amount=refund.amount,
+            payment_id=payment.id,
+            key=f"{refund_key(refund)}:reversed",
+            actor_id=actor_id,
+            memo=f"Refund to {payment.payer.name} failed"[:MEMO_LENGTH],
         )
     reversal = credit_notes.reverse_for_refund(refund.id)
     if reversal is not None:

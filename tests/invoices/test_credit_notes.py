@@ -176,3 +176,27 @@ def test_somebody_elses_credit_note_is_not_found(paid_lesson, admin, client, bea
     for bad in ("999999", "abc", "0"):
         missing = f"/api/v1/invoices/{invoice.uuid}/credit-notes/{bad}/pdf/"
         assert client.get(missing, headers=bearer(payment.payer)).status_code == 404
+
+
+def test_a_note_not_mailed_goes_out_with_the_hourly_sweep(app, paid_lesson, admin, monkeypatch):
+    from datetime import timedelta
+
+    from portal.extensions import mail
+    from portal.invoices.tasks import send_missing_invoice_mail
+
+    down = mail.init_mail(
+        {**app.config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": 9, "MAIL_SUPPRESS_SEND": False}
+    )
+    monkeypatch.setitem(app.extensions, "mail", down)
+    payment = paid_lesson()
+    refunds.process_refund(admin, payment.uuid, amount=1000)
+    db.session.commit()
+    [note] = notes()
+    assert note.sent_at is None  # the refund went through all the same
+    assert send_missing_invoice_mail() == "invoices queued: 0, credit notes queued: 0"
+    note.issued_at -= timedelta(minutes=11)
+    db.session.commit()
+    monkeypatch.setitem(app.extensions, "mail", mail.init_mail({**app.config}))
+    assert send_missing_invoice_mail() == "invoices queued: 0, credit notes queued: 1"
+    assert notes()[0].sent_at is not None
+    assert send_missing_invoice_mail() == "invoices queued: 0, credit notes queued: 0"
