@@ -324,7 +324,8 @@ def invoices_for(user: User) -> sa.Select:
     query = sa.select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
     if user.role != Role.ADMIN:
         query = query.where(Invoice.user_id == user.id, Invoice.status != InvoiceStatus.DRAFT)
-    return query.options(so.joinedload(Invoice.user))
+    # Each row reads as credited or not: its credit notes come in one more query.
+    return query.options(so.joinedload(Invoice.user), so.selectinload(Invoice.credit_notes))
 
 
 def invoice_of_payment(payment_id: int) -> Invoice | None:
