@@ -88,10 +88,13 @@ def credit_note_message(note: CreditNote) -> Message:
             "invoices.credit_note_pdf_download", invoice_id=invoice.uuid, note_id=note.id
         ),
     }
-    message = Message(
+    message = emails.compose(
+        "credit_note",
         subject=f"Credit note {note.number} for invoice {invoice.number}",
-        recipients=[note.user.email],
-        body=render_template("invoices/credit_note_mail.txt", note=note, invoice=invoice, **links),
+        to=[note.user.email],
+        note=note,
+        invoice=invoice,
+        **links,
     )
     message.attach(f"{note.number}.pdf", "application/pdf", credit_note_pdf(note))
     return message
@@ -117,10 +120,12 @@ def invoice_message(invoice: Invoice) -> Message:
     """An opened invoice going out to its student: a link to pay it, and its PDF."""
     links = {"invoice_url": portal_url("invoices.detail", invoice_id=invoice.uuid)}
     total = format_money(invoice.total, invoice.currency)
-    message = Message(
+    message = emails.compose(
+        "invoice",
         subject=f"Invoice {invoice.number} from M4SH: {total}",
-        recipients=[invoice.user.email],
-        body=render_template("invoices/invoice_mail.txt", invoice=invoice, **links),
+        to=[invoice.user.email],
+        invoice=invoice,
+        **links,
     )
     message.attach(f"{invoice.number}.pdf", "application/pdf", invoice_pdf(invoice))
     return message

@@ -15,9 +15,9 @@ import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import render_template
 from flask_mail import Message
 
+from portal import emails
 from portal.extensions import db, mail
 from portal.invoices.models import Invoice, InvoiceReminder, InvoiceStatus, ReminderStep
 from portal.ledger.accounts import insert_or_skip
@@ -86,14 +86,12 @@ def _claim(invoice_id: int, step: ReminderStep, now: datetime) -> bool:
 def reminder_message(invoice: Invoice, step: ReminderStep, now: datetime) -> Message:
     days = (now - invoice.due_at) // timedelta(days=1)
     overdue = f"{days} day{'s' if days != 1 else ''} overdue"
-    return Message(
+    return emails.compose(
+        "invoice_reminder",
         subject=f"Reminder: invoice {invoice.number} is {overdue}",
-        recipients=[invoice.user.email],
-        body=render_template(
-            "invoices/reminder_mail.txt",
-            invoice=invoice,
-            step=step,
-            days=days,
-            invoice_url=portal_url("invoices.detail", invoice_id=invoice.uuid),
-        ),
+        to=[invoice.user.email],
+        invoice=invoice,
+        step=step,
+        days=days,
+        invoice_url=portal_url("invoices.detail", invoice_id=invoice.uuid),
     )

@@ -6,9 +6,11 @@ step and webhook, and ended by the same outcome functions. Its success makes the
 platform revenue and marks the invoice paid in the same transaction
 (`effects.on_payment_succeeded`). The amount is always the invoice's total.
 
-Locks: the invoice row is taken first, so two tabs cannot start two attempts (a partial
-unique index backs this up), and a void waits for an attempt being started. Paid and
-void are final: any other step is refused with 409.
+Locks: a payment's row before its invoice's, on every path (the success marks the
+invoice paid with the payment locked), so a confirmation, a second tab and a void never
+wait on each other in a circle. Starting an attempt takes the invoice's row, so two tabs
+cannot start two attempts (a partial unique index backs this up). Paid and void are
+final: any other step is refused with 409.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from portal.invoices.models import Invoice, InvoiceStatus
 from portal.invoices.services import get_invoice_for, lock_invoice, void_invoice
 from portal.payments.cards import own_payment_method
 from portal.payments.intents import PaymentStep, card_way, open_intent, resume_intent
-from portal.payments.lookups import KEY_NAMESPACE, require_student
+from portal.payments.lookups import KEY_NAMESPACE, lock_payment, require_student
 from portal.payments.models import (
     COLLECTED_STATUSES,
     Payment,
@@ -40,17 +42,29 @@ def create_invoice_payment_intent(
 ) -> PaymentStep:
     """Start paying an open invoice, or resume the attempt already under way."""
     require_student(student)
-    invoice = lock_invoice(get_invoice_for(student, invoice_id).id)
+    invoice = get_invoice_for(student, invoice_id)
     method = None if payment_method_id is None else own_payment_method(student, payment_method_id)
+    pending = _pending_attempt(invoice.id)
+    if pending is not None:
+        lock_payment(pending)  # the payment before its invoice, as every payment path
+    invoice = lock_invoice(invoice.id)
     check_invoice_payable(invoice)
     attempts = db.session.scalars(
         sa.select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.id)
     ).all()
     pending = next((p for p in attempts if p.status == PaymentStatus.PENDING), None)
     if pending is not None:
-        return resume_intent(pending, method)
+        return resume_intent(lock_payment(pending), method)
     payment = _new_invoice_payment(student, invoice, len(attempts), way=card_way(method))
     return open_intent(student, payment, method)
+
+
+def _pending_attempt(invoice_id: int) -> Payment | None:
+    return db.session.scalar(
+        sa.select(Payment).where(
+            Payment.invoice_id == invoice_id, Payment.status == PaymentStatus.PENDING
+        )
+    )
 
 
 def check_invoice_payable(invoice: Invoice) -> None:
@@ -109,12 +123,7 @@ def void_open_invoice(admin: User, invoice_id: object) -> Invoice:
     cancelled there first; if it turns out to have been paid, that success is recorded
     and the invoice, now paid, is returned unvoided (the caller commits and says so)."""
     invoice = get_invoice_for(admin, invoice_id)
-    pending = db.session.scalars(
-        sa.select(Payment).where(
-            Payment.invoice_id == invoice.id, Payment.status == PaymentStatus.PENDING
-        )
-    ).all()
-    for payment in pending:
-        if abandon_pending_payment(payment).status in COLLECTED_STATUSES:
-            return lock_invoice(invoice.id)
+    pending = _pending_attempt(invoice.id)
+    if pending is not None and abandon_pending_payment(pending).status in COLLECTED_STATUSES:
+        return lock_invoice(invoice.id)
     return void_invoice(invoice)

@@ -94,8 +94,7 @@ def test_an_admin_drafts_opens_and_mails_an_invoice(
 
 
 def test_the_student_pays_an_open_invoice_by_card(
-    app,
-    client, student, admin, bearer, opened, localstripe, inbox
+    app, client, student, admin, bearer, opened, localstripe, inbox
 ):
     invoice = opened()
     intent = client.post(f"/api/v1/invoices/{invoice['id']}/pay/", headers=bearer(student))
