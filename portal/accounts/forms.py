@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice as Choice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
 from portal.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from portal.accounts.tokens import MAX_NAME_LENGTH
@@ -46,7 +46,7 @@ class TutorRate:
 
     def __call__(self, form, field):
         if form.role.data == "tutor" and field.data is None and not field.errors:
-            raise ValueError("Tutors set an hourly rate: what a 60-minute lesson costs.")
+            raise StopValidation("Tutors set an hourly rate: what a 60-minute lesson costs.")
 
 
 class SignUpForm(FlaskForm):

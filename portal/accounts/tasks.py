@@ -101,3 +101,23 @@ def mail_sign_in_alert(user_id: int, browser: str, ip: str | None, at: str) -> b
         )
     )
     return True
+
+
+@shared_task(bind=True, name="send_news", max_retries=MAIL_RETRIES, ignore_result=True)
+def send_news(self, user_id: int, subject: str, body: str) -> bool:
+    return _send_with_retries(self, lambda: mail_news(user_id, subject, body), "news")
+
+
+def mail_news(user_id: int, subject: str, body: str) -> bool:
+    """Send news to a user who still wants it (asked again at send time: a user may turn
+    it off between the announcement and the send)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or not notifications.wants_mail(user, "news"):
+        return False
+    footer = render_template(
+        "accounts/mail/news_footer.txt", preferences_url=portal_url("profile.notifications")
+    )
+    mail.send(
+        Message(subject=subject, recipients=[user.email], body=f"{body.rstrip()}\n\n{footer}")
+    )
+    return True

@@ -156,3 +156,27 @@ def test_no_sign_in_alert_when_turned_off(app, inbox, student):
 def test_a_student_cannot_set_a_tutors_kind_of_mail(student):
     with pytest.raises(ValueError):
         notifications.set_preferences(student, {"receipts": False})
+
+
+def test_news_goes_only_to_users_who_turned_it_on(app, inbox, tmp_path):
+    keen, quiet, gone = (factories.UserFactory() for _ in range(3))
+    for user in (keen, gone):
+        notifications.set_preferences(user, {"news": True})
+    gone.active = False
+    db.session.commit()
+    body = tmp_path / "news.txt"
+    body.write_text("Lessons can now be booked in your own time zone.\n")
+    result = app.test_cli_runner().invoke(args=["users", "announce", "What's new", str(body)])
+    assert result.exit_code == 0 and "1 user(s)" in result.output, result.output
+    [message] = inbox
+    assert message["To"] == keen.email and message["Subject"] == "What's new"
+    text = message.get_body().get_content()
+    assert "own time zone" in text and "/account/notifications" in text
+    assert quiet.email not in {m["To"] for m in inbox}
+
+
+def test_an_empty_announcement_is_refused(app, tmp_path):
+    body = tmp_path / "empty.txt"
+    body.write_text("  \n")
+    result = app.test_cli_runner().invoke(args=["users", "announce", "Hello", str(body)])
+    assert result.exit_code != 0 and "not empty" in result.output
