@@ -10,7 +10,8 @@ from portal.forms import MoneyField
 
 NEW_PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters, not a common password."
 RATE_HELP = "What a 60-minute lesson with you costs, e.g. 45.00. You can change it later."
-ZONE_HELP = "Times on every page are shown in this zone. Your browser's zone is chosen."
+ZONE_HELP = "Times on every page are shown in this zone."
+SIGN_UP_ZONE_HELP = f"{ZONE_HELP} It starts at your browser's zone."
 
 
 def new_password_field(label: str) -> PasswordField:
@@ -29,7 +30,7 @@ def new_password_field(label: str) -> PasswordField:
     )
 
 
-def time_zone_field() -> SelectField:
+def time_zone_field(description: str = ZONE_HELP) -> SelectField:
     # Choices are the zone names themselves; checked again by the service.
     return SelectField(
         "Time zone",
@@ -37,7 +38,7 @@ def time_zone_field() -> SelectField:
         default=DEFAULT_ZONE,
         validators=[DataRequired(message="Choose a time zone.")],
         validate_choice=True,
-        description=ZONE_HELP,
+        description=description,
     )
 
 
@@ -65,7 +66,7 @@ class SignUpForm(FlaskForm):
     hourly_rate = MoneyField(
         "Hourly rate (tutors)", validators=[TutorRate()], description=RATE_HELP
     )
-    time_zone = time_zone_field()
+    time_zone = time_zone_field(SIGN_UP_ZONE_HELP)
 
 
 class SignInForm(FlaskForm):

@@ -46,6 +46,11 @@ def note_sign_in(user: User) -> list[int] | None:
     return ([user.id] + known)[:MAX_ACCOUNTS]
 
 
+def note_new_account(user: User) -> list[int]:
+    """The browser that made an account is not new to it: no alert."""
+    return ([user.id] + known_accounts())[:MAX_ACCOUNTS]
+
+
 def remember_browser(response: Response, ids: list[int] | None) -> Response:
     if ids is not None:
         response.set_cookie(

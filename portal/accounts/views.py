@@ -10,7 +10,7 @@ from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.decorators import login_required
 from portal.accounts.forms import SignInForm, SignUpForm, TokenForm
 from portal.accounts.guards import note_second_factor
-from portal.accounts.sign_in_alerts import note_sign_in, remember_browser
+from portal.accounts.sign_in_alerts import note_new_account, note_sign_in, remember_browser
 from portal.db import unit_of_work
 from portal.errors import ValidationError
 from portal.extensions import db, limiter
@@ -75,7 +75,7 @@ def signup():
             db.session.commit()
             flash(f"Welcome, {user.name}. Your account is ready.", "success")
             # The browser that made the account is not a new one to it.
-            return remember_browser(redirect(url_for("accounts.home")), [user.id])
+            return remember_browser(redirect(url_for("accounts.home")), note_new_account(user))
     status = 422 if form.errors or form.form_errors else 200
     return render_page("accounts/signup.html", {"form": form}, http_status=status)
 
