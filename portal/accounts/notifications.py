@@ -3,8 +3,8 @@
 Some mails are part of the service and always go out, because the law or the safety of
 the account expects them: a receipt or invoice for every payment (tax and consumer law
 require the payer to get one), refunds and payouts (notices of money moving to or from
-the user), a change of where payouts are sent, and password resets. Their senders do not
-ask this module.
+the user), a change of where payouts are sent, and password resets and changes. Their
+senders do not ask this module.
 
 The others are the user's choice, stored in `User.mail_preferences` by kind; a kind the
 user never chose has its default. Anything promotional is off until the user turns it on
@@ -61,8 +61,8 @@ REQUIRED = (
     ),
     MailKind(
         "password",
-        "Password reset links",
-        "Only when you ask for one.",
+        "Password reset links and changes",
+        "A link only when you ask for one; a notice whenever your password changes.",
         ALL_ROLES,
     ),
 )

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from portal.accounts import password_reset, sessions
 from portal.accounts.forms import ForgotPasswordForm, ResetPasswordForm
-from portal.accounts.tasks import send_password_reset
+from portal.accounts.tasks import notify_password_changed, send_password_reset
 from portal.accounts.views import sign_in_limit
 from portal.errors import ValidationError
 from portal.extensions import db, limiter
@@ -59,6 +59,7 @@ def reset(token: str):
                 sessions.end_session()
             # Whoever knew the old password is signed out everywhere.
             sessions.end_all_other_sessions(user.id)
+            notify_password_changed(user)
             db.session.commit()
             flash("Your password is changed. Sign in with it now.", "success")
             return redirect(url_for("accounts.signin"))

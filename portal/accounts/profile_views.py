@@ -8,6 +8,7 @@ from flask_login import current_user
 from portal.accounts import notifications, profile, services, sessions
 from portal.accounts.decorators import login_required
 from portal.accounts.forms import ChangePasswordForm, NotificationsForm, ProfileForm
+from portal.accounts.tasks import notify_password_changed
 from portal.accounts.views import sign_in_limit
 from portal.db import utcnow
 from portal.errors import ValidationError
@@ -57,6 +58,7 @@ def password():
         else:
             # Whoever knew the old password is signed out everywhere else.
             count = sessions.end_all_other_sessions(current_user.id)
+            notify_password_changed(current_user)
             db.session.commit()
             flash(f"Your password is changed; {count} other session(s) signed out.", "success")
             return redirect(url_for("accounts.account"))

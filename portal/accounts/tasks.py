@@ -18,7 +18,9 @@ from portal.accounts import notifications, password_reset
 from portal.accounts.models import User
 from portal.accounts.services import get_user_by_email
 from portal.accounts.sessions import delete_expired_sessions as delete_expired
-from portal.dates import format_local
+from portal.after_commit import enqueue_after_commit
+from portal.dates import format_local, iso_utc
+from portal.db import utcnow
 from portal.extensions import db, mail
 from portal.rendering import portal_url
 
@@ -121,3 +123,34 @@ def mail_news(user_id: int, subject: str, body: str) -> bool:
         Message(subject=subject, recipients=[user.email], body=f"{body.rstrip()}\n\n{footer}")
     )
     return True
+
+
+@shared_task(bind=True, name="send_password_changed", max_retries=MAIL_RETRIES, ignore_result=True)
+def send_password_changed(self, user_id: int, at: str) -> bool:
+    return _send_with_retries(self, lambda: mail_password_changed(user_id, at), "notice")
+
+
+def mail_password_changed(user_id: int, at: str) -> bool:
+    """Tell the user their password changed (always sent: it is how a user learns that
+    somebody else took the account)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return False
+    mail.send(
+        Message(
+            subject="Your M4SH password was changed",
+            recipients=[user.email],
+            body=render_template(
+                "accounts/mail/password_changed.txt",
+                user=user,
+                at=format_local(datetime.fromisoformat(at), tz=user.time_zone),
+                forgot_url=portal_url("password_reset.forgot"),
+            ),
+        )
+    )
+    return True
+
+
+def notify_password_changed(user: User) -> None:
+    """Queue the notice of a new password for once the change commits."""
+    enqueue_after_commit(send_password_changed, user.id, iso_utc(utcnow()))
