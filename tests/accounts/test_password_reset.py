@@ -9,6 +9,7 @@ from portal.accounts import password_reset
 from portal.extensions import db, limiter
 from tests import factories
 from tests.conftest import Session
+from tests.support.races import at_once
 
 LINK_RE = re.compile(r"http://\S+/password/reset/(\S+)")
 NEW_PASSWORD = "quiet-harbour-lamp-7"
@@ -140,3 +141,22 @@ def test_a_change_of_password_is_mailed(login, inbox, student):
     )
     notice = [m for m in inbox if m["Subject"] == "Your M4SH password was changed"]
     assert len(notice) == 1 and "/password/forgot" in notice[0].get_body().get_content()
+
+
+def test_one_link_used_twice_at_once_sets_one_password(app, postgres, student):
+    """Both requests find the link valid; the row lock makes the second see the new hash."""
+    token = password_reset.make_token(student)
+    passwords = ["first-quiet-harbour-1", "second-quiet-harbour-2"]
+
+    def use(password):
+        def call():
+            user = password_reset.reset_password(token, password)
+            db.session.commit()
+            return user.id
+
+        return call
+
+    results = at_once([use(p) for p in passwords], app=app, catch=password_reset.ResetLinkError)
+    assert sorted(type(r).__name__ for r in results) == ["ResetLinkError", "int"]
+    winner = passwords[[isinstance(r, int) for r in results].index(True)]
+    assert _can_sign_in(app, student, winner)
