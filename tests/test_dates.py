@@ -67,9 +67,9 @@ def test_lesson_pages_show_the_viewers_zone_and_the_api_stays_utc(login, student
     db.session.commit()
     _lessons_across_the_change(student, tutor)
 
-    page = login(student).get("/lessons?status=all").get_data(as_text=True)
+    page = login(student).get("/lessons?show=all").get_data(as_text=True)
     assert "Sun 25 Oct 2026, 02:30 CEST" in page and "Sun 25 Oct 2026, 02:30 CET" in page
-    tutor_page = login(tutor).get("/lessons?status=all").get_data(as_text=True)
+    tutor_page = login(tutor).get("/lessons?show=all").get_data(as_text=True)
     assert "Sat 24 Oct 2026, 20:30 EDT" in tutor_page
     assert "Sat 24 Oct 2026, 21:30 EDT" in tutor_page
 

@@ -155,3 +155,23 @@ def test_a_forgotten_password_is_reset_through_the_mailed_link(open_page, inbox,
     page.get_by_text("This link does not work any more.").wait_for()
     _no_sideways_scroll(page)
     screenshot(page, f"account-reset-used-{device}")
+
+
+def test_lessons_across_the_end_of_summer_time(open_page, sign_in, student, tutor, device):
+    """Europe/Berlin, night of 25 October 2026: 02:30 CEST, then 02:30 CET an hour later."""
+    student.time_zone = "Europe/Berlin"
+    db.session.commit()
+    for hour in (0, 1):
+        factories.BookingFactory(
+            student=student,
+            tutor=tutor,
+            status=BookingStatus.COMPLETED,
+            starts_at=datetime(2026, 10, 25, hour, 30, tzinfo=UTC),
+        )
+    page = open_page("Europe/Berlin")
+    sign_in(page, student)
+    page.goto("/lessons?show=all")
+    page.get_by_text("Sun 25 Oct 2026, 02:30 CEST").wait_for()
+    page.get_by_text("Sun 25 Oct 2026, 02:30 CET", exact=True).wait_for()
+    _no_sideways_scroll(page)
+    screenshot(page, f"account-lessons-across-dst-{device}")
