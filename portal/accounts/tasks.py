@@ -11,9 +11,8 @@ import smtplib
 from datetime import datetime
 
 from celery import shared_task
-from flask import render_template
-from flask_mail import Message
 
+from portal import emails
 from portal.accounts import notifications, password_reset
 from portal.accounts.models import User
 from portal.accounts.services import get_user_by_email
@@ -21,7 +20,7 @@ from portal.accounts.sessions import delete_expired_sessions as delete_expired
 from portal.after_commit import enqueue_after_commit
 from portal.dates import format_local, iso_utc
 from portal.db import utcnow
-from portal.extensions import db, mail
+from portal.extensions import db
 from portal.rendering import portal_url
 
 log = logging.getLogger(__name__)
@@ -60,18 +59,13 @@ def mail_reset_link(email: str) -> bool:
     user = get_user_by_email(email)
     if user is None or not user.active:
         return False
-    link = portal_url("password_reset.reset", token=password_reset.make_token(user))
-    mail.send(
-        Message(
-            subject="Reset your M4SH password",
-            recipients=[user.email],
-            body=render_template(
-                "accounts/mail/password_reset.txt",
-                user=user,
-                link=link,
-                minutes=password_reset.max_age_seconds() // 60,
-            ),
-        )
+    emails.send(
+        "password_reset",
+        subject="Reset your M4SH password",
+        to=[user.email],
+        user=user,
+        link=portal_url("password_reset.reset", token=password_reset.make_token(user)),
+        minutes=password_reset.max_age_seconds() // 60,
     )
     return True
 
@@ -86,21 +80,17 @@ def mail_sign_in_alert(user_id: int, browser: str, ip: str | None, at: str) -> b
     user = db.session.get(User, user_id)
     if user is None or not notifications.wants_mail(user, "sign_in_alerts"):
         return False
-    mail.send(
-        Message(
-            subject="New sign-in to your M4SH account",
-            recipients=[user.email],
-            body=render_template(
-                "accounts/mail/sign_in_alert.txt",
-                user=user,
-                browser=browser,
-                ip=ip or "an unknown address",
-                at=format_local(datetime.fromisoformat(at), tz=user.time_zone),
-                account_url=portal_url("accounts.account"),
-                forgot_url=portal_url("password_reset.forgot"),
-                preferences_url=portal_url("profile.notifications"),
-            ),
-        )
+    emails.send(
+        "sign_in_alert",
+        subject="New sign-in to your M4SH account",
+        to=[user.email],
+        user=user,
+        browser=browser,
+        ip=ip or "an unknown address",
+        at=format_local(datetime.fromisoformat(at), tz=user.time_zone),
+        account_url=portal_url("accounts.account"),
+        forgot_url=portal_url("password_reset.forgot"),
+        preferences_url=portal_url("profile.notifications"),
     )
     return True
 
@@ -116,11 +106,13 @@ def mail_news(user_id: int, subject: str, body: str) -> bool:
     user = db.session.get(User, user_id)
     if user is None or not user.active or not notifications.wants_mail(user, "news"):
         return False
-    footer = render_template(
-        "accounts/mail/news_footer.txt", preferences_url=portal_url("profile.notifications")
-    )
-    mail.send(
-        Message(subject=subject, recipients=[user.email], body=f"{body.rstrip()}\n\n{footer}")
+    emails.send(
+        "news",
+        subject=subject,
+        to=[user.email],
+        user=user,
+        body=body,
+        preferences_url=portal_url("profile.notifications"),
     )
     return True
 
@@ -136,17 +128,13 @@ def mail_password_changed(user_id: int, at: str) -> bool:
     user = db.session.get(User, user_id)
     if user is None:
         return False
-    mail.send(
-        Message(
-            subject="Your M4SH password was changed",
-            recipients=[user.email],
-            body=render_template(
-                "accounts/mail/password_changed.txt",
-                user=user,
-                at=format_local(datetime.fromisoformat(at), tz=user.time_zone),
-                forgot_url=portal_url("password_reset.forgot"),
-            ),
-        )
+    emails.send(
+        "password_changed",
+        subject="Your M4SH password was changed",
+        to=[user.email],
+        user=user,
+        at=format_local(datetime.fromisoformat(at), tz=user.time_zone),
+        forgot_url=portal_url("password_reset.forgot"),
     )
     return True
 
