@@ -55,7 +55,7 @@ def seed(app, lines: list[int]) -> list[str]:
         db.create_all()
         for count in lines:
             email = f"bench-tutor-{count}@m4sh.app"
-            tutor = create_user(email, PASSWORD, "tutor")
+            tutor = create_user(email, PASSWORD, "tutor", hourly_rate=4500)
             db.session.commit()
             started = time.perf_counter()
             seed_statement(tutor.id, count)

@@ -93,7 +93,9 @@ def prepare_ledger(url: str, tutors: int) -> list[int]:
         db.create_all()
         ids = []
         for i in range(tutors):
-            tutor = create_user(f"bench-tutor{i}@m4sh.app", "bench-password-1", "tutor")
+            tutor = create_user(
+                f"bench-tutor{i}@m4sh.app", "bench-password-1", "tutor", hourly_rate=4500
+            )
             get_or_create_wallet(tutor.id)
             ids.append(tutor.id)
         db.session.commit()

@@ -48,7 +48,8 @@ def reset(app) -> list[tuple[int, int]]:
         db.drop_all()
         db.create_all()
         create_user("bench-admin@m4sh.app", PASSWORD, "admin")
-        tutors = [create_user(f"bench-tutor{i}@m4sh.app", PASSWORD, "tutor", name=f"Tutor {i}")
+        tutors = [create_user(f"bench-tutor{i}@m4sh.app", PASSWORD, "tutor",
+                              name=f"Tutor {i}", hourly_rate=4500)
                   for i in range(TUTORS)]  # fmt: skip
         wallets = [(t.id, get_or_create_wallet(t.id).id) for t in tutors]
         db.session.commit()

@@ -123,6 +123,8 @@ BLUEPRINT_MODULES = (
     "portal.accounts.views",
     "portal.accounts.api",
     "portal.accounts.two_factor_views",
+    "portal.accounts.profile_views",
+    "portal.accounts.password_reset_views",
     "portal.bookings.views",
     "portal.bookings.api",
     "portal.admin.views",
@@ -172,13 +174,14 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from portal.dates import format_local, iso_utc
     from portal.money import format_money
 
     app.add_template_filter(format_money, "money")
-
-    @app.template_filter("dt")
-    def format_datetime(value, fmt: str = "%a %d %b %Y, %H:%M UTC") -> str:
-        return value.strftime(fmt) if value else ""
+    # Every time on a page: `{{ when | dt }}`, `{{ when | dt("date") }}`, in the viewer's
+    # zone with the zone named; `iso_utc` for `<time datetime>` and machine-read text.
+    app.add_template_filter(format_local, "dt")
+    app.add_template_filter(iso_utc, "iso_utc")
 
     @app.context_processor
     def inject_settings():

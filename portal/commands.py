@@ -10,7 +10,9 @@ from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from portal.accounts.notifications import news_recipients
 from portal.accounts.services import create_user, get_user_by_email
+from portal.accounts.tasks import send_news
 from portal.accounts.tokens import issue_token, revoke_all_tokens
 from portal.audit.services import record
 from portal.books.commands import ledger_cli
@@ -61,6 +63,20 @@ def revoke_tokens_command(email):
     record("api_tokens.revoked", object_type="user", object_id=user.id, after={"tokens": count})
     db.session.commit()
     click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+@users_cli.command("announce")
+@click.argument("subject")
+@click.argument("body", type=click.File("r", encoding="utf-8"))
+def announce_command(subject, body):
+    """E-mail news (the text of the file BODY) to every user who turned news on."""
+    text = body.read()
+    if not subject.strip() or not text.strip():
+        raise click.ClickException("Give a subject and a body that are not empty.")
+    ids = news_recipients()
+    for user_id in ids:
+        send_news.delay(user_id, subject.strip(), text)
+    click.echo(f"Queued news for {len(ids)} user(s) who asked for it.")
 
 
 def _user(email: str):

@@ -98,6 +98,8 @@ class Config:
         # How many reverse proxies stand in front of the portal: their X-Forwarded-For and
         # X-Forwarded-Proto are trusted that many hops deep (0: the peer is the client).
         self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+        # A password reset link works once, for this long.
+        self.PASSWORD_RESET_MINUTES = _int("PASSWORD_RESET_MINUTES", 60)
         # API tokens work this many days after they are made.
         self.API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 90)
         # Server-side sessions (Flask-Session): in Redis when this is set, else in the
@@ -136,6 +138,8 @@ class Config:
             )
         if self.TRUSTED_PROXIES < 0:
             raise RuntimeError("TRUSTED_PROXIES must be 0 or more")
+        if self.PASSWORD_RESET_MINUTES < 1:
+            raise RuntimeError("PASSWORD_RESET_MINUTES must be at least 1")
         if self.API_TOKEN_DAYS < 1 or self.SESSION_LIFETIME_DAYS < 1:
             raise RuntimeError("API_TOKEN_DAYS and SESSION_LIFETIME_DAYS must be at least 1")
         if self.FIELD_ENCRYPTION_KEYS is not None:

@@ -249,7 +249,8 @@ def count_queries(app):
     return _count
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Screenshots of the browser tests, kept by CI as artifacts.
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -299,7 +300,7 @@ def sign_in():
 
 
 def screenshot(page, name: str) -> None:
-    """Keep a screenshot of what the user saw, under test-artifacts/."""
+    """Keep a screenshot of what the user saw, under tests/artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

@@ -11,6 +11,8 @@ import pytest
 from tests import factories
 
 PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "accounts.signout"}
+# A forgotten password is reset without signing in (the link is the credential).
+PUBLIC |= {"password_reset.forgot", "password_reset.reset"}
 # Health is open to load balancers and says nothing secret; metrics have their own
 # token or addresses (tests/system).
 PUBLIC |= {"health.healthz", "health.readyz", "metrics.metrics"}
@@ -56,6 +58,9 @@ MATRIX = [
     ("GET", "/tutors", {"student": 200, "tutor": 200, "admin": 200}),
     ("GET", "/tutors/{t}/book", {"student": 200, "tutor": 403, "admin": 403}),
     ("GET", "/account", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/account/profile", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/account/password", {"student": 200, "tutor": 200, "admin": 200}),
+    ("GET", "/account/notifications", {"student": 200, "tutor": 200, "admin": 200}),
     ("GET", "/admin/", {"student": 403, "tutor": 403, "admin": 200}),
     ("GET", "/admin/lessons", {"student": 403, "tutor": 403, "admin": 200}),
     ("GET", "/admin/invoices?status=open", {"student": 403, "tutor": 403, "admin": 200}),

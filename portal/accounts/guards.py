@@ -20,6 +20,7 @@ NO_STORE_ENDPOINTS = frozenset(
     {
         "accounts.account",
         "accounts.create_token",
+        "password_reset.reset",
         "two_factor.setup",
         "two_factor.confirm",
         "two_factor.verify",

@@ -30,11 +30,19 @@ class User(UserMixin, db.Model):
     active: so.Mapped[bool] = so.mapped_column(default=True)
     hourly_rate: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     stripe_customer_id: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    # An IANA zone name (`Europe/Berlin`): pages show times in it; storage and the API
+    # stay UTC. Checked against the zone database when set (`portal.accounts.profile`).
+    time_zone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    # Which optional e-mails the user wants, by kind (`portal.accounts.notifications`); a
+    # kind not in here has its default.
+    mail_preferences: so.Mapped[dict] = so.mapped_column(sa.JSON, default=dict, server_default="{}")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
         sa.CheckConstraint("role IN ('student', 'tutor', 'admin')", name="role"),
         sa.CheckConstraint("hourly_rate IS NULL OR hourly_rate > 0", name="hourly_rate_positive"),
+        # A tutor's lessons are priced from the rate: a tutor always has one.
+        sa.CheckConstraint("role <> 'tutor' OR hourly_rate IS NOT NULL", name="tutor_has_rate"),
     )
 
     @property

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import password_problem
+from portal.dates import DEFAULT_ZONE, is_zone
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.money import check_amount
@@ -20,6 +21,19 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 _EMAIL_TAKEN = "An account with this email already exists."
+ZONE_UNKNOWN = "Choose a time zone from the list."
+RATE_MISSING = "Tutors set an hourly rate: what a 60-minute lesson costs."
+
+
+def rate_problem(hourly_rate: object) -> str | None:
+    """Why `hourly_rate` (minor units) cannot be a tutor's rate, or None if it can."""
+    if hourly_rate is None:
+        return RATE_MISSING
+    try:
+        check_amount(hourly_rate, name="hourly_rate")
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def normalise_email(email: str) -> str:
@@ -35,9 +49,15 @@ def get_user_by_email(email: str) -> User | None:
 
 
 def create_user(
-    email: str, password: str, role: str, name: str | None = None, hourly_rate: int | None = None
+    email: str,
+    password: str,
+    role: str,
+    name: str | None = None,
+    hourly_rate: int | None = None,
+    time_zone: str | None = None,
 ) -> User:
-    """Create a user; refuses a taken email (any case), a weak password or an unknown role."""
+    """Create a user; refuses a taken email (any case), a weak password, an unknown role
+    or time zone, and a tutor without an hourly rate (students and admins have none)."""
     email = normalise_email(email)
     errors: dict[str, list[str]] = {}
     if role not in {r.value for r in Role}:
@@ -47,15 +67,15 @@ def create_user(
         errors["password"] = [problem]
     if get_user_by_email(email) is not None:
         errors["email"] = [_EMAIL_TAKEN]
-    if hourly_rate is not None:
-        try:
-            check_amount(hourly_rate, name="hourly_rate")
-        except ValueError as exc:
-            errors["hourly_rate"] = [str(exc)]
-    if role == Role.TUTOR and hourly_rate is None:
-        hourly_rate = 4500
-    if role != Role.TUTOR:
+    if role == Role.TUTOR:
+        problem = rate_problem(hourly_rate)
+        if problem:
+            errors["hourly_rate"] = [problem]
+    else:
         hourly_rate = None
+    time_zone = time_zone or DEFAULT_ZONE
+    if not is_zone(time_zone):
+        errors["time_zone"] = [ZONE_UNKNOWN]
     name = (name or "").strip() or email.split("@")[0]
     if len(name) > 120:
         errors["name"] = ["Use at most 120 characters."]
@@ -66,6 +86,8 @@ def create_user(
         name=name,
         role=role,
         hourly_rate=hourly_rate,
+        time_zone=time_zone,
+        mail_preferences={},
         password_hash=generate_password_hash(password),
     )
     try:

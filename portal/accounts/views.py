@@ -8,8 +8,9 @@ from flask_login import current_user
 from portal.accounts import services, sessions, tokens, two_factor
 from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.decorators import login_required
-from portal.accounts.forms import ChangePasswordForm, SignInForm, SignUpForm, TokenForm
+from portal.accounts.forms import SignInForm, SignUpForm, TokenForm
 from portal.accounts.guards import note_second_factor
+from portal.accounts.sign_in_alerts import note_new_account, note_sign_in, remember_browser
 from portal.db import unit_of_work
 from portal.errors import ValidationError
 from portal.extensions import db, limiter
@@ -65,6 +66,7 @@ def signup():
                     form.role.data,
                     name=form.name.data,
                     hourly_rate=form.hourly_rate.data,
+                    time_zone=form.time_zone.data,
                 )
         except ValidationError as exc:
             apply_field_errors(form, exc.fields, exc.message)
@@ -72,7 +74,8 @@ def signup():
             sessions.start_session(user)
             db.session.commit()
             flash(f"Welcome, {user.name}. Your account is ready.", "success")
-            return redirect(url_for("accounts.home"))
+            # The browser that made the account is not a new one to it.
+            return remember_browser(redirect(url_for("accounts.home")), note_new_account(user))
     status = 422 if form.errors or form.form_errors else 200
     return render_page("accounts/signup.html", {"form": form}, http_status=status)
 
@@ -92,8 +95,9 @@ def signin():
             return redirect(url_for("two_factor.verify"))
         if user is not None:
             sessions.start_session(user)
+            known = note_sign_in(user)
             commit_bookkeeping()
-            return redirect(next_url)
+            return remember_browser(redirect(next_url), known)
         form.form_errors.append("That email and password do not match an account.")
     status = 422 if form.errors or form.form_errors else 200
     return render_page("accounts/signin.html", {"form": form}, http_status=status)
@@ -113,8 +117,9 @@ def finish_sign_in(user, next_url: str):
     session.pop(PENDING_KEY, None)
     sessions.start_session(user)
     note_second_factor()
+    known = note_sign_in(user)
     commit_bookkeeping()
-    return redirect(next_url)
+    return remember_browser(redirect(next_url), known)
 
 
 @bp.post("/signout")
@@ -125,13 +130,12 @@ def signout():
     return redirect(url_for("accounts.signin"))
 
 
-def _account_page(*, token=None, token_form=None, password_form=None, status=200):
+def _account_page(*, token=None, token_form=None, status=200):
     return render_page(
         "accounts/account.html",
         {
             "token": token,
             "token_form": token_form or TokenForm(formdata=None),
-            "password_form": password_form or ChangePasswordForm(formdata=None),
             "tokens": db.session.scalars(tokens.live_tokens(current_user.id)).all(),
             "sessions": sessions.list_sessions(current_user.id),
             "current_session": sessions.current_session_id(),
@@ -200,24 +204,3 @@ def end_all_sessions():
     db.session.commit()
     flash("You are signed out everywhere.", "info")
     return redirect(url_for("accounts.signin"))
-
-
-@bp.post("/account/password")
-@login_required
-def change_password():
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(
-                current_user, form.current_password.data, form.new_password.data
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_field_errors(form, exc.fields, exc.message)
-        else:
-            # Whoever knew the old password is signed out everywhere else.
-            count = sessions.end_all_other_sessions(current_user.id)
-            db.session.commit()
-            flash(f"Your password is changed; {count} other session(s) signed out.", "success")
-            return redirect(url_for("accounts.account"))
-    return _account_page(password_form=form, status=422)

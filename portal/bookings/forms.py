@@ -8,7 +8,7 @@ from portal.bookings.services import ALLOWED_DURATIONS
 
 class BookingForm(FlaskForm):
     date = DateField("Date", validators=[DataRequired(message="Choose a date.")])
-    time = TimeField("Start time (UTC)", validators=[DataRequired(message="Choose a time.")])
+    time = TimeField("Start time", validators=[DataRequired(message="Choose a time.")])
     duration_minutes = SelectField(
         "Length",
         choices=[Choice(str(m), f"{m} minutes") for m in ALLOWED_DURATIONS],

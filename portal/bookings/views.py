@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
@@ -11,6 +9,7 @@ from portal.accounts.services import list_tutors
 from portal.bookings import services
 from portal.bookings.forms import BookingForm
 from portal.bookings.models import Booking, BookingStatus
+from portal.dates import NoSuchLocalTime, from_local
 from portal.db import unit_of_work
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
@@ -36,9 +35,11 @@ def book(tutor_id: int):
     if tutor is None or tutor.role != Role.TUTOR or not tutor.active:
         raise NotFound("No such tutor.")
     form = BookingForm()
+    # The time is entered on the student's clock, in the zone of their profile.
+    form.time.label.text = f"Start time ({current_user.time_zone})"
     if form.validate_on_submit():
-        starts_at = datetime.combine(form.date.data, form.time.data, tzinfo=UTC)
         try:
+            starts_at = from_local(form.date.data, form.time.data, current_user.time_zone)
             with unit_of_work():
                 services.create_booking(
                     current_user,
@@ -47,6 +48,8 @@ def book(tutor_id: int):
                     int(form.duration_minutes.data),
                     currency=current_app.config["PLATFORM_CURRENCY"],
                 )
+        except NoSuchLocalTime as exc:
+            form.time.errors = [f"{exc}: the clocks go forward then. Choose another time."]
         except PortalError as exc:
             fields = dict(exc.fields or {})
             if "starts_at" in fields:

@@ -21,6 +21,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.accounts.models import Role, User
+from portal.dates import format_local
 from portal.db import parse_id, utcnow
 from portal.errors import InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
@@ -302,9 +303,10 @@ def create_lesson_invoice(payment) -> Invoice:
     booking = payment.booking
     description = "Lesson"
     if booking is not None:
+        # On the student's clock: the invoice is theirs.
+        when = format_local(booking.starts_at, "short", tz=booking.student.time_zone)
         description = (
-            f"Lesson with {booking.tutor.name}, {booking.starts_at:%d %b %Y %H:%M} UTC, "
-            f"{booking.duration_minutes} minutes"
+            f"Lesson with {booking.tutor.name}, {when}, {booking.duration_minutes} minutes"
         )
     price, tax = split_tax_included(payment.amount, current_app.config["TAX_RATE_PERCENT"])
     lines = check_lines([Line(description, 1, price, payment.booking_id)])

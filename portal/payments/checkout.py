@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.bookings.models import Booking
+from portal.dates import format_local
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.payments.customers import ensure_customer
@@ -87,7 +88,7 @@ def _new_session(student: User, booking: Booking, success_url: str, cancel_url: 
 
 
 def lesson_title(booking: Booking) -> str:
-    when = booking.starts_at.strftime("%d %b %Y, %H:%M UTC")
+    when = format_local(booking.starts_at, "short", tz=booking.student.time_zone)
     return f"Lesson with {booking.tutor.name}, {when} ({booking.duration_minutes} min)"
 
 

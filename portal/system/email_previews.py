@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from portal.accounts.models import Role, User
+from portal.dates import format_local
 from portal.db import utcnow
 from portal.invoices.models import CreditNote, Invoice, InvoiceItem, InvoiceStatus
 from portal.ledger.checks import Drift
@@ -168,6 +169,27 @@ def _ledger_drift() -> dict:
     }
 
 
+def _account(**context) -> Callable[[], dict]:
+    def build() -> dict:
+        urls = {
+            "account_url": portal_url("accounts.account"),
+            "forgot_url": portal_url("password_reset.forgot"),
+            "preferences_url": portal_url("profile.notifications"),
+        }
+        return {"user": _student(), **urls, **context}
+
+    return build
+
+
+def _reset_link() -> str:
+    # A made-up token: the link shows its shape and works for nobody.
+    return portal_url("password_reset.reset", token="made-up-token")  # noqa: S106
+
+
+def _when() -> str:
+    return format_local(utcnow(), tz="Europe/Berlin")
+
+
 # A template with several states has one preview per state.
 PREVIEWS: dict[str, Preview] = {
     "receipt": Preview("receipt", "Payment receipt", "Your receipt from M4SH: INV-…", _receipt),
@@ -210,5 +232,29 @@ PREVIEWS: dict[str, Preview] = {
         "Ledger check found drifts",
         "Ledger check: 2 drift(s) found",
         _ledger_drift,
+    ),
+    "password_reset": Preview(
+        "password_reset",
+        "Password reset link",
+        "Reset your M4SH password",
+        lambda: _account(link=_reset_link(), minutes=60)(),
+    ),
+    "password_changed": Preview(
+        "password_changed",
+        "Password changed",
+        "Your M4SH password was changed",
+        lambda: _account(at=_when())(),
+    ),
+    "sign_in_alert": Preview(
+        "sign_in_alert",
+        "New sign-in alert",
+        "New sign-in to your M4SH account",
+        lambda: _account(browser="Firefox on Linux", ip="203.0.113.7", at=_when())(),
+    ),
+    "news": Preview(
+        "news",
+        "News (for those who turned it on)",
+        "What's new at M4SH",
+        _account(body="Lessons can now be booked in your own time zone.\n\nHappy teaching!"),
     ),
 }

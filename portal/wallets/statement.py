@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.dates import iso_utc
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.money import format_major_plain
@@ -108,6 +109,7 @@ def statement_page(
     )
 
 
+# Times are UTC ISO 8601 (`2026-10-25T00:30:00Z`), whatever the tutor's time zone.
 CSV_HEADER = (
     "date",
     "type",
@@ -160,7 +162,7 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
         for count, row in enumerate(db.session.execute(query), start=1):
             writer.writerow(
                 (
-                    row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    iso_utc(row.created_at),
                     row.type,
                     row.description,
                     major(row.amount),

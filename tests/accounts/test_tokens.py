@@ -167,6 +167,8 @@ PUBLIC_PAGES = {
     "accounts.home",
     "accounts.signin",
     "accounts.signup",
+    "password_reset.forgot",
+    "password_reset.reset",
     "health.healthz",
     "health.readyz",
     "metrics.metrics",
