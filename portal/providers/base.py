@@ -141,6 +141,14 @@ class ProviderTransfer:
 
 
 @dataclass(frozen=True)
+class ProviderPrice:
+    """A plan's recurring price at the provider and the product it is the price of."""
+
+    product_id: str
+    price_id: str
+
+
+@dataclass(frozen=True)
 class CheckoutLine:
     """One line of a Checkout Session: either a stored price or an ad-hoc amount."""
 
@@ -155,6 +163,19 @@ class PaymentProvider(abc.ABC):
     """What the payment, subscription and payout services ask of a payment provider."""
 
     name: str
+
+    # Plans: a product and its recurring price (a price never changes; a new one is new)
+    @abc.abstractmethod
+    def create_recurring_price(
+        self,
+        *,
+        name: str,
+        amount: int,
+        currency: str,
+        interval: str,
+        idempotency_key: str,
+        metadata: dict | None = None,
+    ) -> ProviderPrice: ...
 
     # Customers
     @abc.abstractmethod

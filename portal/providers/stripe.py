@@ -28,6 +28,7 @@ from portal.providers.base import (
     ProviderCheckoutSession,
     ProviderIntent,
     ProviderObjectMissing,
+    ProviderPrice,
     ProviderRefund,
     ProviderRejected,
     ProviderSetupIntent,
@@ -56,6 +57,36 @@ class StripeProvider(PaymentProvider):
             http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
         )
         return cls(client)
+
+    # Plans
+
+    def create_recurring_price(
+        self, *, name, amount, currency, interval, idempotency_key, metadata=None
+    ) -> ProviderPrice:
+        metadata = metadata or {}
+        with translate_errors("create product"):
+            product = self.client.v1.products.create(
+                {"name": name, "metadata": metadata}, _key(f"{idempotency_key}:product")
+            )
+        params = {"product": product.id, "currency": currency, "metadata": metadata}
+        try:
+            price = self.client.v1.prices.create(
+                params | {"unit_amount": amount, "recurring": {"interval": interval}},
+                _key(f"{idempotency_key}:price"),
+            )
+        except stripe.StripeError as exc:
+            # Stripe answers a bad price with 400; a 404 means the route itself is missing:
+            # localstripe, which has no Prices, takes the older Plan (`plan_…`) instead.
+            if exc.http_status != 404:
+                with translate_errors("create price"):
+                    raise
+            with translate_errors("create plan"):
+                plan = self.client.v1.plans.create(
+                    params | {"amount": amount, "interval": interval},
+                    _key(f"{idempotency_key}:plan"),
+                )
+            return ProviderPrice(product_id=product.id, price_id=plan.id)
+        return ProviderPrice(product_id=product.id, price_id=price.id)
 
     # Customers
 
