@@ -108,6 +108,8 @@ TASK_MODULES = (
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",
     "portal.payouts.tasks",
+    "portal.subscriptions.notifications",
+    "portal.subscriptions.tasks",
     "portal.system.tasks",
     "portal.wallets.tasks",
     "portal.webhooks.tasks",
