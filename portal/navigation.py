@@ -19,6 +19,7 @@ NAV = {
         ("admin.lessons", "Lessons"),
         ("payments_admin.index", "Payments"),
         ("invoices_admin.index", "Invoices"),
+        ("subscriptions_admin.subscriptions_index", "Subscriptions"),
         ("ledger_admin.index", "Ledger"),
         ("payouts_admin.index", PendingPayoutsLabel()),
         ("audit.index", "Audit log"),
