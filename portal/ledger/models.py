@@ -9,7 +9,10 @@ accounts, created on first use:
 - ``provider_cash``: money held for us at the payment provider (an asset),
 - ``fee_revenue``: the platform fee we earned (revenue),
 - ``payouts_paid``: money sent out to tutors' banks (cash that left the platform),
-- ``adjustments``: what admins credited to (or debited from) tutors by hand.
+- ``adjustments``: what admins credited to (or debited from) tutors by hand,
+- ``subscriptions_unearned``: subscription invoices paid and not yet earned (a
+  liability: lessons still owed to the student),
+- ``subscription_revenue``: what a subscription period left over when it ended.
 
 Each tutor has three accounts, opened with their wallet: ``tutor:<id>:pending`` (earned,
 not yet released), ``tutor:<id>:available`` (may be paid out; negative = a debt) and
@@ -82,6 +85,8 @@ class PlatformAccount(enum.StrEnum):
     FEE_REVENUE = "fee_revenue"
     PAYOUTS_PAID = "payouts_paid"
     ADJUSTMENTS = "adjustments"
+    SUBSCRIPTIONS_UNEARNED = "subscriptions_unearned"
+    SUBSCRIPTION_REVENUE = "subscription_revenue"
 
 
 PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
@@ -90,6 +95,11 @@ PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
     # Credit-normal: its balance is what has been paid out to tutors in total.
     PlatformAccount.PAYOUTS_PAID: ("Paid out to tutors", AccountType.CONTRA_ASSET),
     PlatformAccount.ADJUSTMENTS: ("Manual adjustments to tutor wallets", AccountType.EXPENSE),
+    PlatformAccount.SUBSCRIPTIONS_UNEARNED: (
+        "Subscription payments not yet earned",
+        AccountType.LIABILITY,
+    ),
+    PlatformAccount.SUBSCRIPTION_REVENUE: ("Subscription revenue", AccountType.REVENUE),
 }
 
 
@@ -106,6 +116,10 @@ def tutor_account_code(tutor_id: int, bucket: str) -> str:
 class EntryKind(enum.StrEnum):
     LESSON_EARNING = "lesson_earning"
     SUBSCRIPTION_EARNING = "subscription_earning"
+    # A subscription invoice paid: provider cash into unearned subscription revenue.
+    SUBSCRIPTION_PAID = "subscription_paid"
+    # What a period left unshared: unearned subscription revenue into revenue.
+    SUBSCRIPTION_UNUSED = "subscription_unused"
     EARNING_RELEASED = "earning_released"
     REFUND = "refund"
     REFUND_REVERSED = "refund_reversed"

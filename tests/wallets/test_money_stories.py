@@ -55,6 +55,8 @@ def test_a_paid_lesson_is_pending_then_available_then_partly_refunded(tutor, les
         "fee_revenue": 675,
         "payouts_paid": 0,
         "adjustments": 0,
+        "subscriptions_unearned": 0,
+        "subscription_revenue": 0,
     }
 
     # Not released while the lesson is only scheduled, nor within the hold.
