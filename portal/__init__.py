@@ -140,6 +140,7 @@ BLUEPRINT_MODULES = (
     "portal.wallets.views",
     "portal.wallets.api",
     "portal.books.admin",
+    "portal.subscriptions.views",
     "portal.subscriptions.admin",
     "portal.system.health",
     "portal.system.admin",

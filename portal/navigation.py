@@ -7,6 +7,7 @@ NAV = {
     "student": [
         ("bookings.my_lessons", "My lessons"),
         ("bookings.tutors", "Find a tutor"),
+        ("subscriptions.mine", "Subscription"),
         ("payments.billing", "Billing"),
     ],
     "tutor": [

@@ -7,13 +7,13 @@ from flask import Blueprint, flash, redirect, request, url_for
 from portal.accounts.decorators import admin_required
 from portal.audit.services import record
 from portal.db import unit_of_work
-from portal.errors import NotFound, PortalError
+from portal.errors import Conflict, NotFound, PortalError
 from portal.extensions import db
 from portal.forms import apply_field_errors
 from portal.input import choice_filter, int_filter
 from portal.pagination import Page
 from portal.rendering import render_page
-from portal.subscriptions import plans, reports
+from portal.subscriptions import plans, reports, services
 from portal.subscriptions.forms import PlanForm
 from portal.subscriptions.models import Plan, Subscription, SubscriptionStatus
 
@@ -131,3 +131,19 @@ def subscription_detail(subscription_id: int):
             "lessons": reports.covered_lessons_of(subscription),
         },
     )
+
+
+@bp.post("/subscriptions/<int:subscription_id>/cancel")
+@admin_required
+def cancel_now(subscription_id: int):
+    """End a live subscription at once, at Stripe and here; no refund is made."""
+    subscription = _subscription(subscription_id)
+    if not subscription.is_live:
+        raise Conflict("This subscription has already ended.", code="not_live")
+    before = {"status": subscription.status}
+    with unit_of_work():
+        services.cancel_subscription(subscription.student, immediately=True)
+        record("subscription.cancelled", object_type="subscription", object_id=subscription.id,
+               before=before, after={"status": subscription.status})  # fmt: skip
+    flash(f"{subscription.student.name}'s subscription is cancelled now.", "info")
+    return redirect(url_for(".subscription_detail", subscription_id=subscription.id))
