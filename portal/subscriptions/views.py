@@ -247,8 +247,11 @@ def cancel():
     form = EmptyForm()
     if not form.validate():
         return redirect(url_for(".cancel_page"))
-    subscription = services.cancel_subscription(current_user)
-    db.session.commit()
+    try:
+        subscription = services.cancel_subscription(current_user)
+        db.session.commit()
+    except PortalError as exc:
+        return _refused(exc)
     if subscription.is_live and subscription.current_period_end:
         end = subscription.current_period_end
         flash(
@@ -264,8 +267,11 @@ def cancel():
 @bp.post("/subscription/reactivate")
 @student_required
 def reactivate():
-    subscription = services.reactivate_subscription(current_user)
-    db.session.commit()
+    try:
+        subscription = services.reactivate_subscription(current_user)
+        db.session.commit()
+    except PortalError as exc:
+        return _refused(exc)
     flash(f"Welcome back: {subscription.plan.name} renews as before.", "success")
     return redirect(url_for(".mine"))
 
@@ -278,14 +284,27 @@ def change():
     if not form.validate():
         flash(" ".join(form.plan_id.errors) or "Choose a plan.", "error")
         return redirect(url_for(".mine"))
-    plan = plans.plan_by_id_or_slug(plan_id=form.plan_id.data)
-    subscription = services.change_plan(current_user, plan)
-    db.session.commit()
+    try:
+        plan = plans.plan_by_id_or_slug(plan_id=form.plan_id.data)
+        subscription = services.change_plan(current_user, plan)
+        db.session.commit()
+    except PortalError as exc:
+        return _refused(exc)
     if subscription.next_plan_id and subscription.current_period_end:
         end = subscription.current_period_end
         flash(f"From {end:%d %B %Y} your plan is {plan.name}.", "success")
     else:
         flash(f"Your plan is now {subscription.plan.name}.", "success")
+    return redirect(url_for(".mine"))
+
+
+def _refused(exc: PortalError):
+    """An action the subscription's state does not allow is said on its page; having no
+    subscription at all stays a 404."""
+    db.session.rollback()
+    if isinstance(exc, NotFound):
+        raise exc
+    flash(exc.message, "error")
     return redirect(url_for(".mine"))
 
 
