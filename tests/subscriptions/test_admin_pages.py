@@ -179,3 +179,38 @@ def test_a_subscription_detail_shows_periods_invoices_and_lessons(as_admin, stud
     assert student.email in page and "sub_123" in page
     assert "$200.00" in page and "1 / 4" in page and tutor.name in page
     assert as_admin.get("/admin/subscriptions/999").status_code == 404
+
+
+@pytest.mark.stripe
+def test_an_admin_cancels_a_subscription_now(as_admin, localstripe, stripe_plan, card_holder):
+    from portal.subscriptions import services
+    from tests.subscriptions.stripe_support import subscriptions
+
+    student = card_holder()
+    services.create_subscription(student, stripe_plan())
+    db.session.commit()
+    [sub] = subscriptions()
+    page = as_admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert "Cancel now" in page
+    response = as_admin.post(f"/admin/subscriptions/{sub.id}/cancel")
+    assert response.status_code == 302
+    [sub] = subscriptions()
+    assert sub.status == "canceled" and sub.ended_at is not None
+    at_stripe = localstripe.get(f"/v1/subscriptions/{sub.provider_subscription_id}")
+    assert at_stripe["status"] == "canceled"
+    audit = db.session.query(AuditLog).filter_by(action="subscription.cancelled").one()
+    assert audit.after == {"status": "canceled"} and audit.before == {"status": "active"}
+    page = as_admin.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert "cancelled now" in page and "Cancel now" not in page
+    again = as_admin.post(f"/admin/subscriptions/{sub.id}/cancel")
+    assert again.status_code == 409
+    assert as_admin.post("/admin/subscriptions/999/cancel").status_code == 404
+
+
+def test_only_admins_cancel_now(login, student):
+    sub = make_subscription(student, make_plan())
+    for role in ("student", "tutor"):
+        browser = login(factories.UserFactory(role=role))
+        assert browser.post(f"/admin/subscriptions/{sub.id}/cancel").status_code == 403
+    db.session.refresh(sub)
+    assert sub.status == "active"
