@@ -28,6 +28,7 @@ from portal.providers.base import (
     ProviderCheckoutSession,
     ProviderIntent,
     ProviderObjectMissing,
+    ProviderPrice,
     ProviderRefund,
     ProviderRejected,
     ProviderSetupIntent,
@@ -56,6 +57,36 @@ class StripeProvider(PaymentProvider):
             http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
         )
         return cls(client)
+
+    # Plans
+
+    def create_recurring_price(
+        self, *, name, amount, currency, interval, idempotency_key, metadata=None
+    ) -> ProviderPrice:
+        metadata = metadata or {}
+        with translate_errors("create product"):
+            product = self.client.v1.products.create(
+                {"name": name, "metadata": metadata}, _key(f"{idempotency_key}:product")
+            )
+        params = {"product": product.id, "currency": currency, "metadata": metadata}
+        try:
+            price = self.client.v1.prices.create(
+                params | {"unit_amount": amount, "recurring": {"interval": interval}},
+                _key(f"{idempotency_key}:price"),
+            )
+        except stripe.StripeError as exc:
+            # Stripe answers a bad price with 400; a 404 means the route itself is missing:
+            # localstripe, which has no Prices, takes the older Plan (`plan_…`) instead.
+            if exc.http_status != 404:
+                with translate_errors("create price"):
+                    raise
+            with translate_errors("create plan"):
+                plan = self.client.v1.plans.create(
+                    params | {"amount": amount, "interval": interval},
+                    _key(f"{idempotency_key}:plan"),
+                )
+            return ProviderPrice(product_id=product.id, price_id=plan.id)
+        return ProviderPrice(product_id=product.id, price_id=price.id)
 
     # Customers
 
@@ -189,6 +220,7 @@ class StripeProvider(PaymentProvider):
         idempotency_key,
         client_reference_id=None,
         metadata=None,
+        trial_days=0,
     ) -> ProviderCheckoutSession:
         metadata = metadata or {}
         params: dict[str, Any] = {
@@ -206,6 +238,8 @@ class StripeProvider(PaymentProvider):
             params["payment_intent_data"] = {"metadata": metadata}
         elif mode == "subscription":
             params["subscription_data"] = {"metadata": metadata}
+            if trial_days:
+                params["subscription_data"]["trial_period_days"] = trial_days
         with translate_errors("create checkout session"):
             session = self.client.v1.checkout.sessions.create(params, _key(idempotency_key))
         return checkout_session_from_stripe(session)
@@ -219,6 +253,98 @@ class StripeProvider(PaymentProvider):
         with translate_errors("expire checkout session"):
             session = self.client.v1.checkout.sessions.expire(session_id)
         return checkout_session_from_stripe(session)
+
+    # Subscriptions and their invoices
+
+    def create_subscription(
+        self, *, customer, price_id, idempotency_key, trial_days=0, metadata=None
+    ) -> dict:
+        params: dict[str, Any] = {
+            "customer": customer,
+            "items": [_price_item(price_id)],
+            "metadata": metadata or {},
+            # The first invoice is charged now; a card that needs 3-D Secure leaves the
+            # subscription `incomplete` with an intent for Stripe.js to confirm, and a
+            # declined one leaves it `incomplete` too (the caller cancels it).
+            "payment_behavior": "allow_incomplete",
+            "expand": ["latest_invoice"],
+        }
+        if trial_days:
+            params["trial_period_days"] = trial_days
+        with translate_errors("create subscription"):
+            subscription = self.client.v1.subscriptions.create(params, _key(idempotency_key))
+        return _data(subscription)
+
+    def retrieve_subscription(self, subscription_id: str) -> dict:
+        with translate_errors("retrieve subscription"):
+            subscription = self.client.v1.subscriptions.retrieve(
+                subscription_id, {"expand": ["latest_invoice"]}
+            )
+        return _data(subscription)
+
+    def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> dict:
+        with translate_errors("update subscription"):
+            subscription = self.client.v1.subscriptions.update(
+                subscription_id, {"cancel_at_period_end": cancel}
+            )
+        return _data(subscription)
+
+    def change_subscription_price(self, subscription_id, *, price_id, prorate, idempotency_key):
+        with translate_errors("change subscription price"):
+            current = _data(self.client.v1.subscriptions.retrieve(subscription_id))
+            item = {**_price_item(price_id), "id": current["items"]["data"][0]["id"]}
+            params: dict[str, Any] = {
+                "items": [item],
+                "proration_behavior": "always_invoice" if prorate else "none",
+                "expand": ["latest_invoice"],
+            }
+            if prorate:
+                # The difference is charged now; a declined card changes nothing.
+                params["payment_behavior"] = "error_if_incomplete"
+            subscription = self.client.v1.subscriptions.update(
+                subscription_id, params, _key(idempotency_key)
+            )
+        return _data(subscription)
+
+    def cancel_subscription_now(self, subscription_id: str) -> dict:
+        with translate_errors("cancel subscription"):
+            return _data(self.client.v1.subscriptions.cancel(subscription_id))
+
+    def retrieve_invoice(self, invoice_id: str) -> dict:
+        with translate_errors("retrieve invoice"):
+            return _data(self.client.v1.invoices.retrieve(invoice_id))
+
+    def list_subscription_invoices(self, subscription_id: str, *, limit: int = 12) -> list[dict]:
+        with translate_errors("list invoices"):
+            page = self.client.v1.invoices.list({"subscription": subscription_id, "limit": limit})
+        return [_data(invoice) for invoice in page.data]
+
+    def invoice_payment_intent(self, invoice: dict) -> ProviderIntent | None:
+        # Older API versions (and localstripe) name the intent on the invoice; newer ones
+        # list the invoice's payments separately.
+        if "payment_intent" in invoice:
+            intent_id = _id_of(invoice["payment_intent"])
+        else:
+            with translate_errors("list invoice payments"):
+                page = self.client.v1.invoice_payments.list({"invoice": invoice["id"], "limit": 1})
+            payments = [_data(item) for item in page.data]
+            intent_id = (
+                _id_of((payments[0].get("payment") or {}).get("payment_intent"))
+                if (payments)
+                else None
+            )
+        return self.retrieve_payment_intent(intent_id) if intent_id else None
+
+    def pay_invoice(self, invoice_id: str, *, payment_method: str | None = None) -> dict:
+        # A card source is charged as the customer's default source (set by the caller);
+        # a PaymentMethod is named, since a subscription's own default would win.
+        params = (
+            {"payment_method": payment_method}
+            if payment_method and (payment_method.startswith("pm_"))
+            else {}
+        )
+        with translate_errors("pay invoice"):
+            return _data(self.client.v1.invoices.pay(invoice_id, params or None))
 
     # Transfers
 
@@ -256,6 +382,11 @@ def _key(idempotency_key: str) -> dict:
     if not idempotency_key:
         raise ValueError("every create call needs an idempotency key")
     return {"idempotency_key": idempotency_key}
+
+
+def _price_item(price_id: str) -> dict:
+    """A subscription item on a Price (`price_…`) or, at localstripe, a Plan (`plan_…`)."""
+    return {"price": price_id} if price_id.startswith("price_") else {"plan": price_id}
 
 
 def _checkout_line(line: CheckoutLine) -> dict:

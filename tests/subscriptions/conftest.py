@@ -1,0 +1,3 @@
+"""Fixtures of the subscription tests (defined in their support modules)."""
+
+from tests.subscriptions.stripe_support import card_holder, stripe_plan  # noqa: F401
