@@ -154,7 +154,7 @@ def invoice_intent(obj: dict) -> str:
 def _complete_invoice(obj: dict) -> dict:
     if not isinstance(obj.get("id"), str) or not obj["id"].startswith("in_"):
         raise NotApplicable("Unexpected shape: the invoice has no in_… id.")
-    if is_complete_invoice(obj) and subscription_id_of_invoice(obj) is not None:
+    if is_complete_invoice(obj):
         return obj
     return get_provider().retrieve_invoice(obj["id"])
 
