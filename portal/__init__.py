@@ -157,6 +157,7 @@ BLUEPRINT_MODULES = (
     "portal.books.admin",
     "portal.subscriptions.views",
     "portal.subscriptions.admin",
+    "portal.subscriptions.api",
     "portal.system.health",
     "portal.system.admin",
     "portal.system.metrics",
