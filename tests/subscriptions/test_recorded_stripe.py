@@ -211,3 +211,26 @@ def test_somebody_elses_card_cannot_pay_the_open_invoice(stripe_replay, four, ca
     with pytest.raises(NotFound):
         services.retry_open_invoice(student, payment_method_id=theirs)
     assert not stripe_replay.seen("POST", "/v1/invoices/in_1QdB3cKx3oV2nQeRpastdue1/pay")
+
+
+def test_the_api_changes_plan_and_shows_the_waiting_one(
+    client, bearer, stripe_replay, four, eight, card_holder
+):
+    stripe_replay.answer("POST", "/v1/subscriptions", "subscription_upgraded")
+    student = card_holder()
+    headers = bearer(student)
+    assert (
+        client.post(
+            "/api/v1/subscriptions/", json={"plan_id": eight.id}, headers=headers
+        ).status_code
+        == 201
+    )
+    stripe_replay.answer("GET", f"/v1/subscriptions/{SUB}", "subscription_upgraded")
+    stripe_replay.answer("POST", f"/v1/subscriptions/{SUB}", "subscription_downgraded")
+    response = client.post(
+        "/api/v1/subscriptions/change/", json={"plan": four.slug}, headers=headers
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["plan"]["id"] == eight.id and body["next_plan"]["id"] == four.id
+    assert body["lessons_per_month"] == 8

@@ -209,3 +209,16 @@ def test_one_renewal_reported_eight_times_at_once_counts_once(
     renewed = [p for p in periods() if p.provider_invoice_id == "in_renewal_race"]
     assert len(renewed) == 1 and renewed[0].amount_paid == 20000
     assert len([i for i in invoices() if i.provider_invoice_id == "in_renewal_race"]) == 1
+
+
+def test_a_failed_intent_of_an_invoice_is_never_a_failure(deliver):
+    intent = {
+        "id": "pi_of_invoice",
+        "object": "payment_intent",
+        "status": "requires_payment_method",
+        "invoice": "in_someone",
+        "metadata": {},
+    }
+    deliver(event_body("payment_intent.payment_failed", intent, event_id="evt_pi_invoice"))
+    event = stored("evt_pi_invoice")
+    assert event.status == EventStatus.PROCESSED and "recorded" in event.result
