@@ -8,7 +8,7 @@ import pytest
 
 from portal.bookings.models import Booking, BookingStatus
 from portal.extensions import db
-from portal.subscriptions.models import SubscriptionStatus
+from portal.subscriptions.models import SubscriptionPeriod, SubscriptionStatus
 from tests import factories
 from tests.conftest import screenshot
 from tests.subscriptions.plans_support import make_plan, make_subscription
@@ -117,7 +117,7 @@ def test_every_page_fits_and_is_kept_as_a_screenshot(
 ):
     page.set_viewport_size(viewport)
     width = viewport["width"]
-    factories.UserFactory(role="tutor", hourly_rate=4500)
+    tutor = factories.UserFactory(role="tutor", hourly_rate=4500)
     plan = make_plan("lessons-4", price=16000, lessons=4, trial_days=7, name="Four lessons")
     make_plan("lessons-8", price=30000, lessons=8, name="Eight lessons",
               features=["Any tutor", "Two lessons a week", "Cancel any time"])  # fmt: skip
@@ -131,8 +131,18 @@ def test_every_page_fits_and_is_kept_as_a_screenshot(
         _fits(page)
         screenshot(page, f"subscription-{name}-{width}")
     sub = make_subscription(student, plan, lessons_used=1)
-    for path, name in (("/subscription", "mine"), ("/subscription/cancel", "cancel"),
-                       ("/plans", "plans-subscribed")):  # fmt: skip
+    db.session.add(SubscriptionPeriod(
+        subscription_id=sub.id, starts_at=sub.current_period_start, ends_at=sub.current_period_end,
+        amount_paid=16000, currency="usd", lessons_allowed=4, lessons_used=1,
+    ))  # fmt: skip
+    db.session.commit()
+    subscribed_pages = (
+        ("/subscription", "mine"),
+        ("/subscription/cancel", "cancel"),
+        ("/plans", "plans-subscribed"),
+        (f"/tutors/{tutor.id}/book", "book"),
+    )
+    for path, name in subscribed_pages:
         page.goto(path)
         _fits(page)
         screenshot(page, f"subscription-{name}-{width}")

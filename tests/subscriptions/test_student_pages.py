@@ -330,3 +330,21 @@ def test_subscribing_with_stripe_checkout(login, student, stripe_replay):  # noq
     assert "Checkout is finished." in browser.get("/subscription").get_data(as_text=True)
     closed = browser.get("/plans?checkout=cancelled").get_data(as_text=True)
     assert "Checkout was closed and nothing was charged." in closed
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "form", "status"),
+    [
+        ("get", "/plans/%C2%B2/subscribe", None, 404),
+        ("get", f"/plans/{'x' * 300}/subscribe", None, 404),
+        ("post", "/plans/%C2%B2/checkout", None, 404),
+        ("post", "/subscription/change", {"plan_id": "²"}, 302),
+        ("post", "/subscription/change", {"plan_id": "99999999999999999999"}, 302),
+    ],
+)
+def test_odd_plan_references_are_clear_answers(login, student, method, url, form, status):
+    make_subscription(student, make_plan())
+    browser = login(student)
+    response = browser.get(url) if method == "get" else browser.post(url, form)
+    assert response.status_code == status
+    assert subscriptions()[0].plan.slug == "monthly-4"
