@@ -9,8 +9,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.validators import ValidationError as FieldError
 
 from portal.forms import MoneyField
+from portal.money import format_money
 from portal.subscriptions import plans
-from portal.subscriptions.models import LIVE_STATUSES, PlanInterval, SubscriptionStatus
+from portal.subscriptions.models import PlanInterval
 
 NEW_CARD = "new"
 
@@ -84,11 +85,7 @@ class ChangePlanForm(FlaskForm):
 
     def __init__(self, offered, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.plan_id.choices = [Choice(str(p.id), p.name) for p in offered]
-
-
-STATUS_CHOICES = [s.value for s in SubscriptionStatus]
-
-
-def live_status_values() -> list[str]:
-    return [str(s) for s in LIVE_STATUSES]
+        self.plan_id.choices = [
+            Choice(str(p.id), f"{p.name} ({format_money(p.price, p.currency)} a {p.interval})")
+            for p in offered
+        ]

@@ -224,7 +224,10 @@ def _mine_page(subscription, *, pay_form=None, client_secret=None, error=None, s
 
 def _renewal(subscription) -> dict | None:
     """When the next charge falls due and how much it is (None when none will come)."""
-    if subscription.cancel_at_period_end or subscription.status == SubscriptionStatus.INCOMPLETE:
+    if subscription.cancel_at_period_end or subscription.status in (
+        SubscriptionStatus.INCOMPLETE,
+        SubscriptionStatus.PAST_DUE,  # what is owed now is the open invoice
+    ):
         return None
     plan = subscription.next_plan or subscription.plan
     due = subscription.trial_end if subscription.status == "trialing" else None

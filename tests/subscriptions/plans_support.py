@@ -20,7 +20,7 @@ def make_plan(slug="monthly-4", *, price=20000, lessons=4, active=True, **values
         trial_days=values.pop("trial_days", 0),
         features=values.pop("features", ["Any tutor", "Cancel any time"]),
         provider_product_id=f"prod_{slug}",
-        provider_price_id=f"plan_{slug}",
+        provider_price_id=values.pop("provider_price_id", f"plan_{slug}"),
         is_active=active,
         **values,
     )

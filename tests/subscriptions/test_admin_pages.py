@@ -214,3 +214,19 @@ def test_only_admins_cancel_now(login, student):
         assert browser.post(f"/admin/subscriptions/{sub.id}/cancel").status_code == 403
     db.session.refresh(sub)
     assert sub.status == "active"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("get", "/admin/subscriptions?page=99999999999999999999", 200),
+        ("get", "/admin/subscriptions?plan=%C2%B2", 400),
+        ("get", "/admin/subscriptions?plan=99999999999999999999", 400),
+        ("get", "/admin/subscriptions/99999999999999999999", 404),
+        ("post", "/admin/subscriptions/99999999999999999999/cancel", 404),
+        ("post", "/admin/plans/99999999999999999999/archive", 404),
+    ],
+)
+def test_huge_ids_and_odd_filters_are_clear_answers(as_admin, method, url, status):
+    response = as_admin.get(url) if method == "get" else as_admin.post(url)
+    assert response.status_code == status

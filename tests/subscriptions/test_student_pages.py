@@ -11,6 +11,7 @@ from tests import factories
 from tests.subscriptions.plans_support import make_plan, make_subscription
 from tests.subscriptions.stripe_support import stripe_subscriptions, subscriptions
 from tests.support.localstripe import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE
+from tests.support.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
 
 HTMX = {"HX-Request": "true", "HX-Target": "pay-status"}
 
@@ -308,3 +309,42 @@ def test_a_first_payment_waiting_for_the_bank_can_be_paid_or_cancelled(login, st
     assert "Next payment" not in mine and "Book a lesson" not in mine
     ask = browser.get("/subscription/cancel").get_data(as_text=True)
     assert "ends now and nothing is charged" in ask
+
+
+@pytest.mark.stripe
+def test_subscribing_with_stripe_checkout(login, student, stripe_replay):  # noqa: F811
+    plan = make_plan("lessons-4", provider_price_id="price_1QYvTvKx3oV2nQeRmonthly4")
+    stripe_replay.answer("POST", "/v1/checkout/sessions", "checkout_session_subscription_open")
+    browser = login(student)
+    response = browser.post(f"/plans/{plan.slug}/checkout")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("https://checkout.stripe.com/c/pay/cs_test_")
+    [sent] = stripe_replay.seen("POST", "/v1/checkout/sessions")
+    assert sent.form["mode"] == "subscription"
+    assert sent.form["line_items[0][price]"] == "price_1QYvTvKx3oV2nQeRmonthly4"
+    assert sent.form["success_url"].endswith("/subscription/checkout-return")
+    assert sent.form["cancel_url"].endswith("/plans?checkout=cancelled")
+    assert subscriptions() == []  # written when Stripe reports it
+    back = browser.get("/subscription/checkout-return")
+    assert back.status_code == 302 and back.headers["Location"] == "/subscription"
+    assert "Checkout is finished." in browser.get("/subscription").get_data(as_text=True)
+    closed = browser.get("/plans?checkout=cancelled").get_data(as_text=True)
+    assert "Checkout was closed and nothing was charged." in closed
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "form", "status"),
+    [
+        ("get", "/plans/%C2%B2/subscribe", None, 404),
+        ("get", f"/plans/{'x' * 300}/subscribe", None, 404),
+        ("post", "/plans/%C2%B2/checkout", None, 404),
+        ("post", "/subscription/change", {"plan_id": "²"}, 302),
+        ("post", "/subscription/change", {"plan_id": "99999999999999999999"}, 302),
+    ],
+)
+def test_odd_plan_references_are_clear_answers(login, student, method, url, form, status):
+    make_subscription(student, make_plan())
+    browser = login(student)
+    response = browser.get(url) if method == "get" else browser.post(url, form)
+    assert response.status_code == status
+    assert subscriptions()[0].plan.slug == "monthly-4"
