@@ -13,6 +13,7 @@ from portal.subscriptions import services
 from portal.subscriptions.models import Subscription, SubscriptionStatus
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.subscriptions.stripe_support import card_holder, invoices, periods, stripe_plan
+from tests.support.ledger import assert_ledger_ok
 from tests.support.localstripe import THREE_D_SECURE
 from tests.webhooks.conftest import event_body, stored
 from tests.webhooks.test_localstripe_delivery import _handled, _wait_for, stripe_webhooks
@@ -222,3 +223,18 @@ def test_a_failed_intent_of_an_invoice_is_never_a_failure(deliver):
     deliver(event_body("payment_intent.payment_failed", intent, event_id="evt_pi_invoice"))
     event = stored("evt_pi_invoice")
     assert event.status == EventStatus.PROCESSED and "recorded" in event.result
+
+
+def test_an_invoice_paid_after_the_end_is_booked_and_closed(
+    deliver, localstripe, stripe_plan, card_holder
+):
+    student, created = _subscribed(stripe_plan, card_holder)
+    late = _stripe_invoice(localstripe, created.subscription) | {"id": "in_after_the_end"}
+    services.cancel_subscription(student, immediately=True)
+    db.session.commit()
+    deliver(event_body("invoice.paid", late, event_id="evt_late_invoice"))
+    assert stored("evt_late_invoice").status == EventStatus.PROCESSED
+    [late_period] = [p for p in periods() if p.provider_invoice_id == "in_after_the_end"]
+    assert late_period.closed_at is not None
+    assert _reload(created.subscription).status == SubscriptionStatus.CANCELED
+    assert_ledger_ok()
