@@ -18,6 +18,7 @@ from portal.extensions import db
 
 # Task name -> schedule. Later features add their tasks here.
 BEAT_SCHEDULE = {
+    "beat_heartbeat": crontab(),  # every minute: the scheduler is alive (system page)
     "complete_ended_lessons": crontab(minute="*/15"),
     "expire_unpaid_bookings": crontab(minute="*/5"),
     "sync_payment_status": crontab(minute="7-59/15"),

@@ -10,6 +10,7 @@ gunicorn, worker and beat, with localstripe as the payment provider):
    webhook delivered to both instances is stored and processed once, and a burst of
    events is processed once each by whichever worker takes it; the sign-in rate limit is
    counted across both instances.
+3. Beat's every-minute heartbeat is run by a worker and the admin's system page shows it.
 
 Fails (exit 1) on the first miss, saying which.
 """
@@ -309,11 +310,35 @@ def rate_limit_is_shared(first: str, second: str, run: str, limit: int) -> None:
         )
         if answer.status_code == 429:
             # Counted apart, each instance would let `limit` through (2 × limit in all);
-            # counted together, the sign-in earlier in this check already used one.
+            # counted together, the sign-ins earlier in this check already used some.
             check(n <= limit + 1, f"the limit answered 429 at attempt {n}, not {limit + 1}")
             print(f"rate limits: attempt {n} refused across both instances (limit {limit})")
             return
     raise CheckFailed(f"no 429 after {2 * limit + 1} sign-ins spread over two instances")
+
+
+def beat_runs_and_the_system_page_shows_it(first: str, run: str) -> None:
+    wait_for(
+        "beat's every-minute heartbeat run by a worker",
+        lambda: sql(
+            "SELECT 1 FROM task_runs WHERE task_name = 'beat_heartbeat' AND outcome = 'succeeded'"
+        ),
+        seconds=90,
+    )
+    _, email, _ = make_user("admin", f"{run}-admin")
+    browser = requests.Session()
+    page = browser.get(f"{first}/signin", timeout=10)
+    browser.post(
+        f"{first}/signin",
+        data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(page.text)},
+        timeout=10,
+    )
+    system = browser.get(f"{first}/admin/system/", timeout=10)
+    check(system.status_code == 200, f"/admin/system/ answered {system.status_code}")
+    row = re.search(r'<tr id="task-beat_heartbeat">(.*?)</tr>', system.text, re.S)
+    check(row is not None and "succeeded" in row.group(1), "the system page shows no beat run")
+    check("Scheduler (beat)" in system.text and "running" in system.text, "no scheduler card")
+    print("beat: its heartbeat ran on a worker and the system page shows it")
 
 
 def main() -> int:
@@ -331,6 +356,8 @@ def main() -> int:
         session_is_shared(first, second, run)
         webhooks_processed_once(first, second, run, payment_id)
         second_worker_took_work(log_dir)
+        beat_runs_and_the_system_page_shows_it(first, run)
+        # Last: it spends the address's sign-in allowance.
         rate_limit_is_shared(first, second, run, limit)
     except CheckFailed as failure:
         print(f"scale-out check: {failure}", file=sys.stderr)

@@ -28,6 +28,7 @@ TASK_PAGES = {
     "send_missing_receipts": ("invoices_admin.index", {}),
     "verify_ledger": ("ledger_admin.index", {"check": "now"}),
     "prune_task_runs": ("system_admin.index", {}),
+    "beat_heartbeat": ("system_admin.index", {}),
 }
 
 
@@ -45,6 +46,7 @@ def index():
             "has_broker": bool(current_app.config.get("CELERY_BROKER_URL")),
             "webhooks": status.webhook_backlog(),
             "ledger_check": ledger_check,
+            "pulse": status.scheduler_pulse(),
             "drifts": status.drift_count(ledger_check),
         },
     )
