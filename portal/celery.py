@@ -18,6 +18,7 @@ from portal.extensions import db
 
 # Task name -> schedule. Later features add their tasks here.
 BEAT_SCHEDULE = {
+    "beat_heartbeat": crontab(),  # every minute: the scheduler is alive (system page)
     "complete_ended_lessons": crontab(minute="*/15"),
     "expire_unpaid_bookings": crontab(minute="*/5"),
     "sync_payment_status": crontab(minute="7-59/15"),
@@ -28,6 +29,9 @@ BEAT_SCHEDULE = {
     "delete_expired_sessions": crontab(hour=3, minute=15),  # daily
     "verify_ledger": crontab(hour=2, minute=0),  # nightly, the full check of the books
     "prune_task_runs": crontab(hour=2, minute=30),  # nightly
+    "sync_subscription_status": crontab(minute=45),  # hourly
+    "expire_subscriptions": crontab(hour=1, minute=0),  # daily
+    "generate_monthly_invoices": crontab(day_of_month=1, hour=4, minute=0),  # monthly
 }
 
 

@@ -63,6 +63,8 @@ class Config:
         self.STRIPE_WEBHOOK_MAX_BYTES = _int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024)
         # sync_payment_status asks Stripe about payments still pending after this long.
         self.PAYMENT_SYNC_AFTER_MINUTES = _int("PAYMENT_SYNC_AFTER_MINUTES", 30)
+        # A subscription past due this many days after its renewal date is ended (expired).
+        self.SUBSCRIPTION_GRACE_DAYS = _int("SUBSCRIPTION_GRACE_DAYS", 14)
 
         self.PLATFORM_FEE_PERCENT = Decimal(_env("PLATFORM_FEE_PERCENT", "15.00"))
         self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()

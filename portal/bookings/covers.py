@@ -14,6 +14,7 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
+from portal.accounts.models import User
 from portal.bookings.models import Booking
 from portal.errors import Conflict
 
@@ -32,6 +33,11 @@ class LessonCover(Protocol):
     def completed(self, booking: Booking) -> None:
         """The covered lesson happened: its tutor earns the lesson's share."""
 
+    def lessons_left(self, student: User) -> int | None:
+        """Lessons the student can still book from a subscription now (0 when the quota
+        is used up), or None when no subscription covers lessons (the booking form then
+        offers none)."""
+
 
 def install_cover(app: Flask, cover: LessonCover) -> None:
     app.extensions[EXTENSION] = cover
@@ -44,3 +50,9 @@ def lesson_cover() -> LessonCover:
             "Lessons cannot be covered by a subscription here.", code="no_active_subscription"
         )
     return cover
+
+
+def covered_lessons_left(student: User) -> int | None:
+    """What the booking form offers: lessons left to cover, or None (nothing to offer)."""
+    cover = current_app.extensions.get(EXTENSION)
+    return cover.lessons_left(student) if cover is not None else None

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from celery import shared_task
-from flask import render_template
-from flask_mail import Message
 
+from portal import emails
 from portal.accounts.models import Role, User
 from portal.books.checks import check_invariants
-from portal.extensions import db, mail
+from portal.extensions import db
 from portal.ledger.checks import Drift
 from portal.rendering import portal_url
 
@@ -37,12 +36,10 @@ def alert_admins(drifts: list[Drift]) -> None:
     ).all()
     if not admins:
         return
-    mail.send(
-        Message(
-            subject=f"Ledger check: {len(drifts)} drift(s) found",
-            recipients=list(admins),
-            body=render_template(
-                "books/ledger_drift.txt", drifts=drifts, ledger_url=portal_url("ledger_admin.index")
-            ),
-        )
+    emails.send(
+        "ledger_drift",
+        subject=f"Ledger check: {len(drifts)} drift(s) found",
+        to=admins,
+        drifts=drifts,
+        ledger_url=portal_url("ledger_admin.index"),
     )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_mail import Message
 
+from portal import emails
 from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
@@ -59,11 +60,12 @@ def receipt_message(invoice: Invoice) -> Message:
         "invoice_url": portal_url("invoices.detail", invoice_id=invoice.uuid),
         "pdf_url": portal_url("invoices.pdf", invoice_id=invoice.uuid),
     }
-    return Message(
+    return emails.compose(
+        "receipt",
         subject=f"Your receipt from M4SH: {invoice.number}",
-        recipients=[invoice.user.email],
-        body=render_template("invoices/receipt.txt", invoice=invoice, **links),
-        html=render_template("invoices/receipt.html", invoice=invoice, **links),
+        to=[invoice.user.email],
+        invoice=invoice,
+        **links,
     )
 
 

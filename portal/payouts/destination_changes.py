@@ -14,13 +14,12 @@ import logging
 import smtplib
 
 from celery import shared_task
-from flask import render_template
-from flask_mail import Message
 
+from portal import emails
 from portal.accounts.models import User
 from portal.after_commit import enqueue_after_commit
 from portal.audit.services import record
-from portal.extensions import db, mail
+from portal.extensions import db
 from portal.fingerprints import fingerprint
 from portal.payouts.models import PayoutDestination
 from portal.rendering import portal_url
@@ -103,18 +102,14 @@ def notify_tutor(tutor_id: int, changed: list[str], masked: dict) -> bool:
     tutor = db.session.get(User, tutor_id)
     if tutor is None:
         return False
-    mail.send(
-        Message(
-            subject=SUBJECT,
-            recipients=[tutor.email],
-            body=render_template(
-                "payouts/destination_changed.txt",
-                tutor=tutor,
-                changed=[LABELS[field] for field in changed if field in LABELS],
-                bank=masked.get("bank"),
-                stripe=masked.get("stripe_account"),
-                settings_url=portal_url("payouts.settings"),
-            ),
-        )
+    emails.send(
+        "destination_changed",
+        subject=SUBJECT,
+        to=[tutor.email],
+        tutor=tutor,
+        changed=[LABELS[field] for field in changed if field in LABELS],
+        bank=masked.get("bank"),
+        stripe=masked.get("stripe_account"),
+        settings_url=portal_url("payouts.settings"),
     )
     return True

@@ -8,11 +8,10 @@ import logging
 import smtplib
 
 from celery import shared_task
-from flask import render_template
-from flask_mail import Message
 
+from portal import emails
 from portal.after_commit import enqueue_after_commit
-from portal.extensions import db, mail
+from portal.extensions import db
 from portal.money import format_money
 from portal.payouts.models import PayoutRequest, PayoutStatus
 from portal.rendering import portal_url
@@ -54,16 +53,12 @@ def notify_tutor(payout_id: int, status: str) -> bool:
     if payout is None or payout.status != status or status not in SUBJECTS:
         return False
     amount = format_money(payout.amount, payout.currency)
-    mail.send(
-        Message(
-            subject=SUBJECTS[status].format(amount=amount),
-            recipients=[payout.tutor.email],
-            body=render_template(
-                "payouts/notification.txt",
-                payout=payout,
-                amount=amount,
-                payouts_url=portal_url("payouts.index"),
-            ),
-        )
+    emails.send(
+        "payout_status",
+        subject=SUBJECTS[status].format(amount=amount),
+        to=[payout.tutor.email],
+        payout=payout,
+        amount=amount,
+        payouts_url=portal_url("payouts.index"),
     )
     return True

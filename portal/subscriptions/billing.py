@@ -117,13 +117,29 @@ def _take_waiting_plan(subscription: Subscription, invoice: dict) -> None:
     """A downgrade waits for the renewal: the invoice billing the new price brings it."""
     if subscription.next_plan_id is None:
         return
-    prices = {price_id_of(line) for line in _lines(invoice) if not line.get("proration")}
+    prices = {line_price_id(line) for line in _lines(invoice) if not is_proration(line)}
     if subscription.next_plan.provider_price_id in prices:
         subscription.plan = plan_for_price(subscription.next_plan.provider_price_id)
         subscription.plan_id = subscription.plan.id
         subscription.next_plan_id = None
         subscription.next_plan = None
         db.session.flush()
+
+
+def line_price_id(line: dict) -> str | None:
+    """A line's price: `pricing.price_details.price` in newer API versions, `price` or
+    `plan` in older ones and localstripe."""
+    details = (line.get("pricing") or {}).get("price_details") or {}
+    found = details.get("price")
+    if isinstance(found, dict):
+        found = found.get("id")
+    return found if isinstance(found, str) else price_id_of(line)
+
+
+def is_proration(line: dict) -> bool:
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
+    return bool(line.get("proration") or details.get("proration"))
 
 
 def period_of(invoice: dict, subscription: Subscription) -> tuple[datetime, datetime]:

@@ -14,10 +14,9 @@ import logging
 import smtplib
 
 from celery import shared_task
-from flask import render_template
-from flask_mail import Message
 
-from portal.extensions import db, mail
+from portal import emails
+from portal.extensions import db
 from portal.rendering import portal_url
 from portal.subscriptions.models import Subscription
 
@@ -42,26 +41,26 @@ SUBJECTS = {
 }
 
 
-def subscription_message(subscription: Subscription, kind: Mail) -> Message:
-    context = {
+def subscription_context(subscription: Subscription) -> dict:
+    return {
         "subscription": subscription,
         "plan": subscription.plan,
         "student": subscription.student,
-        "kind": kind,
         "subscription_url": portal_url("subscriptions.mine"),
     }
-    return Message(
-        subject=SUBJECTS[kind].format(plan=subscription.plan.name),
-        recipients=[subscription.student.email],
-        body=render_template(f"subscriptions/mail/{kind}.txt", **context),
-    )
 
 
 def send_message(subscription_id: int, kind: str) -> bool:
     subscription = db.session.get(Subscription, subscription_id)
     if subscription is None:
         return False
-    mail.send(subscription_message(subscription, Mail(kind)))
+    kind = Mail(kind)
+    emails.send(
+        f"subscription_{kind}",
+        subject=SUBJECTS[kind].format(plan=subscription.plan.name),
+        to=[subscription.student.email],
+        **subscription_context(subscription),
+    )
     return True
 
 

@@ -148,3 +148,10 @@ class SubscriptionCover:
 
     def completed(self, booking: Booking) -> None:
         money.share_completed_lesson(booking)
+
+    def lessons_left(self, student: User) -> int | None:
+        quota = check_lesson_quota(student)
+        subscription = quota.subscription
+        if subscription is None or subscription.status not in BOOKABLE_STATUSES:
+            return None
+        return quota.lessons_remaining if quota.period_end is not None else None

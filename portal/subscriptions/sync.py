@@ -93,9 +93,7 @@ def on_status_change(subscription: Subscription, before: str | None) -> None:
         enqueue_after_commit(send_subscription_email, subscription.id, Mail.STARTED)
     if after in ENDED_STATUSES and before in LIVE_STATUSES:
         subscription.ended_at = subscription.ended_at or utcnow()
-        period = periods.current_period(subscription)
-        if period is not None:
-            periods.close_period(period)
+        periods.close_current_period(subscription)
         if before != S.INCOMPLETE:  # a subscription that never started did not end
             enqueue_after_commit(send_subscription_email, subscription.id, Mail.ENDED)
         db.session.flush()

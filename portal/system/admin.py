@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, url_for
 from flask_login import current_user
 
+from portal import emails
 from portal.accounts.decorators import admin_required
 from portal.audit.services import record
 from portal.celery import BEAT_SCHEDULE
 from portal.db import unit_of_work
 from portal.rendering import render_page
 from portal.system import status
+from portal.system.email_previews import PREVIEWS
 from portal.system.task_runs import describe_error
 
 bp = Blueprint("system_admin", __name__, url_prefix="/admin/system")
@@ -26,6 +28,7 @@ TASK_PAGES = {
     "send_missing_receipts": ("invoices_admin.index", {}),
     "verify_ledger": ("ledger_admin.index", {"check": "now"}),
     "prune_task_runs": ("system_admin.index", {}),
+    "beat_heartbeat": ("system_admin.index", {}),
 }
 
 
@@ -43,6 +46,7 @@ def index():
             "has_broker": bool(current_app.config.get("CELERY_BROKER_URL")),
             "webhooks": status.webhook_backlog(),
             "ledger_check": ledger_check,
+            "pulse": status.scheduler_pulse(),
             "drifts": status.drift_count(ledger_check),
         },
     )
@@ -72,3 +76,41 @@ def run_task(name: str):
         else:
             flash(f"{name} ran.", "success")
     return redirect(url_for("system_admin.index", _anchor=f"task-{name}"))
+
+
+@bp.get("/emails/")
+@admin_required
+def email_previews():
+    """Every message the portal sends, with made-up data: pick one to see both parts."""
+    return render_page("system/emails.html", {"previews": PREVIEWS, "current": None})
+
+
+@bp.get("/emails/<name>")
+@admin_required
+def email_preview(name: str):
+    preview = PREVIEWS.get(name) or abort(404)
+    message = _preview_message(preview)
+    g.frames_own_pages = True
+    return render_page(
+        "system/emails.html",
+        {"previews": PREVIEWS, "current": name, "preview": preview, "message": message},
+    )
+
+
+@bp.get("/emails/<name>/html")
+@admin_required
+def email_preview_html(name: str):
+    """The HTML part alone, framed by the preview page: no scripts, inline styles only."""
+    preview = PREVIEWS.get(name) or abort(404)
+    response = make_response(_preview_message(preview).html)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _preview_message(preview):
+    return emails.compose(
+        preview.template, subject=preview.subject, to=["preview@example.com"], **preview.context()
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 import sqlalchemy as sa
@@ -18,6 +18,10 @@ from portal.system.models import RunOutcome, TaskRun
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 LEDGER_CHECK_TASK = "verify_ledger"
+HEARTBEAT_TASK = "beat_heartbeat"
+# Beat's heartbeat runs every minute: silent this long means no scheduler is running.
+SCHEDULER_SILENT_AFTER = timedelta(minutes=3)
+PULSE_WINDOW = timedelta(minutes=10)
 # Celery's default queue: a Redis list of that name holds the messages not yet taken.
 DEFAULT_QUEUE = "celery"
 
@@ -38,6 +42,35 @@ def scheduled_tasks(now: datetime | None = None) -> list[ScheduledTask]:
         ScheduledTask(name, describe_schedule(schedule), next_run(schedule, now), last.get(name))
         for name, schedule in sorted(BEAT_SCHEDULE.items())
     ]
+
+
+@dataclass(frozen=True)
+class SchedulerPulse:
+    """What beat's heartbeat says: when it last ran, and how often lately."""
+
+    last_beat: datetime | None
+    beats_lately: int
+
+    @property
+    def state(self) -> str:
+        if self.last_beat is None:
+            return "never"
+        if utcnow() - self.last_beat > SCHEDULER_SILENT_AFTER:
+            return "silent"
+        # One a minute; clearly more means two beat processes, running every job twice.
+        minutes = PULSE_WINDOW.total_seconds() / 60
+        return "doubled" if self.beats_lately > minutes + 2 else "alive"
+
+
+def scheduler_pulse(now: datetime | None = None) -> SchedulerPulse:
+    now = now or utcnow()
+    last, lately = db.session.execute(
+        sa.select(
+            sa.func.max(TaskRun.started_at),
+            sa.func.count().filter(TaskRun.started_at >= now - PULSE_WINDOW),
+        ).where(TaskRun.task_name == HEARTBEAT_TASK)
+    ).one()
+    return SchedulerPulse(last, lately)
 
 
 def last_runs(names: list[str]) -> dict[str, TaskRun]:

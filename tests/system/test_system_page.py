@@ -161,3 +161,44 @@ def test_run_now_knows_only_scheduled_tasks_and_needs_the_csrf_token(app, login,
         refused = browser.client.post("/admin/system/tasks/verify_ledger/run")
     assert refused.status_code == 400
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TaskRun)) == 0
+
+
+def _beats(now, minutes_ago):
+    for minutes in minutes_ago:
+        db.session.add(
+            TaskRun(
+                task_name="beat_heartbeat",
+                started_at=now - timedelta(minutes=minutes),
+                outcome="succeeded",
+            )
+        )
+    db.session.commit()
+
+
+def test_the_scheduler_card_says_whether_one_beat_runs(app, login, admin):
+    from portal.system.status import scheduler_pulse
+
+    assert scheduler_pulse().state == "never"
+    assert "No heartbeat yet: start one beat process." in _page(app, login, admin)
+    now = utcnow()
+    _beats(now, [9, 8, 7, 6, 5])
+    assert scheduler_pulse().state == "silent"
+    assert "is beat running?" in _page(app, login, admin)
+    _beats(now, [4, 3, 2, 1, 0])
+    pulse = scheduler_pulse()
+    assert (pulse.state, pulse.beats_lately) == ("alive", 10)
+    _beats(now, [0.5, 1.5, 2.5, 3.5, 4.5])  # a second beat process
+    assert scheduler_pulse().state == "doubled"
+    assert "15 heartbeats in 10 minutes: run exactly one beat." in _page(app, login, admin)
+
+
+def test_heartbeats_are_kept_a_day(app):
+    from portal.system.tasks import prune_task_runs
+
+    now = utcnow()
+    _beats(now, [60 * 25, 60 * 23])
+    db.session.add(TaskRun(task_name="verify_ledger", started_at=now - timedelta(days=2)))
+    db.session.commit()
+    assert prune_task_runs.apply().get() == 1
+    left = db.session.scalars(sa.select(TaskRun.task_name).order_by(TaskRun.id)).all()
+    assert left.count("beat_heartbeat") == 1 and "verify_ledger" in left

@@ -16,6 +16,7 @@ from tests.subscriptions.stripe_support import card_holder, invoices, periods, s
 from tests.support.localstripe import THREE_D_SECURE
 from tests.webhooks.conftest import event_body, stored
 from tests.webhooks.test_localstripe_delivery import _handled, _wait_for, stripe_webhooks
+from tests.webhooks.test_webhook_races import _post_together
 
 pytestmark = pytest.mark.stripe
 # Fixtures shared with the subscription tests.
@@ -185,3 +186,39 @@ def test_a_subscription_of_somebody_else_is_not_applicable(deliver):
     event = stored("evt_notours")
     assert event.status == EventStatus.FAILED and "not started by the portal" in event.last_error
     assert event.retry_at is None
+
+
+@pytest.mark.postgres
+def test_one_renewal_reported_eight_times_at_once_counts_once(
+    postgres, live_server, secret, localstripe, stripe_plan, card_holder
+):
+    _, created = _subscribed(stripe_plan, card_holder)
+    renewal = _stripe_invoice(localstripe, created.subscription)
+    period = renewal["lines"]["data"][0]["period"]
+    month = period["end"] - period["start"]
+    renewal["id"] = "in_renewal_race"
+    renewal["lines"]["data"][0]["period"] = {"start": period["end"], "end": period["end"] + month}
+    events = [
+        event_body(type_, renewal) for type_ in ("invoice.paid", "invoice.payment_succeeded") * 4
+    ]
+    responses = _post_together(live_server, secret, events)
+    assert [r.status_code for r in responses] == [200] * 8
+    db.session.rollback()
+    statuses = db.session.scalars(sa.select(WebhookEvent.status)).all()
+    assert statuses.count(EventStatus.PROCESSED) == 8, statuses
+    renewed = [p for p in periods() if p.provider_invoice_id == "in_renewal_race"]
+    assert len(renewed) == 1 and renewed[0].amount_paid == 20000
+    assert len([i for i in invoices() if i.provider_invoice_id == "in_renewal_race"]) == 1
+
+
+def test_a_failed_intent_of_an_invoice_is_never_a_failure(deliver):
+    intent = {
+        "id": "pi_of_invoice",
+        "object": "payment_intent",
+        "status": "requires_payment_method",
+        "invoice": "in_someone",
+        "metadata": {},
+    }
+    deliver(event_body("payment_intent.payment_failed", intent, event_id="evt_pi_invoice"))
+    event = stored("evt_pi_invoice")
+    assert event.status == EventStatus.PROCESSED and "recorded" in event.result

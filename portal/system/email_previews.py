@@ -1,0 +1,184 @@
+"""Each e-mail with made-up data, for the admin's preview page.
+
+Every template pair under `templates/emails/` has an entry here (a test checks), built
+from objects that are never added to the session: previewing writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from portal.accounts.models import Role, User
+from portal.db import utcnow
+from portal.invoices.models import Invoice, InvoiceItem, InvoiceStatus
+from portal.ledger.checks import Drift
+from portal.money import format_money
+from portal.payouts.models import PayoutRequest, PayoutStatus
+from portal.rendering import portal_url
+from portal.subscriptions.models import Plan, Subscription
+
+
+@dataclass(frozen=True)
+class Preview:
+    template: str
+    title: str
+    subject: str
+    context: Callable[[], dict]
+
+
+def _student() -> User:
+    return User(email="ada@example.com", name="Ada Student", role=Role.STUDENT)
+
+
+def _tutor() -> User:
+    return User(email="grace@example.com", name="Grace Tutor", role=Role.TUTOR)
+
+
+def _receipt() -> dict:
+    now = utcnow()
+    invoice = Invoice(
+        number=f"INV-{now.year}-000042",
+        status=InvoiceStatus.PAID,
+        currency="usd",
+        subtotal=4500,
+        total=4500,
+        paid_at=now,
+        user=_student(),
+        items=[
+            InvoiceItem(
+                description="Lesson with Grace Tutor, 60 min",
+                quantity=1,
+                unit_price=4500,
+                total=4500,
+            )
+        ],
+    )
+    return {
+        "invoice": invoice,
+        "invoice_url": portal_url("invoices.index"),
+        "pdf_url": portal_url("invoices.index"),
+    }
+
+
+def _payout(status: str) -> Callable[[], dict]:
+    def context() -> dict:
+        payout = PayoutRequest(
+            amount=12050,
+            currency="usd",
+            status=status,
+            payout_method="bank_transfer",
+            destination="IBAN •••• 3000",
+            bank_reference="BNK-2026-7731" if status == PayoutStatus.COMPLETED else None,
+            failure_reason="The bank returned the transfer: account closed."
+            if status == PayoutStatus.FAILED
+            else None,
+            processed_at=utcnow() - timedelta(minutes=5),
+            tutor=_tutor(),
+        )
+        return {
+            "payout": payout,
+            "amount": format_money(payout.amount, payout.currency),
+            "payouts_url": portal_url("payouts.index"),
+        }
+
+    return context
+
+
+def _destination_changed() -> dict:
+    return {
+        "tutor": _tutor(),
+        "changed": ["IBAN", "account holder"],
+        "bank": "IBAN •••• 3000 (Grace Tutor)",
+        "stripe": None,
+        "settings_url": portal_url("payouts.settings"),
+    }
+
+
+def _ledger_drift() -> dict:
+    return {
+        "drifts": [
+            Drift("entry_balances", "entry 1042 sums to 1 instead of 0"),
+            Drift("wallet_matches_ledger", "tutor 7: wallet 10 000, ledger 9 990"),
+        ],
+        "ledger_url": portal_url("ledger_admin.index"),
+    }
+
+
+def _subscription(**values) -> Callable[[], dict]:
+    def context() -> dict:
+        now = utcnow()
+        plan = Plan(
+            name="Four a month", price=16000, currency="usd", interval="month",
+            lessons_per_month=4,
+        )  # fmt: skip
+        subscription = Subscription(
+            plan=plan,
+            student=_student(),
+            current_period_start=now,
+            current_period_end=now + timedelta(days=30),
+            **({"status": "active"} | values),
+        )
+        return {
+            "subscription": subscription,
+            "plan": plan,
+            "student": subscription.student,
+            "subscription_url": portal_url("subscriptions.mine"),
+        }
+
+    return context
+
+
+# A template with several states has one preview per state.
+PREVIEWS: dict[str, Preview] = {
+    "receipt": Preview("receipt", "Payment receipt", "Your receipt from M4SH: INV-…", _receipt),
+    "payout_sent": Preview(
+        "payout_status",
+        "Payout sent",
+        "Your payout of $120.50 is on its way",
+        _payout(PayoutStatus.COMPLETED),
+    ),
+    "payout_failed": Preview(
+        "payout_status",
+        "Payout failed",
+        "Your payout of $120.50 could not be made",
+        _payout(PayoutStatus.FAILED),
+    ),
+    "destination_changed": Preview(
+        "destination_changed",
+        "Payout details changed",
+        "Your payout details were changed",
+        _destination_changed,
+    ),
+    "subscription_started": Preview(
+        "subscription_started",
+        "Subscription started",
+        "Your Four a month subscription has started",
+        _subscription(),
+    ),
+    "subscription_payment_failed": Preview(
+        "subscription_payment_failed",
+        "Subscription payment failed",
+        "Your Four a month payment did not go through",
+        _subscription(status="past_due"),
+    ),
+    "subscription_trial_ending": Preview(
+        "subscription_trial_ending",
+        "Subscription trial ends in 3 days",
+        "Your Four a month trial ends in 3 days",
+        _subscription(status="trialing", trial_end=utcnow() + timedelta(days=3)),
+    ),
+    "subscription_ended": Preview(
+        "subscription_ended",
+        "Subscription ended",
+        "Your Four a month subscription has ended",
+        _subscription(status="expired", ended_at=utcnow()),
+    ),
+    "ledger_drift": Preview(
+        "ledger_drift",
+        "Ledger check found drifts",
+        "Ledger check: 2 drift(s) found",
+        _ledger_drift,
+    ),
+}
