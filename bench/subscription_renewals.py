@@ -39,6 +39,8 @@ import sqlalchemy as sa
 from bench import ledger_writes
 
 RENEWALS_DB = "m4sh_bench_renewals"
+# The baseline's own database, so a run of bench.ledger_writes elsewhere is left alone.
+BASELINE_DB = "m4sh_bench_renewals_baseline"
 PRICE = 20000
 LESSONS = 4
 PERIOD = timedelta(days=30)
@@ -255,8 +257,8 @@ def main() -> None:
     parser.add_argument("--tutors", type=int, default=64)
     args = parser.parse_args()
 
-    ledger_url = f"{ledger_writes._sa_url(args.server)}/{ledger_writes.LEDGER_DB}"
-    ledger_writes.recreate_database(args.server, ledger_writes.LEDGER_DB)
+    ledger_url = f"{ledger_writes._sa_url(args.server)}/{BASELINE_DB}"
+    ledger_writes.recreate_database(args.server, BASELINE_DB)
     tutor_ids = ledger_writes.prepare_ledger(ledger_url, args.tutors)
     print(f"bare ledger posting: {args.workers} workers, {args.seconds} s …", flush=True)
     posted = ledger_writes.run_ledger(ledger_url, tutor_ids, args.seconds, args.workers)
