@@ -1,4 +1,5 @@
-"""Demo data: an admin, two tutors, two students, a few lessons and two plans. Idempotent."""
+"""Demo data: an admin, two tutors, two students, a few lessons, invoices and two plans.
+Idempotent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.bookings.services import lesson_price
 from portal.db import utcnow
 from portal.extensions import db
+from portal.invoices.demo import load_invoice_demo
 from portal.payouts.demo import load_payout_demo
 from portal.subscriptions.models import Plan
 from portal.subscriptions.plans import create_plan
@@ -61,6 +63,7 @@ def load_demo() -> list[User]:
             )
         db.session.flush()
     load_payout_demo(tutor, by_email["student2@m4sh.app"])
+    load_invoice_demo(student)
     return users
 
 

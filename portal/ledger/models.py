@@ -13,6 +13,7 @@ accounts, created on first use:
 - ``subscriptions_unearned``: subscription invoices paid and not yet earned (a
   liability: lessons still owed to the student),
 - ``subscription_revenue``: what a subscription period left over when it ended.
+- ``invoice_revenue``: what students paid on invoices an admin issued (no tutor share).
 
 Each tutor has three accounts, opened with their wallet: ``tutor:<id>:pending`` (earned,
 not yet released), ``tutor:<id>:available`` (may be paid out; negative = a debt) and
@@ -87,6 +88,7 @@ class PlatformAccount(enum.StrEnum):
     ADJUSTMENTS = "adjustments"
     SUBSCRIPTIONS_UNEARNED = "subscriptions_unearned"
     SUBSCRIPTION_REVENUE = "subscription_revenue"
+    INVOICE_REVENUE = "invoice_revenue"
 
 
 PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
@@ -100,6 +102,8 @@ PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
         AccountType.LIABILITY,
     ),
     PlatformAccount.SUBSCRIPTION_REVENUE: ("Subscription revenue", AccountType.REVENUE),
+    # Invoices an admin issued and their students paid: the platform's own, no tutor share.
+    PlatformAccount.INVOICE_REVENUE: ("Revenue from manual invoices", AccountType.REVENUE),
 }
 
 
@@ -128,6 +132,9 @@ class EntryKind(enum.StrEnum):
     PAYOUT_RESERVED = "payout_reserved"
     PAYOUT_RETURNED = "payout_returned"
     PAYOUT_COMPLETED = "payout_completed"
+    INVOICE_PAID = "invoice_paid"
+    INVOICE_REFUND = "invoice_refund"
+    INVOICE_REFUND_REVERSED = "invoice_refund_reversed"
 
 
 EARNING_KINDS = (EntryKind.LESSON_EARNING, EntryKind.SUBSCRIPTION_EARNING)
