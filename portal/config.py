@@ -63,6 +63,8 @@ class Config:
         self.STRIPE_WEBHOOK_MAX_BYTES = _int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024)
         # sync_payment_status asks Stripe about payments still pending after this long.
         self.PAYMENT_SYNC_AFTER_MINUTES = _int("PAYMENT_SYNC_AFTER_MINUTES", 30)
+        # A subscription past due this many days after its renewal date is ended (expired).
+        self.SUBSCRIPTION_GRACE_DAYS = _int("SUBSCRIPTION_GRACE_DAYS", 14)
         # cleanup_expired_payment_intents cancels, at Stripe and here, payment attempts
         # still pending this long after they were made.
         self.PAYMENT_INTENT_EXPIRY_HOURS = _int("PAYMENT_INTENT_EXPIRY_HOURS", 24)

@@ -7,6 +7,7 @@ from portal.accounts.decorators import login_required, roles_required, student_r
 from portal.accounts.models import Role, User
 from portal.accounts.services import list_tutors
 from portal.bookings import services
+from portal.bookings.covers import covered_lessons_left
 from portal.bookings.forms import BookingForm
 from portal.bookings.models import Booking, BookingStatus
 from portal.dates import NoSuchLocalTime, from_local
@@ -37,7 +38,13 @@ def book(tutor_id: int):
     form = BookingForm()
     # The time is entered on the student's clock, in the zone of their profile.
     form.time.label.text = f"Start time ({current_user.time_zone})"
+    covered_left = covered_lessons_left(current_user)
+    if covered_left is not None:
+        form.use_subscription.label.text = (
+            f"Use my subscription ({covered_left} lesson{'s' if covered_left != 1 else ''} left)"
+        )
     if form.validate_on_submit():
+        covered = bool(form.use_subscription.data)
         try:
             starts_at = from_local(form.date.data, form.time.data, current_user.time_zone)
             with unit_of_work():
@@ -47,6 +54,7 @@ def book(tutor_id: int):
                     starts_at,
                     int(form.duration_minutes.data),
                     currency=current_app.config["PLATFORM_CURRENCY"],
+                    use_subscription=covered,
                 )
         except NoSuchLocalTime as exc:
             form.time.errors = [f"{exc}: the clocks go forward then. Choose another time."]
@@ -56,12 +64,20 @@ def book(tutor_id: int):
                 fields["time"] = fields.pop("starts_at")
             apply_field_errors(form, fields, exc.message)
         else:
-            flash(f"Lesson with {tutor.name} booked. Pay for it to confirm your place.", "success")
+            if covered:
+                flash(f"Lesson with {tutor.name} booked from your subscription.", "success")
+            else:
+                flash(
+                    f"Lesson with {tutor.name} booked. Pay for it to confirm your place.",
+                    "success",
+                )
             return redirect(url_for("bookings.my_lessons"))
     prices = {m: services.lesson_price(tutor.hourly_rate, m) for m in services.ALLOWED_DURATIONS}
     status = 422 if form.errors or form.form_errors else 200
     return render_page(
-        "bookings/book.html", {"form": form, "tutor": tutor, "prices": prices}, http_status=status
+        "bookings/book.html",
+        {"form": form, "tutor": tutor, "prices": prices, "covered_left": covered_left},
+        http_status=status,
     )
 
 
