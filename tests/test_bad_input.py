@@ -15,6 +15,8 @@ HUGE = 2**70
         ("post", "/api/v1/payments/intent/", {"booking_id": HUGE}),
         ("post", "/api/v1/bookings/", {"duration_minutes": "²"}),
         ("post", "/api/v1/bookings/", {"tutor_id": HUGE}),
+        ("post", "/api/v1/bookings/", {"use_subscription": "²"}),
+        ("post", "/api/v1/bookings/", {"use_subscription": 1}),
         ("get", "/api/v1/bookings/99999999999999999999999/", None),
         ("delete", "/api/v1/payments/methods/1180591620717411303424/", None),
         ("get", "/api/v1/payments/?page=99999999999999999999", None),

@@ -91,6 +91,19 @@ def subscribers_by_plan() -> dict[int, int]:
     return dict(rows)
 
 
+def last_ended_subscription(student) -> Subscription | None:
+    """The student's most recently ended subscription, for "my subscription" without one."""
+    return db.session.scalar(
+        sa.select(Subscription)
+        .where(
+            Subscription.student_id == student.id,
+            Subscription.status.in_((SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED)),
+        )
+        .order_by(Subscription.ended_at.desc().nulls_last(), Subscription.id.desc())
+        .limit(1)
+    )
+
+
 def periods_of(subscription: Subscription) -> list[SubscriptionPeriod]:
     return list(
         db.session.scalars(

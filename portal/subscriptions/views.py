@@ -21,16 +21,18 @@ from portal.bookings.forms import EmptyForm
 from portal.bookings.services import lesson_price
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
+from portal.input import int_filter
 from portal.payments import cards
 from portal.payments.views import stripe_settings
 from portal.rendering import render_page
-from portal.subscriptions import plans, services
+from portal.subscriptions import plans, reports, services
 from portal.subscriptions.forms import ChangePlanForm, SubscribeForm
 from portal.subscriptions.models import BOOKABLE_STATUSES, Plan, SubscriptionStatus
 
 bp = Blueprint("subscriptions", __name__)
 
 SINGLE_LESSON_MINUTES = 60
+MAX_WAITS = 10
 
 
 @bp.get("/plans")
@@ -177,12 +179,8 @@ def checkout(slug: str):
 @bp.get("/subscription/checkout-return")
 @student_required
 def checkout_return():
-    flash(
-        "Checkout is finished. Your subscription shows here as soon as Stripe confirms it, "
-        "usually within seconds.",
-        "success",
-    )
-    return redirect(url_for(".mine"))
+    flash("Checkout is finished.", "success")
+    return redirect(url_for(".mine", waiting=1))
 
 
 # My subscription
@@ -193,7 +191,18 @@ def checkout_return():
 def mine():
     subscription = services.current_subscription(current_user)
     if subscription is None:
-        return render_page("subscriptions/none.html", {"plans": plans.get_plans()})
+        # After Checkout the subscription arrives by webhook: the page looks again every
+        # few seconds, up to MAX_WAITS times.
+        waiting = int_filter(request.args, "waiting", minimum=1, maximum=MAX_WAITS + 1)
+        return render_page(
+            "subscriptions/none.html",
+            {
+                "plans": plans.get_plans(),
+                "ended": reports.last_ended_subscription(current_user),
+                "waiting": waiting,
+                "max_waits": MAX_WAITS,
+            },
+        )
     return _mine_page(subscription)
 
 

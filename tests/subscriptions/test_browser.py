@@ -183,3 +183,15 @@ def test_an_upgrade_asks_before_it_charges(page, sign_in, student, localstripe):
     assert page.url.endswith("/plans")
     [sub] = subscriptions()
     assert sub.plan_id == four.id
+
+
+def test_after_checkout_the_page_looks_again_until_the_webhook_came(
+    page, sign_in, student, localstripe
+):
+    plan = make_plan("lessons-4", price=16000, lessons=4, name="Four lessons")
+    sign_in(page, student)
+    page.goto("/subscription/checkout-return")
+    page.get_by_text("Stripe is confirming your subscription.").wait_for()
+    make_subscription(student, plan)  # what the webhook writes
+    page.get_by_role("heading", name="Four lessons").wait_for()
+    assert "waiting=" in page.url

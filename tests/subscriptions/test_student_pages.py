@@ -50,9 +50,15 @@ def test_the_plans_page_without_plans_points_to_single_lessons(login, student):
 
 
 def test_no_subscription_yet(login, student):
-    make_plan()
+    plan = make_plan()
     page = login(student).get("/subscription").get_data(as_text=True)
     assert "You have no subscription." in page and "from $200.00 a month" in page
+    assert "ended" not in page
+    ended = make_subscription(student, plan, "canceled")
+    ended.ended_at = ended.current_period_start
+    db.session.commit()
+    page = login(student).get("/subscription").get_data(as_text=True)
+    assert f"ended on {ended.ended_at:%d %B %Y}" in page and "You have no subscription." in page
 
 
 def test_unknown_and_archived_plans_cannot_be_taken(login, student):
@@ -325,8 +331,14 @@ def test_subscribing_with_stripe_checkout(login, student, stripe_replay):
     assert sent.form["cancel_url"].endswith("/plans?checkout=cancelled")
     assert subscriptions() == []  # written when Stripe reports it
     back = browser.get("/subscription/checkout-return")
-    assert back.status_code == 302 and back.headers["Location"] == "/subscription"
-    assert "Checkout is finished." in browser.get("/subscription").get_data(as_text=True)
+    assert back.status_code == 302 and back.headers["Location"] == "/subscription?waiting=1"
+    waiting = browser.get("/subscription?waiting=1").get_data(as_text=True)
+    assert "Checkout is finished." in waiting and "Stripe is confirming" in waiting
+    assert 'content="3;url=/subscription?waiting=2"' in waiting
+    gave_up = browser.get("/subscription?waiting=11").get_data(as_text=True)
+    assert "has not confirmed your subscription yet" in gave_up and "refresh" not in gave_up
+    assert browser.get("/subscription?waiting=12").status_code == 400
+    assert browser.get("/subscription?waiting=x").status_code == 400
     closed = browser.get("/plans?checkout=cancelled").get_data(as_text=True)
     assert "Checkout was closed and nothing was charged." in closed
 
