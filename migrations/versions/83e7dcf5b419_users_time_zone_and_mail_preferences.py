@@ -1,7 +1,7 @@
 """users: time zone and mail preferences; a tutor always has an hourly rate
 
 Revision ID: 83e7dcf5b419
-Revises: 4c61b28c9fb7
+Revises: 70d38daf8fb1
 Create Date: 2026-12-03 03:27:04.071335
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '83e7dcf5b419'
-down_revision = '4c61b28c9fb7'
+down_revision = '70d38daf8fb1'
 branch_labels = None
 depends_on = None
 
