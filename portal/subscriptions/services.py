@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import Role, User
-from portal.errors import Conflict, Forbidden, NotFound, ValidationError
+from portal.errors import Conflict, Forbidden, GatewayError, NotFound, ValidationError
 from portal.extensions import db
 from portal.payments.cards import own_payment_method, payment_methods_of
 from portal.payments.customers import ensure_customer
@@ -161,6 +161,14 @@ def _first_payment_step(obj: dict) -> str | None:
         return None
     provider = get_provider()
     latest = obj.get("latest_invoice")
+    if not latest:
+        # Stripe bills a subscription's first invoice as it makes it; one without any
+        # (localstripe does this for trials) cannot be paid or told apart from a decline.
+        provider.cancel_subscription_now(obj["id"])
+        raise GatewayError(
+            "Stripe did not bill the subscription's first payment; nothing was charged. "
+            "Please try again in a minute."
+        )
     invoice = latest if isinstance(latest, dict) else provider.retrieve_invoice(latest)
     intent = provider.invoice_payment_intent(invoice)
     if intent is not None and intent.needs_action:

@@ -131,3 +131,24 @@ def test_somebody_elses_card_is_not_found(localstripe, stripe_plan, card_holder)
         services.create_subscription(card_holder(), plan, payment_method_id=card_id)
     db.session.rollback()
     assert subscriptions() == []
+
+
+def test_a_first_invoice_stripe_did_not_bill_is_a_clear_502_and_nothing_stays_live(
+    localstripe, stripe_plan, card_holder
+):
+    # localstripe leaves a trial's subscription incomplete with no invoice at all: the
+    # answer says what happened, and nothing is left live here or at Stripe.
+    from portal.errors import GatewayError
+
+    plan = stripe_plan(slug="trial-4", trial_days=7)
+    student = card_holder()
+    with pytest.raises(GatewayError) as refused:
+        services.create_subscription(student, plan)
+    assert "nothing was charged" in refused.value.message
+    db.session.rollback()
+    assert subscriptions() == []
+    live = [
+        s for s in stripe_subscriptions(localstripe, student.stripe_customer_id)
+        if s["status"] not in ("canceled", "incomplete_expired")
+    ]  # fmt: skip
+    assert live == []
