@@ -30,6 +30,7 @@ from portal.extensions import db
 from portal.instruments import REQUEST_LATENCY, TASK_DURATION, TASK_FAILURES, TASK_RUNS
 from portal.payouts.models import OPEN_STATUSES, PayoutRequest
 from portal.security import own_authorization
+from portal.subscriptions.models import Subscription, SubscriptionStatus
 from portal.system import status
 
 bp = Blueprint("metrics", __name__)
@@ -109,8 +110,23 @@ class DatabaseCollector:
             amount.add_metric([str(state)], int(row.amount) if row else 0)
         yield count
         yield amount
+        yield _subscription_metrics()
         yield from _scheduled_task_metrics()
         yield from _ledger_check_metrics()
+
+
+def _subscription_metrics() -> GaugeMetricFamily:
+    by_status = GaugeMetricFamily(
+        "portal_subscriptions", "Subscriptions, by status.", labels=["status"]
+    )
+    counts = dict(
+        db.session.execute(
+            sa.select(Subscription.status, sa.func.count()).group_by(Subscription.status)
+        ).all()
+    )
+    for state in SubscriptionStatus:
+        by_status.add_metric([str(state)], counts.get(state, 0))
+    return by_status
 
 
 def _scheduled_task_metrics():

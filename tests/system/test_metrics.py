@@ -165,3 +165,22 @@ def test_webhook_events_by_type_and_outcome(scrape):
     db.session.commit()
     assert run_event(event.id).status == "ignored"
     assert ignored() == before + 1
+
+
+def test_subscriptions_by_status(app, scrape):
+    from portal.subscriptions.models import Plan, Subscription
+    from tests import factories
+
+    samples = scrape()
+    assert _value(samples, "portal_subscriptions", status="active") == 0
+    plan = Plan(slug="m4", name="Four", price=16000, currency="usd", lessons_per_month=4)
+    db.session.add(plan)
+    for state in ("active", "active", "past_due", "canceled"):
+        student = factories.UserFactory(role="student")
+        db.session.add(Subscription(student=student, plan=plan, status=state))
+    db.session.commit()
+    samples = scrape()
+    assert _value(samples, "portal_subscriptions", status="active") == 2
+    assert _value(samples, "portal_subscriptions", status="past_due") == 1
+    assert _value(samples, "portal_subscriptions", status="canceled") == 1
+    assert _value(samples, "portal_subscriptions", status="trialing") == 0
