@@ -139,6 +139,8 @@ BLUEPRINT_MODULES = (
     "portal.audit.admin",
     "portal.wallets.views",
     "portal.wallets.api",
+    "portal.wallets.admin",
+    "portal.wallets.admin_api",
     "portal.books.admin",
     "portal.system.health",
     "portal.system.admin",

@@ -249,7 +249,7 @@ def count_queries(app):
     return _count
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -299,9 +299,22 @@ def sign_in():
 
 
 def screenshot(page, name: str) -> None:
-    """Keep a screenshot of what the user saw, under test-artifacts/."""
+    """Keep a screenshot of what the user saw, under tests/artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+LAPTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def look(page, name: str) -> None:
+    """Screenshots of the page as it is now on a laptop and on a phone
+    (`name-1280.png`, `name-390.png`); the page is left at laptop width."""
+    for size in (LAPTOP, PHONE):
+        page.set_viewport_size(size)
+        screenshot(page, f"{name}-{size['width']}")
+    page.set_viewport_size(LAPTOP)
 
 
 class _Inbox:
