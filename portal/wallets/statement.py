@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.money import format_major_plain
 from portal.validation import parse_day
 from portal.wallets.analytics import day_start
-from portal.wallets.models import TRANSACTION_TYPES, WalletTransaction
+from portal.wallets.models import TRANSACTION_TYPES, TransactionType, WalletTransaction
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,10 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                 t.created_at,
                 t.type,
                 t.description,
-                t.amount,
+                # A payout is one debit: its arrival only leaves in flight (its own column).
+                sa.case((t.type == TransactionType.PAYOUT_COMPLETED, 0), else_=t.amount).label(
+                    "amount"
+                ),
                 t.available_change,
                 t.pending_change,
                 t.in_flight_change,
