@@ -12,6 +12,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.extensions import db
 from portal.input import choice_filter
 from portal.pagination import Page
+from portal.payments.lookups import paid_payments_by_lesson
 from portal.rendering import render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -42,6 +43,9 @@ def lessons():
     if status:
         query = query.where(Booking.status == status)
     page = Page.of(query, request.args.get("page"), per_page=50)
+    paid = paid_payments_by_lesson(b.id for b in page.items)
     return render_page(
-        "admin/lessons.html", {"page": page, "status": status}, fragments={"lessons": "lessons"}
+        "admin/lessons.html",
+        {"page": page, "status": status, "paid": paid},
+        fragments={"lessons": "lessons"},
     )
