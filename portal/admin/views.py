@@ -18,17 +18,21 @@ from portal.rendering import render_page
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _lessons_by_status() -> dict[str, int]:
+    return dict(
+        db.session.execute(
+            sa.select(Booking.status, sa.func.count()).group_by(Booking.status)
+        ).all()
+    )
+
+
 @bp.get("/")
 @admin_required
 def index():
     users_by_role = dict(
         db.session.execute(sa.select(User.role, sa.func.count()).group_by(User.role)).all()
     )
-    bookings_by_status = dict(
-        db.session.execute(
-            sa.select(Booking.status, sa.func.count()).group_by(Booking.status)
-        ).all()
-    )
+    bookings_by_status = _lessons_by_status()
     return render_page(
         "admin/index.html",
         {"users_by_role": users_by_role, "bookings_by_status": bookings_by_status},
@@ -44,8 +48,15 @@ def lessons():
         query = query.where(Booking.status == status)
     page = Page.of(query, request.args.get("page"), per_page=50)
     paid = paid_payments_by_lesson(b.id for b in page.items)
+    counts = _lessons_by_status()
     return render_page(
         "admin/lessons.html",
-        {"page": page, "status": status, "paid": paid},
+        {
+            "page": page,
+            "status": status,
+            "paid": paid,
+            "counts": counts,
+            "tabs": [s.value for s in BookingStatus],
+        },
         fragments={"lessons": "lessons"},
     )
