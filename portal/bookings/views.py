@@ -64,8 +64,11 @@ def book(tutor_id: int):
 
 
 LESSON_FILTERS = {
-    "upcoming": lambda q: q.where(
-        Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED])
+    # What comes next first: the soonest upcoming lesson at the top.
+    "upcoming": lambda q: (
+        q.where(Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED]))
+        .order_by(None)
+        .order_by(Booking.starts_at.asc(), Booking.id.asc())
     ),
     "completed": lambda q: q.where(Booking.status == BookingStatus.COMPLETED),
     "cancelled": lambda q: q.where(Booking.status == BookingStatus.CANCELLED),
