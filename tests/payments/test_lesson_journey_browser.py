@@ -50,3 +50,24 @@ def test_pay_opens_that_lessons_payment_and_3ds_stands_alone(
     db.session.expire_all()
     payment = db.session.query(Payment).one()
     assert payment.booking_id == lesson.id and payment.status == PaymentStatus.SUCCEEDED
+
+
+def test_the_readme_card_typed_with_spaces_pays(page, sign_in, student, tutor, localstripe):
+    BookingFactory(student=student, tutor=tutor)
+    sign_in(page, student)
+    page.get_by_role("button", name="Pay $45.00").click()
+    page.wait_for_url("**/billing/payments/*")
+    hint = page.locator("[data-test-card]")
+    assert "4242 4242 4242 4242" in hint.inner_text()
+    card = page.locator("#card-element")
+    number = card.locator("input[placeholder=number]")
+    number.click()
+    number.press_sequentially("4242 4242 4242 4242", delay=10)  # as a person types it
+    for field, value in (("exp_month", "12"), ("exp_year", "34"), ("cvc", "123")):
+        card.locator(f"input[placeholder={field}]").fill(value)
+    assert number.input_value() == "4242424242424242"
+    look(page, "student-pay-test-card")
+    page.get_by_role("button", name="Pay $45.00").click()
+    page.locator("[data-payment-state=succeeded]").wait_for()
+    db.session.expire_all()
+    assert db.session.query(Payment).one().card_last4 == "4242"
