@@ -23,6 +23,7 @@ from portal.wallets.forms import AdjustmentForm
 from portal.wallets.models import TutorWallet, WalletTransaction
 from portal.wallets.statement import StatementFilters, statement_page
 from portal.wallets.summary import get_wallet_summary
+from portal.wallets.views import line_refs
 
 bp = Blueprint("wallets_admin", __name__, url_prefix="/admin/wallets")
 
@@ -87,7 +88,13 @@ def _wallet_page(tutor: User, form: AdjustmentForm, status: int = 200):
     page = statement_page(summary.wallet_id, StatementFilters(), per_page=RECENT_LINES)
     return render_page(
         "wallets/admin_wallet.html",
-        {"tutor": tutor, "summary": summary, "lines": page.lines, "form": form},
+        {
+            "tutor": tutor,
+            "summary": summary,
+            "lines": page.lines,
+            "form": form,
+            **line_refs(page.lines),
+        },
         http_status=status,
     )
 
