@@ -19,6 +19,7 @@ from portal.forms import apply_field_errors
 from portal.payouts import admin_queue, services
 from portal.payouts.forms import CompleteForm, FailForm
 from portal.payouts.models import PayoutMethod, PayoutStatus
+from portal.payouts.nav import badge
 from portal.providers import uses_localstripe
 from portal.providers.base import ProviderUnavailable
 from portal.rendering import htmx_target, render_page
@@ -81,7 +82,20 @@ def _row_response(payout, *, error: str | None = None, complete_form=None, statu
         row_error=error,
         allowed_actions=services.allowed_actions,
     )
-    return html, status, {"HX-Trigger": "payouts-changed"}
+    return html + _fresh_figures(payout), status, {"HX-Trigger": "payouts-changed"}
+
+
+def _fresh_figures(payout) -> str:
+    """Out-of-band swaps of what the action changed around the row: the nav badge, the
+    number waiting, and what the tutor is owed on their other open rows."""
+    filters = _filters()
+    parts = [badge(admin_queue.pending_count(), oob=True)]
+    parts.append(render_block(QUEUE, "waiting", counts=admin_queue.status_counts(filters),
+                              oob=True))  # fmt: skip
+    for row in admin_queue.open_rows_of_tutor(payout.tutor_id):
+        if row.payout.id != payout.id:
+            parts.append(render_block(QUEUE, "owed", row=row, payout=row.payout, oob=True))
+    return "".join(str(part) for part in parts)
 
 
 def _act(payout_id, action: str, call, *, form=None):

@@ -120,9 +120,22 @@ def cancel(payout_id):
         payout = services.get_payout_for(current_user, payout_id)
         return render_block(INDEX, "row", payout=payout, error=exc.message), 422
     if in_place:
-        return render_block(INDEX, "row", payout=payout)
+        return render_block(INDEX, "row", payout=payout) + _fresh_balances()
     flash("Payout cancelled; the money is back in your available balance.", "info")
     return redirect(url_for("payouts.index"))
+
+
+def _fresh_balances() -> str:
+    """Out-of-band swaps of the balance cards and the "available now" line, which the
+    cancelled payout's money has just changed."""
+    context = {
+        "summary": get_wallet_summary(current_user.id),
+        "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
+        "oob": True,
+    }
+    return render_block(INDEX, "balances", **context) + render_block(
+        INDEX, "amount_help", **context
+    )
 
 
 # --- settings -------------------------------------------------------------------------
