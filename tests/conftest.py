@@ -25,7 +25,7 @@ from portal.extensions import db as _db
 from portal.extensions import mail
 from portal.payments import confirmation, intents
 from tests import factories
-from tests.support.browser import LiveServer, launch_chromium
+from tests.support.browser import LiveServer, axe_violations, launch_chromium
 from tests.support.localstripe import VISA, LocalStripe
 from tests.support.servers import free_port
 from tests.support.tiers import database_url, unavailable
@@ -310,10 +310,13 @@ PHONE = {"width": 390, "height": 844}
 
 def look(page, name: str) -> None:
     """Screenshots of the page as it is now on a laptop and on a phone
-    (`name-1280.png`, `name-390.png`); the page is left at laptop width."""
+    (`name-1280.png`, `name-390.png`), each checked by axe-core: no serious or critical
+    violation. The page is left at laptop width."""
     for size in (LAPTOP, PHONE):
         page.set_viewport_size(size)
         screenshot(page, f"{name}-{size['width']}")
+        violations = axe_violations(page)
+        assert violations == [], (name, size["width"], violations)
     page.set_viewport_size(LAPTOP)
 
 

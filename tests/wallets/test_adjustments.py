@@ -144,6 +144,7 @@ def test_admin_credits_a_wallet_and_the_tutor_reads_the_reason(
     sign_in(page, admin)
     page.get_by_role("link", name="Ledger").click()
     page.get_by_role("link", name="Each tutor's wallet").click()
+    page.wait_for_url("**/admin/wallets")
     page.get_by_role("link", name=earning_tutor.name).click()
     page.get_by_role("heading", name=f"{earning_tutor.name}'s wallet").wait_for()
     page.get_by_label("Amount").fill("12.50")
