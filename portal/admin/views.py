@@ -4,16 +4,18 @@ pages live in its `admin.py`."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import User
+from portal.admin import overview
 from portal.bookings.models import Booking, BookingStatus
 from portal.extensions import db
 from portal.input import choice_filter
 from portal.pagination import Page
 from portal.payments.lookups import paid_payments_by_lesson
 from portal.rendering import render_page
+from portal.wallets.charts import bar_chart
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,9 +35,21 @@ def index():
         db.session.execute(sa.select(User.role, sa.func.count()).group_by(User.role)).all()
     )
     bookings_by_status = _lessons_by_status()
+    period = choice_filter(request.args, "period", overview.PERIODS, default="30d")
+    query = (request.args.get("q") or "").strip()[:120]
+    figures = overview.overview(period)
+    chart = bar_chart(figures.points, current_app.config["PLATFORM_CURRENCY"])
     return render_page(
         "admin/index.html",
-        {"users_by_role": users_by_role, "bookings_by_status": bookings_by_status},
+        {
+            "users_by_role": users_by_role,
+            "bookings_by_status": bookings_by_status,
+            "o": figures,
+            "chart": chart,
+            "periods": overview.PERIOD_LABELS,
+            "q": query,
+            "found": overview.search(query) if query else None,
+        },
     )
 
 
