@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from portal.accounts.models import User
+from portal.bookings.models import Booking
 from portal.db import UTCDateTime, utcnow
 from portal.extensions import db
 from portal.ledger.models import BigId, LedgerEntry
@@ -135,6 +136,7 @@ class WalletTransaction(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     entry: so.Mapped[LedgerEntry] = so.relationship()
+    booking: so.Mapped[Booking | None] = so.relationship()
 
     __table_args__ = (
         sa.Index("ix_wallet_transactions_wallet_id_id", "wallet_id", "id"),
