@@ -11,7 +11,6 @@ from flask_login import current_user
 
 from portal.accounts.decorators import admin_required
 from portal.accounts.models import Role, User
-from portal.audit.services import record
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
 from portal.forms import apply_field_errors
@@ -21,6 +20,7 @@ from portal.rendering import render_page
 from portal.wallets.adjustments import adjust_wallet
 from portal.wallets.forms import AdjustmentForm
 from portal.wallets.models import TutorWallet, WalletTransaction
+from portal.wallets.signals import wallet_adjusted
 from portal.wallets.statement import StatementFilters, statement_page
 from portal.wallets.summary import get_wallet_summary
 from portal.wallets.views import line_refs
@@ -33,8 +33,8 @@ RECENT_LINES = 25
 def make_adjustment(
     actor: User, tutor_id: int, amount: int, reason: str, request_key: str | None
 ) -> WalletTransaction:
-    """Credit (amount > 0) or debit (amount < 0) the tutor's available balance and append
-    the audit row; the same request key twice is one adjustment and one audit row."""
+    """Credit (amount > 0) or debit (amount < 0) the tutor's available balance and tell the
+    audit log; the same request key twice is one adjustment and one audit row."""
     key = f"adjustment:{tutor_id}:{request_key or uuid.uuid4().hex}"
     repeated = db.session.scalar(
         sa.select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)
@@ -43,18 +43,7 @@ def make_adjustment(
         tutor_id=tutor_id, amount=amount, reason=reason, idempotency_key=key, actor_id=actor.id
     )
     if repeated is None:
-        record(
-            "wallet.credited" if amount > 0 else "wallet.debited",
-            object_type="wallet",
-            object_id=tutor_id,
-            actor_id=actor.id,
-            before={"available": line.available_after - line.available_change},
-            after={
-                "amount": line.amount,
-                "reason": line.description,
-                "available": line.available_after,
-            },
-        )
+        wallet_adjusted.send(line, tutor_id=tutor_id, actor_id=actor.id)
     return line
 
 
