@@ -31,13 +31,18 @@ class PendingEarning:
     estimated: bool  # the lesson is not completed yet: the date moves with its completion
 
 
-def pending_earnings(tutor_id: int) -> list[PendingEarning]:
-    """The tutor's earnings not yet released and not refunded away, soonest available first."""
+SHOWN = 10
+
+
+def pending_earnings(tutor_id: int, limit: int = SHOWN) -> list[PendingEarning]:
+    """The tutor's next `limit` earnings to become available (not yet released, not refunded
+    away), soonest first: one query, however many there are."""
     hold = timedelta(days=current_app.config["EARNINGS_HOLD_DAYS"])
     released = so.aliased(LedgerEntry)
-    remaining = remaining_pending().label("remaining")
+    remaining = remaining_pending()
+    due = sa.func.coalesce(Booking.completed_at, Booking.ends_at, LedgerEntry.created_at)
     rows = db.session.execute(
-        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining, Booking)
+        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining.label("remaining"), Booking)
         .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
         .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
         .where(
@@ -47,12 +52,13 @@ def pending_earnings(tutor_id: int) -> list[PendingEarning]:
                 released.parent_id == LedgerEntry.id,
                 released.kind == EntryKind.EARNING_RELEASED.value,
             ),
+            remaining > 0,
         )
+        .order_by(due, LedgerEntry.id)
+        .limit(limit)
     ).all()
     earnings = []
     for entry_id, posted_at, amount, lesson in rows:
-        if amount <= 0:
-            continue
         if lesson is None:
             when, estimated = posted_at + hold, False
         elif lesson.status == BookingStatus.COMPLETED and lesson.completed_at:
