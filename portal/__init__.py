@@ -91,7 +91,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_receivers(app: Flask) -> None:
-    """Signal receivers, connected here and only here: the audit log of payment events.
+    """Signal receivers, connected here and only here: the audit log of payment and wallet
+    events.
 
     The money path itself (ledger, invoices) is called directly by the payment services.
     """
@@ -159,6 +160,8 @@ BLUEPRINT_MODULES = (
     "portal.audit.admin",
     "portal.wallets.views",
     "portal.wallets.api",
+    "portal.wallets.admin",
+    "portal.wallets.admin_api",
     "portal.books.admin",
     "portal.subscriptions.views",
     "portal.subscriptions.admin",

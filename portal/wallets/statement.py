@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.dates import iso_utc
@@ -17,7 +18,7 @@ from portal.extensions import db
 from portal.money import format_major_plain
 from portal.validation import parse_day
 from portal.wallets.analytics import day_start
-from portal.wallets.models import TRANSACTION_TYPES, WalletTransaction
+from portal.wallets.models import TRANSACTION_TYPES, TransactionType, WalletTransaction
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def statement_page(
     """
     if wallet_id is None:
         return StatementPage([], None, None)
-    query = statement_query(wallet_id, filters)
+    # Each line's lesson (with its people) rides along, so a line names it: no extra query.
+    query = statement_query(wallet_id, filters).options(so.joinedload(WalletTransaction.booking))
     t = WalletTransaction
     if after is not None:  # the newer page: walk up from the cursor, then flip
         rows = list(
@@ -125,7 +127,18 @@ CSV_HEADER = (
     "payment_id",
     "payout_id",
     "entry_id",
+    # Earnings: the lesson's price, the platform's fee and the tutor's net; refunds: the
+    # refund, the fee part given back and the tutor's share. Empty for other lines.
+    "gross",
+    "fee",
+    "net",
 )
+
+
+def _split(gross: int | None, fee: int | None, major) -> tuple[str, str, str]:
+    if gross is None or fee is None:
+        return "", "", ""
+    return major(gross), major(fee), major(gross - fee)
 
 
 def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[str]:
@@ -145,7 +158,10 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                 t.created_at,
                 t.type,
                 t.description,
-                t.amount,
+                # A payout is one debit: its arrival only leaves in flight (its own column).
+                sa.case((t.type == TransactionType.PAYOUT_COMPLETED, 0), else_=t.amount).label(
+                    "amount"
+                ),
                 t.available_change,
                 t.pending_change,
                 t.in_flight_change,
@@ -155,6 +171,8 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                 t.payment_id,
                 t.payout_id,
                 t.entry_id,
+                t.gross,
+                t.fee,
             )
             .execution_options(yield_per=2000)
         )
@@ -176,6 +194,7 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                     row.payment_id or "",
                     row.payout_id or "",
                     row.entry_id,
+                    *_split(row.gross, row.fee, major),
                 )
             )
             if count % 500 == 0:

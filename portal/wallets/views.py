@@ -31,6 +31,7 @@ from portal.wallets.forms import PayoutSettingsForm
 from portal.wallets.models import TRANSACTION_TYPES
 from portal.wallets.monthly_statements import statement_pdf_of, statements_of
 from portal.wallets.movement import get_wallet
+from portal.wallets.pending import pending_earnings
 from portal.wallets.statement import StatementFilters, parse_statement_filters, statement_page
 from portal.wallets.summary import get_wallet_summary
 
@@ -82,6 +83,7 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
     if htmx_target() != "statement":
         context.update(_chart_context(summary))
         context["monthly_statements"] = statements_of(current_user.id)
+        context["pending_earnings"] = pending_earnings(current_user.id) if summary.pending else []
         context["form"] = form or PayoutSettingsForm(
             formdata=None,
             minimum=current_app.config["MIN_PAYOUT_AMOUNT"],
