@@ -26,10 +26,11 @@ STYLES = {
     "seconds": "%d %b %Y, %H:%M:%S",
     "short": "%d %b %Y, %H:%M",
     "date": "%d %b %Y",
+    "long_date": "%d %B %Y",
     "time": "%H:%M",
 }
 # Styles that show a date only: a zone name next to a date alone says nothing useful.
-DATE_ONLY = frozenset({"date"})
+DATE_ONLY = frozenset({"date", "long_date"})
 
 
 @cache
