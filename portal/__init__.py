@@ -90,7 +90,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_receivers(app: Flask) -> None:
-    """Signal receivers, connected here and only here: the audit log of payment events.
+    """Signal receivers, connected here and only here: the audit log of payment and wallet
+    events.
 
     The money path itself (ledger, invoices) is called directly by the payment services.
     """
@@ -139,6 +140,8 @@ BLUEPRINT_MODULES = (
     "portal.audit.admin",
     "portal.wallets.views",
     "portal.wallets.api",
+    "portal.wallets.admin",
+    "portal.wallets.admin_api",
     "portal.books.admin",
     "portal.system.health",
     "portal.system.admin",

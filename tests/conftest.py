@@ -25,7 +25,7 @@ from portal.extensions import db as _db
 from portal.extensions import mail
 from portal.payments import confirmation, intents
 from tests import factories
-from tests.support.browser import LiveServer, launch_chromium
+from tests.support.browser import LiveServer, axe_violations, launch_chromium
 from tests.support.localstripe import VISA, LocalStripe
 from tests.support.servers import free_port
 from tests.support.tiers import database_url, unavailable
@@ -249,7 +249,7 @@ def count_queries(app):
     return _count
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -299,9 +299,25 @@ def sign_in():
 
 
 def screenshot(page, name: str) -> None:
-    """Keep a screenshot of what the user saw, under test-artifacts/."""
+    """Keep a screenshot of what the user saw, under tests/artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+LAPTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def look(page, name: str) -> None:
+    """Screenshots of the page as it is now on a laptop and on a phone
+    (`name-1280.png`, `name-390.png`), each checked by axe-core: no serious or critical
+    violation. The page is left at laptop width."""
+    for size in (LAPTOP, PHONE):
+        page.set_viewport_size(size)
+        screenshot(page, f"{name}-{size['width']}")
+        violations = axe_violations(page)
+        assert violations == [], (name, size["width"], violations)
+    page.set_viewport_size(LAPTOP)
 
 
 class _Inbox:

@@ -1,4 +1,5 @@
-"""Money events of other features, appended to the audit log.
+"""Money events of other features (payments, admins' wallet adjustments), appended to
+the audit log.
 
 Payments change state in several places (the confirm call, the webhook, the sync task,
 a refund by a student or an admin); their effects (`portal/payments/effects.py`) are the
@@ -15,6 +16,7 @@ from portal.payments.signals import (
     payment_succeeded,
     refund_reversed,
 )
+from portal.wallets.signals import wallet_adjusted
 
 
 def _money(payment) -> dict:
@@ -80,8 +82,24 @@ def refund_reversed_logged(payment, refund, actor_id: int | None = None, **_) ->
     )
 
 
+def wallet_adjusted_logged(line, tutor_id: int, actor_id: int | None = None, **_) -> None:
+    record(
+        "wallet.credited" if line.amount > 0 else "wallet.debited",
+        object_type="wallet",
+        object_id=tutor_id,
+        actor_id=actor_id,
+        before={"available": line.available_after - line.available_change},
+        after={
+            "amount": line.amount,
+            "reason": line.description,
+            "available": line.available_after,
+        },
+    )
+
+
 def connect() -> None:
-    """Log the payment signals; connecting twice (a second app) changes nothing."""
+    """Log the payment and wallet signals; connecting twice (a second app) changes nothing."""
+    wallet_adjusted.connect(wallet_adjusted_logged)
     payment_succeeded.connect(payment_succeeded_logged)
     payment_failed.connect(payment_failed_logged)
     payment_refunded.connect(payment_refunded_logged)

@@ -185,6 +185,15 @@ def _mark_completed(booking: Booking) -> Booking:
     return booking
 
 
+# A paid lesson is cancelled by refunding it in full; who may do that, in each role's words.
+PAID_LESSON_CANCEL = {
+    Role.TUTOR: "This lesson is paid, so only M4SH support can cancel it: ask them to refund "
+    "the student, which cancels the lesson.",
+    Role.ADMIN: "This lesson is paid: refund its payment in full from Payments, which cancels "
+    "the lesson.",
+}
+
+
 def cancel_booking(actor: User, booking_id: int) -> Booking:
     """Cancel a lesson that has not happened; refused while it is paid (a refund cancels it).
 
@@ -195,7 +204,12 @@ def cancel_booking(actor: User, booking_id: int) -> Booking:
         raise InvalidTransition(f"A {booking.status.replace('_', ' ')} lesson cannot be cancelled.")
     if actor.role != Role.ADMIN and booking.has_started:
         raise InvalidTransition("A lesson that has started cannot be cancelled.")
-    settle_payments_before_cancel(booking)
+    try:
+        settle_payments_before_cancel(booking)
+    except Conflict as exc:
+        if exc.code != "lesson_paid" or actor.role == Role.STUDENT:
+            raise
+        raise Conflict(PAID_LESSON_CANCEL[actor.role], code="lesson_paid") from None
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = utcnow()
     db.session.flush()

@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.forms import apply_field_errors
 from portal.input import choice_filter
 from portal.pagination import Page
+from portal.payments.lookups import paid_payments_by_lesson
 from portal.rendering import render_page
 from portal.urls import local_path_or
 
@@ -63,8 +64,11 @@ def book(tutor_id: int):
 
 
 LESSON_FILTERS = {
-    "upcoming": lambda q: q.where(
-        Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED])
+    # What comes next first: the soonest upcoming lesson at the top.
+    "upcoming": lambda q: (
+        q.where(Booking.status.in_([BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED]))
+        .order_by(None)
+        .order_by(Booking.starts_at.asc(), Booking.id.asc())
     ),
     "completed": lambda q: q.where(Booking.status == BookingStatus.COMPLETED),
     "cancelled": lambda q: q.where(Booking.status == BookingStatus.CANCELLED),
@@ -79,14 +83,21 @@ def my_lessons():
     query = LESSON_FILTERS[show](services.visible_bookings(current_user))
     page = Page.of(query, request.args.get("page"), per_page=20)
     return render_page(
-        "bookings/lessons.html", {"page": page, "show": show}, fragments={"lessons": "lessons"}
+        "bookings/lessons.html",
+        {"page": page, "show": show, "paid": _paid(page.items)},
+        fragments={"lessons": "lessons"},
     )
+
+
+def _paid(bookings) -> dict:
+    """Each paid lesson's payment: what a role may do with a paid lesson differs."""
+    return paid_payments_by_lesson(b.id for b in bookings)
 
 
 def _row_response(booking: Booking):
     return render_page(
         "bookings/lessons.html",
-        {"page": Page.single(booking), "show": "all", "booking": booking},
+        {"page": Page.single(booking), "show": "all", "booking": booking, "paid": _paid([booking])},
         fragments={f"booking-{booking.id}": "row"},
     )
 

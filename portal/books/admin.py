@@ -52,6 +52,12 @@ def index():
     recent = db.session.scalars(
         sa.select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(RECENT_ENTRIES)
     ).all()
+    tutor_ids = {entry.tutor_id for entry in recent if entry.tutor_id}
+    tutors = dict(
+        db.session.execute(sa.select(User.id, User.name).where(User.id.in_(tutor_ids))).all()
+        if tutor_ids
+        else ()
+    )
     return render_page(
         "admin/ledger.html",
         {
@@ -63,6 +69,7 @@ def index():
             "looked_up": looked_up,
             "lookup_error": lookup_error,
             "recent": recent,
+            "tutors": tutors,
             "drifts": check_invariants() if check == "now" else None,
         },
         fragments={"ledger-check": "check"},

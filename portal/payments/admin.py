@@ -55,24 +55,35 @@ def detail(payment_id):
     return _detail_page(payment, AdminRefundForm(formdata=None))
 
 
-def _detail_page(payment: Payment, form: AdminRefundForm, status: int = 200):
+def _detail_page(payment: Payment, form: AdminRefundForm, status: int = 200, preview=None):
     return render_page(
-        "payments/admin_detail.html", {"payment": payment, "form": form}, http_status=status
+        "payments/admin_detail.html",
+        {"payment": payment, "form": form, "preview": preview},
+        http_status=status,
     )
 
 
 @bp.post("/<uuid:payment_id>/refund")
 @admin_required
 def refund(payment_id):
+    """First the refund's figures to confirm (the amount, the fee part, the tutor's share),
+    then, posted again with `confirm`, the refund itself."""
     payment = lookups.get_payment_for(current_user, payment_id)
     form = AdminRefundForm()
     if not form.validate():
         return _detail_page(payment, form, 422)
+    if form.confirm.data != "1":
+        try:
+            preview = refunds.refund_preview(current_user, payment, form.refund_amount)
+        except PortalError as exc:
+            apply_field_errors(form, exc.fields, exc.message)
+            return _detail_page(payment, form, 422)
+        return _detail_page(payment, form, preview=preview)
     try:
         made = refunds.process_refund(
             current_user,
             payment.uuid,
-            amount=form.amount.data,
+            amount=form.refund_amount,
             reason=form.reason.data,
             request_key=form.request_key.data or None,
         )

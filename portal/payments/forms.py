@@ -44,13 +44,38 @@ class SavedCardForm(FlaskForm):
 
 
 class AdminRefundForm(FlaskForm):
-    amount = MoneyField(
-        "Amount to refund",
-        validators=[Optional()],
-        description="Leave empty to refund everything that remains.",
+    """An admin's refund: all that remains or a part, said explicitly; a reason; and a
+    second step (`confirm`) that shows the amount and the tutor's share before it is made."""
+
+    scope = RadioField(
+        "How much",
+        choices=[Choice("full", "Full refund"), Choice("part", "Part of it")],
+        validate_choice=False,  # checked in validate_scope, which may infer it
     )
-    reason = TextAreaField("Reason", validators=[Optional(), Length(max=500)])
+    amount = MoneyField("Amount to refund", description="For a part refund.")
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired(message="Give a reason: it is kept with the refund."),
+                    Length(max=500)],
+    )  # fmt: skip
     request_key = RequestKeyField()
+    confirm = HiddenField()
+
+    def validate_scope(self, field):
+        # A form posted without the choice but with an amount means that amount.
+        if not field.data:
+            field.data = "part" if self.amount.raw else None
+        if field.data not in ("full", "part"):
+            raise FieldError("Choose a full refund, or enter the amount of a part refund.")
+
+    def validate_amount(self, field):
+        if self.scope.data == "part" and field.data is None and not field.errors:
+            raise FieldError("Enter the amount to refund.")
+
+    @property
+    def refund_amount(self) -> int | None:
+        """None for a full refund: all that remains when it is made."""
+        return None if self.scope.data == "full" else self.amount.data
 
 
 class StudentRefundForm(FlaskForm):

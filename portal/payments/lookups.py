@@ -62,6 +62,20 @@ def visible_payments(user: User) -> sa.Select:
     return query
 
 
+def paid_payments_by_lesson(booking_ids) -> dict[int, Payment]:
+    """The payment that paid each of these lessons (and may still be refunded), by lesson id."""
+    ids = list(booking_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        sa.select(Payment).where(
+            Payment.booking_id.in_(ids),
+            Payment.status.in_((PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)),
+        )
+    )
+    return {payment.booking_id: payment for payment in rows}
+
+
 def pending_payment_for(booking_id: int) -> Payment | None:
     return db.session.scalar(
         sa.select(Payment).where(

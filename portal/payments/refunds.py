@@ -19,7 +19,7 @@ from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, ValidationError
 from portal.extensions import db
-from portal.money import AmountError, check_amount, format_money, split_refund
+from portal.money import AmountError, FeeSplit, check_amount, format_money, split_refund
 from portal.payments import effects
 from portal.payments.lookups import KEY_NAMESPACE, get_payment_for, lock_payment, provider_metadata
 from portal.payments.models import (
@@ -79,6 +79,21 @@ def process_refund(
     )
     apply_provider_refund(payment, provider_refund, refund=refund, actor_id=actor.id)
     return refund
+
+
+def refund_preview(actor: User, payment: Payment, amount: int | None) -> FeeSplit:
+    """What refunding `amount` (None: all that remains) would give back, checked as the
+    refund itself would be: the platform's fee part and the tutor's share. Changes nothing."""
+    if payment.status not in REFUNDABLE_STATUSES:
+        raise InvalidTransition(_not_refundable_message(payment), code="not_refundable")
+    value = _refund_amount(actor, payment, amount)
+    return split_refund(
+        value,
+        amount=payment.amount,
+        fee=payment.platform_fee,
+        refunded=payment.amount_refunded,
+        fee_refunded=payment.fee_refunded,
+    )
 
 
 def _not_refundable_message(payment: Payment) -> str:

@@ -7,7 +7,7 @@ counts updated out of band.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -19,6 +19,9 @@ from portal.forms import apply_field_errors
 from portal.payouts import admin_queue, services
 from portal.payouts.forms import CompleteForm, FailForm
 from portal.payouts.models import PayoutMethod, PayoutStatus
+from portal.payouts.nav import badge
+from portal.providers import uses_localstripe
+from portal.providers.base import ProviderUnavailable
 from portal.rendering import htmx_target, render_page
 
 bp = Blueprint("payouts_admin", __name__, url_prefix="/admin/payouts")
@@ -79,7 +82,20 @@ def _row_response(payout, *, error: str | None = None, complete_form=None, statu
         row_error=error,
         allowed_actions=services.allowed_actions,
     )
-    return html, status, {"HX-Trigger": "payouts-changed"}
+    return html + _fresh_figures(payout), status, {"HX-Trigger": "payouts-changed"}
+
+
+def _fresh_figures(payout) -> str:
+    """Out-of-band swaps of what the action changed around the row: the nav badge, the
+    number waiting, and what the tutor is owed on their other open rows."""
+    filters = _filters()
+    parts = [badge(admin_queue.pending_count(), oob=True)]
+    parts.append(render_block(QUEUE, "waiting", counts=admin_queue.status_counts(filters),
+                              oob=True))  # fmt: skip
+    for row in admin_queue.open_rows_of_tutor(payout.tutor_id):
+        if row.payout.id != payout.id:
+            parts.append(render_block(QUEUE, "owed", row=row, payout=row.payout, oob=True))
+    return "".join(str(part) for part in parts)
 
 
 def _act(payout_id, action: str, call, *, form=None):
@@ -112,10 +128,25 @@ def approve(payout_id):
     return _act(payout_id, "approve", lambda: services.approve_payout(current_user, payout_id))
 
 
+# localstripe (the demo's Stripe) has no Connect transfers, as it has no Checkout.
+LOCAL_NO_TRANSFERS = (
+    "Stripe payouts need a Stripe test account: the local payment server has no transfers, "
+    "so nothing was sent. The payout is still approved and its money still reserved."
+)
+
+
 @bp.post("/<uuid:payout_id>/process")
 @admin_required
 def process(payout_id):
-    return _act(payout_id, "process", lambda: services.process_payout(current_user, payout_id))
+    def call():
+        try:
+            return services.process_payout(current_user, payout_id)
+        except ProviderUnavailable as exc:
+            if uses_localstripe(current_app.config):
+                raise ProviderUnavailable(LOCAL_NO_TRANSFERS) from exc
+            raise
+
+    return _act(payout_id, "process", call)
 
 
 @bp.post("/<uuid:payout_id>/complete")

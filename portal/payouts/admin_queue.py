@@ -156,6 +156,14 @@ def queue_row(payout: PayoutRequest) -> QueueRow:
     return QueueRow(*row)
 
 
+def open_rows_of_tutor(tutor_id: int) -> list[QueueRow]:
+    """Rows of the tutor's open payouts: their figures change with any one of them."""
+    query = _rows_query().where(
+        PayoutRequest.tutor_id == tutor_id, PayoutRequest.status.in_(OPEN_STATUSES)
+    )
+    return [QueueRow(*row) for row in db.session.execute(query).all()]
+
+
 def admin_list(filters: QueueFilters) -> sa.Select:
     """The API's admin list: payouts in `filters.status` ("all": every status)."""
     query = _filtered(sa.select(PayoutRequest), filters)

@@ -54,7 +54,9 @@ _KEYS = {
     "bank_account_number": "account_number",
     "bank_routing_number": "routing_number",
 }
-STRIPE_ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]{6,58}$")
+# A connected account's id as Stripe issues it: acct_ and 16 letters and digits (a little
+# longer allowed, should Stripe lengthen them), never spaces, dots or a bare prefix.
+STRIPE_ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]{16,32}$")
 _IBAN_MESSAGES = {
     iban_errors.InvalidChecksumDigits: "The IBAN's check digits do not match: look for a typo.",
     iban_errors.InvalidLength: "The IBAN has the wrong length for its country.",
@@ -300,6 +302,9 @@ def _stripe_account(value: object, errors: dict) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not STRIPE_ACCOUNT_RE.match(value.strip()):
-        errors["stripe_account_id"] = ["Use your Stripe account id, e.g. acct_1Nv0FGQ9RKHgCVdK."]
+        errors["stripe_account_id"] = [
+            "A Stripe account id is acct_ followed by 16 letters and digits, "
+            "e.g. acct_1Nv0FGQ9RKHgCVdK (Stripe dashboard → Settings → Account details)."
+        ]
         return None
     return value.strip()

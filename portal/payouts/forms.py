@@ -59,7 +59,8 @@ class StripeAccountForm(FlaskForm):
     stripe_account_id = StringField(
         "Stripe account id",
         validators=[Length(max=64)],
-        description="Starts with acct_. Leave empty to disconnect.",
+        description="acct_ followed by 16 letters and digits, e.g. acct_1Nv0FGQ9RKHgCVdK. "
+        "Leave empty to disconnect.",
     )
 
 

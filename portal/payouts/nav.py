@@ -18,9 +18,14 @@ class PendingPayoutsLabel:
         return self.text
 
     def __html__(self) -> str:
-        count = pending_count()
-        if not count:
-            return self.text
-        return Markup('{} <span class="count" title="{} waiting for approval">{}</span>').format(
-            self.text, count, count
-        )
+        return Markup("{} {}").format(self.text, badge(pending_count()))
+
+
+def badge(count: int, *, oob: bool = False) -> Markup:
+    """The count beside the label (hidden at zero, so an htmx answer can still fill it)."""
+    swap = Markup(' hx-swap-oob="true"') if oob else ""
+    if not count:
+        return Markup('<span class="count" id="nav-pending-payouts"{} hidden></span>').format(swap)
+    return Markup(
+        '<span class="count" id="nav-pending-payouts"{} title="{} waiting for approval">{}</span>'
+    ).format(swap, count, count)

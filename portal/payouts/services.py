@@ -62,7 +62,7 @@ from portal.payouts import destinations
 from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
 from portal.payouts.notifications import notify_after_commit
 from portal.providers import get_provider
-from portal.providers.base import ProviderRejected
+from portal.providers.base import ProviderRejected, ProviderUnavailable
 from portal.validation import check_request_key
 from portal.wallets.models import TutorWallet
 from portal.wallets.movement import lock_wallet
@@ -433,12 +433,22 @@ def process_payout(actor: User | None, payout_id: object) -> PayoutRequest:
     return payout
 
 
+# Stripe unreachable while paying out: said of the payout, not of a card payment.
+NO_TRANSFER = (
+    "Stripe did not answer, so no transfer was made: the payout is still approved and its "
+    "money still reserved. Process it again in a minute."
+)
+
+
 def _transfer(payout: PayoutRequest, actor_id: int | None) -> None:
     provider = get_provider()
     # An earlier attempt may have paid and lost its answer (a timeout; a commit that failed
     # after Stripe paid). Its transfer carries the payout's uuid as group and is found,
     # however late the retry: Stripe keeps idempotency keys for a day only.
-    transfer = provider.find_transfer(str(payout.uuid))
+    try:
+        transfer = provider.find_transfer(str(payout.uuid))
+    except ProviderUnavailable:
+        raise ProviderUnavailable(NO_TRANSFER) from None
     if transfer is None:
         try:
             transfer = provider.create_transfer(
@@ -449,6 +459,8 @@ def _transfer(payout: PayoutRequest, actor_id: int | None) -> None:
                 metadata={"payout_id": str(payout.uuid), "tutor_id": str(payout.tutor_id)},
                 transfer_group=str(payout.uuid),
             )
+        except ProviderUnavailable:
+            raise ProviderUnavailable(NO_TRANSFER) from None
         except ProviderRejected as exc:
             why = f" ({exc.provider_code})" if exc.provider_code else ""
             _fail(payout, f"Stripe refused the transfer{why}: {exc.message}"[:255], actor_id)

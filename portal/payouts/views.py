@@ -10,12 +10,14 @@ from portal.accounts.decorators import tutor_required
 from portal.db import unit_of_work
 from portal.errors import PortalError
 from portal.forms import apply_field_errors
-from portal.money import format_money
+from portal.money import format_major_plain, format_money
 from portal.pagination import Page
 from portal.payouts import destinations, services
+from portal.payouts.arrival import expected_arrival
 from portal.payouts.forms import BankDetailsForm, PayoutRequestForm, StripeAccountForm
 from portal.payouts.models import PayoutMethod
 from portal.rendering import htmx_target, render_page
+from portal.wallets.breakdown import payout_sources
 from portal.wallets.forms import PayoutSettingsForm
 from portal.wallets.summary import get_wallet_summary
 
@@ -31,8 +33,11 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
     if form is None:
         default = next((m for m in PayoutMethod if m in ready), PayoutMethod.BANK_TRANSFER)
         form = PayoutRequestForm(formdata=None, payout_method=default)
+    summary = get_wallet_summary(current_user.id)
+    page = Page.of(services.payouts_of(current_user.id), request.args.get("page"))
     return {
-        "summary": get_wallet_summary(current_user.id),
+        "summary": summary,
+        "sources": _sources(summary.wallet_id, page.items),
         "form": form,
         "ready": ready,
         "destinations": {
@@ -44,8 +49,15 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
             ),
         },
         "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
-        "page": Page.of(services.payouts_of(current_user.id), request.args.get("page")),
+        "page": page,
     }
+
+
+def _sources(wallet_id: int | None, payouts) -> dict:
+    """Each listed payout's sources, and the lessons they name (for the breakdown)."""
+    if wallet_id is None:
+        return {}
+    return payout_sources(wallet_id, {p.id for p in payouts})
 
 
 @bp.get("/payouts")
@@ -54,10 +66,24 @@ def index():
     return render_page(INDEX, _index_context(), fragments={"payouts": "payouts"})
 
 
+@bp.app_template_global("expected_arrival")
+def _expected_arrival(payout):
+    return expected_arrival(payout)
+
+
 @bp.post("/payouts")
 @tutor_required
 def create():
-    form = PayoutRequestForm()
+    """Request a payout of the amount typed, or, with `withdraw_all`, of all available."""
+    if request.form.get("withdraw_all"):
+        formdata = request.form.copy()
+        available = get_wallet_summary(current_user.id).available
+        formdata["amount"] = format_major_plain(
+            max(available, 0), current_app.config["PLATFORM_CURRENCY"]
+        )
+        form = PayoutRequestForm(formdata=formdata)
+    else:
+        form = PayoutRequestForm()
     if form.validate_on_submit():
         try:
             with unit_of_work():
@@ -120,9 +146,22 @@ def cancel(payout_id):
         payout = services.get_payout_for(current_user, payout_id)
         return render_block(INDEX, "row", payout=payout, error=exc.message), 422
     if in_place:
-        return render_block(INDEX, "row", payout=payout)
+        return render_block(INDEX, "row", payout=payout) + _fresh_balances()
     flash("Payout cancelled; the money is back in your available balance.", "info")
     return redirect(url_for("payouts.index"))
+
+
+def _fresh_balances() -> str:
+    """Out-of-band swaps of the balance cards and the "available now" line, which the
+    cancelled payout's money has just changed."""
+    context = {
+        "summary": get_wallet_summary(current_user.id),
+        "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
+        "oob": True,
+    }
+    return render_block(INDEX, "balances", **context) + render_block(
+        INDEX, "amount_help", **context
+    )
 
 
 # --- settings -------------------------------------------------------------------------

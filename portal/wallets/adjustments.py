@@ -5,9 +5,9 @@ The movement contract and money paths: `portal.wallets.movement`.
 
 from __future__ import annotations
 
-from portal.errors import InsufficientFunds
+from portal.errors import InsufficientFunds, ValidationError
 from portal.ledger.models import EntryKind, PlatformAccount
-from portal.money import format_money
+from portal.money import format_money, require_int
 from portal.wallets import arguments as check
 from portal.wallets.models import TransactionType, WalletTransaction
 from portal.wallets.movement import Move, apply, begin
@@ -58,3 +58,22 @@ def debit_wallet(
         platform={ADJUSTMENTS: -amount},
     )
     return apply(wallet, move, accounts, key=idempotency_key, memo=reason, actor_id=actor_id)
+
+
+def adjust_wallet(
+    *, tutor_id: int, amount: int, reason: str, idempotency_key: str, actor_id: int | None = None
+) -> WalletTransaction:
+    """A signed adjustment: a positive amount credits the available balance, a negative
+    one debits it (never below what is there); zero is refused."""
+    require_int(amount, "amount")
+    if amount == 0:
+        message = "Enter an amount other than zero: positive credits, negative debits."
+        raise ValidationError(message, fields={"amount": [message]})
+    move = credit_wallet if amount > 0 else debit_wallet
+    return move(
+        tutor_id=tutor_id,
+        amount=abs(amount),
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+    )

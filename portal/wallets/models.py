@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from portal.accounts.models import User
+from portal.bookings.models import Booking
 from portal.db import UTCDateTime, utcnow
 from portal.extensions import db
 from portal.ledger.models import BigId, LedgerEntry
@@ -135,6 +136,7 @@ class WalletTransaction(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     entry: so.Mapped[LedgerEntry] = so.relationship()
+    booking: so.Mapped[Booking | None] = so.relationship()
 
     __table_args__ = (
         sa.Index("ix_wallet_transactions_wallet_id_id", "wallet_id", "id"),
@@ -160,6 +162,16 @@ class WalletTransaction(db.Model):
         return TRANSACTION_TYPES.get(self.type, ("", "available"))[1]
 
     @property
+    def statement_amount(self) -> int:
+        """The line's figure in the statement's Amount column (page and CSV).
+
+        A payout is one debit, taken from available when it is requested; its arrival only
+        moves that money out of in flight (shown apart), so the column counts it as 0 and
+        the column's sum is what the tutor's money changed by.
+        """
+        return 0 if self.type == TransactionType.PAYOUT_COMPLETED else self.amount
+
+    @property
     def note(self) -> str:
         """Where the money went, in a few words, for the statement."""
         if self.type in REFUND_TYPES:
@@ -167,6 +179,8 @@ class WalletTransaction(db.Model):
             if self.pending_change and self.available_change:
                 return f"{way} pending and available"
             return f"{way} pending" if self.pending_change else f"{way} available"
+        if self.type == TransactionType.PAYOUT:
+            return "from available, now on its way"
         return {
             "pending": "pending",
             "available": "available",

@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.money import format_major_plain
 from portal.validation import parse_day
 from portal.wallets.analytics import day_start
-from portal.wallets.models import TRANSACTION_TYPES, WalletTransaction
+from portal.wallets.models import TRANSACTION_TYPES, TransactionType, WalletTransaction
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,18 @@ CSV_HEADER = (
     "payment_id",
     "payout_id",
     "entry_id",
+    # Earnings: the lesson's price, the platform's fee and the tutor's net; refunds: the
+    # refund, the fee part given back and the tutor's share. Empty for other lines.
+    "gross",
+    "fee",
+    "net",
 )
+
+
+def _split(gross: int | None, fee: int | None, major) -> tuple[str, str, str]:
+    if gross is None or fee is None:
+        return "", "", ""
+    return major(gross), major(fee), major(gross - fee)
 
 
 def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[str]:
@@ -143,7 +154,10 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                 t.created_at,
                 t.type,
                 t.description,
-                t.amount,
+                # A payout is one debit: its arrival only leaves in flight (its own column).
+                sa.case((t.type == TransactionType.PAYOUT_COMPLETED, 0), else_=t.amount).label(
+                    "amount"
+                ),
                 t.available_change,
                 t.pending_change,
                 t.in_flight_change,
@@ -153,6 +167,8 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                 t.payment_id,
                 t.payout_id,
                 t.entry_id,
+                t.gross,
+                t.fee,
             )
             .execution_options(yield_per=2000)
         )
@@ -174,6 +190,7 @@ def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[
                     row.payment_id or "",
                     row.payout_id or "",
                     row.entry_id,
+                    *_split(row.gross, row.fee, major),
                 )
             )
             if count % 500 == 0:

@@ -13,3 +13,29 @@ document.addEventListener("htmx:responseError", function (event) {
     ? "That action is not possible right now. Reload the page to see the latest state."
     : "Something went wrong (" + status + "). Please try again.";
 });
+
+// On phones a table's rows become cards: each cell carries its column's name, taken from
+// the table's head (cells that name themselves, and columns without a visible name, keep
+// theirs). Run on every page and on every piece htmx swaps in.
+function labelTableCells() {
+  document.querySelectorAll("table.table").forEach(function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      var hidden = th.querySelector(".sr-only, input");
+      return hidden ? "" : th.textContent.trim();
+    });
+    if (!heads.length) { return; }
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, i) {
+        if (heads[i] && !cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
+          cell.setAttribute("data-label", heads[i]);
+        }
+      });
+    });
+  });
+}
+document.addEventListener("htmx:load", labelTableCells);
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", labelTableCells);
+} else {
+  labelTableCells();
+}

@@ -48,6 +48,18 @@
     return lendElement;
   }
 
+  // localstripe's card field takes the number as bare digits (and moves on to the expiry
+  // after 16 characters): drop the spaces and dashes people type, before it reads them.
+  // A listener capturing on the mount runs before the field's own.
+  function acceptSpacedNumbers(mount) {
+    mount.addEventListener("input", function (evt) {
+      var input = evt.target;
+      if (input.getAttribute("placeholder") !== "number") { return; }
+      var digits = input.value.replace(/[\s-]/g, "");
+      if (digits !== input.value) { input.value = digits; }
+    }, true);
+  }
+
   function create(settings) {
     var local = settings.mode === "localstripe";
     return loadScript(settings.jsUrl).then(function () {
@@ -61,6 +73,7 @@
             return stripe.elements().create("card", { hidePostalCode: true });
           });
           card.mount(element);
+          if (local) { acceptSpacedNumbers(element); }
           return card;
         },
 

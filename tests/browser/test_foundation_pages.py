@@ -28,7 +28,7 @@ def test_student_books_a_lesson_and_the_tutor_sees_it(page, sign_in, student, tu
     page.get_by_role("button", name="Book lesson").click()
     page.get_by_text("booked").wait_for()
     screenshot(page, "student-lessons")
-    assert page.get_by_text("$67.50").is_visible()
+    assert page.get_by_role("cell", name="$67.50", exact=True).is_visible()
     assert db.session.query(Booking).one().status == BookingStatus.PENDING_PAYMENT
 
     tutor_page = page.context.browser.new_context(base_url=page.url.split("/lessons")[0]).new_page()

@@ -264,13 +264,17 @@ def test_admin_refunds_part_of_a_payment(login, admin, student, lesson, pay):
     browser = login(admin)
     detail = browser.get(f"/admin/payments/{payment.uuid}").get_data(as_text=True)
     assert "Up to $45.00 remains." in detail
-    over = browser.post(f"/admin/payments/{payment.uuid}/refund", {"amount": "45.01"})
+    over = browser.post(
+        f"/admin/payments/{payment.uuid}/refund", {"amount": "45.01", "reason": "x"}
+    )
     assert over.status_code == 422 and "At most $45.00 can be refunded." in over.get_data(
         as_text=True
     )
-    done = browser.post(
-        f"/admin/payments/{payment.uuid}/refund", {"amount": "12.50", "reason": "x"}
-    )
+    form = {"scope": "part", "amount": "12.50", "reason": "x"}
+    review = browser.post(f"/admin/payments/{payment.uuid}/refund", form)
+    assert review.status_code == 200 and "Confirm refund of $12.50" in review.text
+    assert db.session.get(Payment, payment.id).amount_refunded == 0
+    done = browser.post(f"/admin/payments/{payment.uuid}/refund", {**form, "confirm": "1"})
     assert done.status_code == 302
     page = browser.get(done.headers["Location"]).get_data(as_text=True)
     assert "Refunded $12.50." in page and "Up to $32.50 remains." in page
@@ -351,3 +355,26 @@ def test_the_history_and_billing_pages_run_as_many_queries_for_15_payments_as_fo
                 assert browser.get(path).status_code == 200
             counts.append((path, len(statements)))
     assert counts[:2] == counts[2:]
+
+
+def test_an_admin_refund_says_full_explicitly_needs_a_reason_and_is_confirmed(
+    login, admin, student, lesson, pay
+):
+    payment = pay(student, lesson)
+    browser = login(admin)
+    url = f"/admin/payments/{payment.uuid}/refund"
+    empty = browser.post(url, {"reason": "Tutor ill"})
+    assert empty.status_code == 422 and "Choose a full refund" in empty.text
+    no_reason = browser.post(url, {"scope": "full"})
+    assert no_reason.status_code == 422 and "Give a reason" in no_reason.text
+    part_without_amount = browser.post(url, {"scope": "part", "reason": "x"})
+    assert part_without_amount.status_code == 422 and "Enter the amount" in part_without_amount.text
+    review = browser.post(url, {"scope": "full", "reason": "Tutor ill"})
+    assert review.status_code == 200
+    assert "Refund $45.00 to" in review.text and "(a full refund)" in review.text
+    assert "$38.25" in review.text and "$6.75" in review.text  # the tutor's share, the fee
+    assert db.session.get(Payment, payment.id).amount_refunded == 0
+    done = browser.post(url, {"scope": "full", "reason": "Tutor ill", "confirm": "1"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Payment, payment.id).amount_refunded == 4500

@@ -189,7 +189,7 @@ def test_an_admins_double_click_refunds_once(login, admin, paid, refunds_sent):
     office = login(admin)
     page = office.get(f"/admin/payments/{paid.uuid}").get_data(as_text=True)
     key = re.search(r'name="request_key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
-    form = {"amount": "10.00", "reason": "Late start", "request_key": key}
+    form = {"amount": "10.00", "reason": "Late start", "request_key": key, "confirm": "1"}
     assert office.post(f"/admin/payments/{paid.uuid}/refund", form).status_code == 302
     assert office.post(f"/admin/payments/{paid.uuid}/refund", form).status_code == 302
     db.session.expire_all()

@@ -52,7 +52,9 @@ def test_tutor_withdraws_and_an_admin_pays_by_bank(page, second_page, sign_in, b
     boss = second_page
     sign_in(boss, admin)
     expect(boss.get_by_role("link", name=re.compile(r"^Payouts\s*1$"))).to_be_visible()
-    boss.get_by_role("link", name=re.compile("^Payouts")).click()
+    boss.get_by_role("navigation", name="Main").get_by_role(
+        "link", name=re.compile("^Payouts")
+    ).click()
     boss.wait_for_url("**/admin/payouts")
     row = boss.locator(row_id)
     expect(row.get_by_text(bank_tutor.name)).to_be_visible()

@@ -151,7 +151,7 @@ def test_queue_tabs_filters_and_counts(browser, admin):
     assert re.search(r"Pending <span class=\"tab-count\">4</span>", page)
     assert re.search(r"Approved <span class=\"tab-count\">1</span>", page)
     assert page.count('name="ids"') == 4
-    assert 'class="count" title="4 waiting for approval">4<' in page  # the nav
+    assert 'id="nav-pending-payouts" title="4 waiting for approval">4<' in page  # the nav
     filtered = boss.get("/admin/payouts?tutor=bo+ch", headers=htmx("queue")).get_data(as_text=True)
     assert filtered.count('name="ids"') == 2 and "<html" not in filtered
     assert re.search(r"Pending <span class=\"tab-count\">2</span>", filtered)

@@ -83,7 +83,9 @@ def _money_flows(app, client, login, anon, localstripe) -> dict[str, str]:
     browser.post(location + "/confirm",
                  {"card": "new", "provider_method_id": localstripe.token(VISA)})  # fmt: skip
     payment_id = location.rsplit("/", 1)[1]
-    login(admin).post(f"/admin/payments/{payment_id}/refund", {"amount": "5.00", "reason": "x"})
+    login(admin).post(
+        f"/admin/payments/{payment_id}/refund", {"amount": "5.00", "reason": "x", "confirm": "1"}
+    )
 
     for change in (
         {"bank_account_holder": "Hannelore", "bank_name": "Westminster", "bank_iban": IBAN},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 from werkzeug.serving import make_server
 
@@ -35,3 +36,29 @@ def launch_chromium(playwright):
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         unavailable("browser tier: Chromium not found (apt-get install -y chromium)")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# axe-core from npm (package.json pins it; `npm ci` installs it), run in the page as it is.
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
+
+_RUN_AXE = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary),
+  }));
+}"""
+
+
+def axe_violations(page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
+    """axe-core's violations of the page as it is now, of the given impacts.
+
+    The script goes in through the browser's debugging protocol, which the page's Content
+    Security Policy does not govern, so the portal's CSP stays as in production.
+    """
+    if not AXE.exists():
+        unavailable("browser tier: axe-core is not installed (npm ci)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate("source => { const s = new Function(source); s(); }", AXE.read_text())
+    return [v for v in page.evaluate(_RUN_AXE) if v["impact"] in impacts]
