@@ -134,6 +134,8 @@ BLUEPRINT_MODULES = (
     "portal.invoices.views",
     "portal.invoices.admin",
     "portal.invoices.api",
+    "portal.invoices.admin_api",
+    "portal.invoices.admin_actions",
     "portal.payouts.views",
     "portal.payouts.admin",
     "portal.payouts.api",

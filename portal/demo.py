@@ -1,4 +1,4 @@
-"""Demo data: an admin, two tutors, two students and a few lessons. Idempotent."""
+"""Demo data: an admin, two tutors, two students, a few lessons and invoices. Idempotent."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.bookings.services import lesson_price
 from portal.db import utcnow
 from portal.extensions import db
+from portal.invoices.demo import load_invoice_demo
 from portal.payouts.demo import load_payout_demo
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published demo credentials
@@ -59,6 +60,7 @@ def load_demo() -> list[User]:
             )
         db.session.flush()
     load_payout_demo(tutor, by_email["student2@m4sh.app"])
+    load_invoice_demo(student)
     return users
 
 

@@ -10,7 +10,14 @@ from portal.accounts.models import (  # noqa: F401
 )
 from portal.audit.models import AuditLog  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
-from portal.invoices.models import Invoice, InvoiceCounter, InvoiceItem  # noqa: F401
+from portal.invoices.models import (  # noqa: F401
+    CreditNote,
+    CreditNoteCounter,
+    Invoice,
+    InvoiceCounter,
+    InvoiceItem,
+    InvoiceReminder,
+)
 from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting  # noqa: F401
 from portal.payments.models import Payment, PaymentMethod, Refund  # noqa: F401
 from portal.payouts.models import PayoutDestination, PayoutRequest  # noqa: F401

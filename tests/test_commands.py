@@ -1,6 +1,7 @@
 from portal.accounts.models import ApiToken, User
 from portal.bookings.models import Booking
 from portal.extensions import db
+from portal.invoices.models import Invoice
 
 
 def test_users_create_and_token(app, client):
@@ -72,8 +73,11 @@ def test_demo_is_idempotent(app):
     counts = (db.session.query(User).count(), db.session.query(Booking).count())
     assert counts[0] == 5 and counts[1] >= 3
     assert "student@m4sh.app" in first.output and "demo-password-1" in first.output
+    invoices = db.session.query(Invoice).filter_by(kind="manual").count()
+    assert invoices == 2
     assert runner.invoke(args=["demo"]).exit_code == 0
     assert (db.session.query(User).count(), db.session.query(Booking).count()) == counts
+    assert db.session.query(Invoice).filter_by(kind="manual").count() == invoices
 
 
 def test_tasks_run(app):

@@ -1,4 +1,4 @@
-"""The invoice PDF and the payment receipt e-mail.
+"""The invoice and credit note PDFs, and the e-mails that carry them (receipt, credit note).
 
 The PDF is rendered by WeasyPrint from an HTML template the first time anyone needs it
 (a download, the receipt), outside any lock, and stored with a conditional update: if
@@ -18,7 +18,8 @@ from portal import emails
 from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db, mail
-from portal.invoices.models import Invoice, InvoiceStatus
+from portal.invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from portal.money import format_money
 from portal.rendering import portal_url
 
 RECEIPT_GRACE = timedelta(minutes=10)
@@ -47,11 +48,107 @@ def _stored_pdf(invoice_id: int) -> bytes | None:
 
 
 def render_pdf(invoice: Invoice) -> bytes:
+    return _write_pdf(render_template("invoices/pdf.html", invoice=invoice))
+
+
+def _write_pdf(html: str) -> bytes:
     # WeasyPrint takes a while to import; only the processes that render pay for it.
     from weasyprint import HTML
 
-    html = render_template("invoices/pdf.html", invoice=invoice)
     return HTML(string=html, base_url=current_app.static_folder).write_pdf()
+
+
+def credit_note_pdf(note: CreditNote) -> bytes:
+    """The credit note's PDF: the stored one, or rendered now and stored (the caller
+    commits); like the invoice's, the first stored render wins a race."""
+    stored = _stored_note_pdf(note.id)
+    if stored is not None:
+        return stored
+    rendered = _write_pdf(
+        render_template("invoices/credit_note_pdf.html", note=note, invoice=note.invoice)
+    )
+    db.session.execute(
+        sa.update(CreditNote)
+        .where(CreditNote.id == note.id, CreditNote.pdf.is_(None))
+        .values(pdf=rendered, pdf_rendered_at=utcnow())
+    )
+    return _stored_note_pdf(note.id)
+
+
+def _stored_note_pdf(note_id: int) -> bytes | None:
+    return db.session.scalar(sa.select(CreditNote.pdf).where(CreditNote.id == note_id))
+
+
+def credit_note_message(note: CreditNote) -> Message:
+    """The e-mail telling the student about a credit note, with its PDF attached."""
+    invoice = note.invoice
+    links = {
+        "invoice_url": portal_url("invoices.detail", invoice_id=invoice.uuid),
+        "pdf_url": portal_url(
+            "invoices.credit_note_pdf_download", invoice_id=invoice.uuid, note_id=note.id
+        ),
+    }
+    message = emails.compose(
+        "credit_note",
+        subject=f"Credit note {note.number} for invoice {invoice.number}",
+        to=[note.user.email],
+        note=note,
+        invoice=invoice,
+        **links,
+    )
+    message.attach(f"{note.number}.pdf", "application/pdf", credit_note_pdf(note))
+    return message
+
+
+def send_credit_note(note_id: int) -> bool:
+    """E-mail a credit note unless it has been; True if this call sent it. Locked and
+    marked like a receipt (`send_receipt`): at least once, rarely twice, never lost."""
+    note = db.session.scalar(
+        sa.select(CreditNote)
+        .where(CreditNote.id == note_id, CreditNote.sent_at.is_(None))
+        .with_for_update(skip_locked=True)
+    )
+    if note is None:
+        return False
+    mail.send(credit_note_message(note))
+    note.sent_at = utcnow()
+    db.session.flush()
+    return True
+
+
+def invoice_message(invoice: Invoice) -> Message:
+    """An opened invoice going out to its student: a link to pay it, and its PDF."""
+    links = {"invoice_url": portal_url("invoices.detail", invoice_id=invoice.uuid)}
+    total = format_money(invoice.total, invoice.currency)
+    message = emails.compose(
+        "invoice",
+        subject=f"Invoice {invoice.number} from M4SH: {total}",
+        to=[invoice.user.email],
+        invoice=invoice,
+        **links,
+    )
+    message.attach(f"{invoice.number}.pdf", "application/pdf", invoice_pdf(invoice))
+    return message
+
+
+def send_invoice(invoice_id: int) -> bool:
+    """E-mail an opened invoice unless it has gone out; True if this call sent it (locked
+    and marked like a receipt, `send_receipt`)."""
+    invoice = db.session.scalar(
+        sa.select(Invoice)
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.sent_at.is_(None),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    if invoice is None:
+        return False
+    mail.send(invoice_message(invoice))
+    invoice.sent_at = utcnow()
+    db.session.flush()
+    return True
 
 
 def receipt_message(invoice: Invoice) -> Message:
@@ -110,3 +207,26 @@ def unsent_receipt_ids(now: datetime) -> list[int]:
             .limit(RECEIPT_BATCH)
         )
     )
+
+
+def unsent_document_ids(now: datetime) -> tuple[list[int], list[int]]:
+    """(opened invoices, credit notes) of the last week not e-mailed after a few minutes."""
+    since, until = now - RECEIPT_WINDOW, now - RECEIPT_GRACE
+    invoices = db.session.scalars(
+        sa.select(Invoice.id)
+        .where(
+            Invoice.kind == InvoiceKind.MANUAL,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.sent_at.is_(None),
+            Invoice.issued_at.between(since, until),
+        )
+        .order_by(Invoice.issued_at)
+        .limit(RECEIPT_BATCH)
+    ).all()
+    notes = db.session.scalars(
+        sa.select(CreditNote.id)
+        .where(CreditNote.sent_at.is_(None), CreditNote.issued_at.between(since, until))
+        .order_by(CreditNote.issued_at)
+        .limit(RECEIPT_BATCH)
+    ).all()
+    return list(invoices), list(notes)

@@ -1,8 +1,13 @@
-"""Invoices, their lines, and the per-year counter that numbers them.
+"""Invoices, their lines, their credit notes, and the per-year counters that number them.
 
 An invoice is `draft → open → paid | void`. Its figures are fixed when it is
 opened: the number, the totals and the tax rate never change after that. The PDF is
 rendered once, stored, and served as stored.
+
+A credit note records money given back against an invoice (a refund of its payment). It
+has its own gapless yearly series, `CN-YYYY-NNNNNN`, and, like an invoice, is never
+edited: a refund that later fails is cancelled by a second note that reverses the first
+(a negative amount pointing at it).
 """
 
 from __future__ import annotations
@@ -73,9 +78,14 @@ class Invoice(db.Model):
     pdf: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
     pdf_rendered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     receipt_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the opened invoice went out to its student (a manual invoice, by e-mail).
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped[User] = so.relationship()
-    payment: so.Mapped[Payment | None] = so.relationship()
+    payment: so.Mapped[Payment | None] = so.relationship(foreign_keys=[payment_id])
+    credit_notes: so.Mapped[list[CreditNote]] = so.relationship(
+        back_populates="invoice", order_by="CreditNote.id"
+    )
     items: so.Mapped[list[InvoiceItem]] = so.relationship(
         back_populates="invoice", order_by="InvoiceItem.id", cascade="all, delete-orphan"
     )
@@ -102,6 +112,22 @@ class Invoice(db.Model):
     @property
     def display_status(self) -> str:
         return "overdue" if self.is_overdue else self.status
+
+    @property
+    def credited(self) -> int:
+        """What its credit notes gave back, net of the notes that reverse others."""
+        return sum(note.amount for note in self.credit_notes)
+
+    @property
+    def badge_status(self) -> str:
+        """The status the pages show: a paid invoice that was refunded reads as credited."""
+        if self.status == InvoiceStatus.PAID and self.credit_notes:
+            credited = self.credited
+            if credited >= self.total:
+                return "credited"
+            if credited > 0:
+                return "partly_credited"
+        return self.display_status
 
     def __repr__(self) -> str:
         return f"<Invoice {self.number or self.uuid} {self.status} {self.total}>"
@@ -135,3 +161,95 @@ class InvoiceCounter(db.Model):
 
     year: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
     last_number: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+
+
+class CreditNoteCounter(db.Model):
+    """The last credit note number given in a year; taken like `InvoiceCounter`."""
+
+    __tablename__ = "credit_note_counters"
+
+    year: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    last_number: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
+
+
+class CreditNote(db.Model):
+    """Money given back against an invoice, numbered `CN-YYYY-NNNNNN` when issued.
+
+    One per refund that went through (`refund_id`), and one more, negative, for a refund
+    that later failed (`reverses_id`, the note it cancels). Never updated after it is
+    written, except to store its PDF and note that it was e-mailed.
+    """
+
+    __tablename__ = "credit_notes"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    uuid: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, unique=True, default=new_uuid)
+    number: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
+    invoice_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    # The refund this note records (both the note and its reversal name it).
+    refund_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("refunds.id"), index=True)
+    # The note this one cancels; one reversal at most per note.
+    reverses_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("credit_notes.id"), unique=True
+    )
+    # Positive: credited to the student; negative: a reversal taking a credit back.
+    amount: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    currency: so.Mapped[str] = so.mapped_column(sa.String(3))
+    reason: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    issued_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+    pdf: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    pdf_rendered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    invoice: so.Mapped[Invoice] = so.relationship(back_populates="credit_notes")
+    user: so.Mapped[User] = so.relationship()
+    reverses: so.Mapped[CreditNote | None] = so.relationship(remote_side=[id])
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(reverses_id IS NULL AND amount > 0) OR (reverses_id IS NOT NULL AND amount < 0)",
+            name="amount_sign",
+        ),
+        # A refund gets one note, and a reversal when it fails: never two of either.
+        sa.Index(
+            "uq_credit_notes_one_per_refund",
+            "refund_id",
+            unique=True,
+            sqlite_where=sa.text("reverses_id IS NULL"),
+            postgresql_where=sa.text("reverses_id IS NULL"),
+        ),
+    )
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+    def __repr__(self) -> str:
+        return f"<CreditNote {self.number} {self.amount}>"
+
+
+class ReminderStep(enum.IntEnum):
+    """Days past due at which an open invoice's student is reminded, once each."""
+
+    FIRST = 1
+    SECOND = 7
+    FINAL = 14
+
+
+class InvoiceReminder(db.Model):
+    """One overdue reminder sent for one step of one invoice. The primary key is the
+    promise: a step is claimed by inserting its row, so it is never sent twice, also when
+    two runs of the reminder task overlap."""
+
+    __tablename__ = "invoice_reminders"
+
+    invoice_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("invoices.id"), primary_key=True)
+    step: so.Mapped[int] = so.mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    sent_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"step IN ({', '.join(str(int(s)) for s in ReminderStep)})", name="step"
+        ),
+    )

@@ -10,7 +10,7 @@ caller's transaction ends.
 
 from __future__ import annotations
 
-import functools
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,20 +19,21 @@ from decimal import Decimal
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.accounts.models import Role, User
-from portal.db import utcnow
+from portal.db import parse_id, utcnow
 from portal.errors import InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.invoices.models import (
     Invoice,
-    InvoiceCounter,
     InvoiceItem,
     InvoiceKind,
     InvoiceStatus,
 )
+from portal.invoices.numbering import next_number
 from portal.money import require_int, round_half_up
+
+log = logging.getLogger(__name__)
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -119,9 +120,10 @@ def check_lines(lines: object) -> list[Line]:
             raise ValidationError(
                 f"Quantities are 1 to {MAX_QUANTITY}.", fields={"quantity": ["Out of range."]}
             )
-        if not 0 <= price <= maximum:
+        if not 0 < price <= maximum:
             raise ValidationError(
-                "The unit price is out of range.", fields={"unit_price": ["Out of range."]}
+                "Unit prices are more than zero and at most the largest amount.",
+                fields={"unit_price": ["Out of range."]},
             )
         checked.append(Line(description, quantity, price, line.booking_id))
     return checked
@@ -152,6 +154,30 @@ def create_invoice(
     db.session.add(invoice)
     db.session.flush()
     return invoice
+
+
+def draft_manual_invoice(*, student_id: object, lines: list[Line], discount: int = 0) -> Invoice:
+    """A draft an admin writes by hand for a student, in the platform currency; its tax
+    is worked out now and again, at the rate of the day, when it is opened."""
+    student = _student(student_id)
+    return create_invoice(
+        user_id=student.id,
+        currency=current_app.config["PLATFORM_CURRENCY"],
+        lines=lines,
+        discount=discount,
+        kind=InvoiceKind.MANUAL,
+    )
+
+
+def _student(student_id: object) -> User:
+    key = parse_id(student_id)
+    user = db.session.get(User, key) if key is not None else None
+    if user is None or user.role != Role.STUDENT or not user.is_active:
+        raise ValidationError(
+            "Invoices are for students: choose one.",
+            fields={"student_id": ["No student with this id."]},
+        )
+    return user
 
 
 def _new_invoice(user_id, currency, lines: list[Line], discount: int, payment_id) -> Invoice:
@@ -203,6 +229,21 @@ def mark_paid(invoice: Invoice, *, paid_at: datetime | None = None) -> Invoice:
     return invoice
 
 
+def settle_invoice(invoice_id: int, *, payment_id: int, paid_at: datetime) -> Invoice | None:
+    """An open invoice's payment went through: the invoice is paid, by that payment.
+
+    Called in the payment's own transaction. An invoice that is no longer open (voided
+    while the payment was at the bank) stays as it is and None is returned: the money is
+    recorded all the same and an admin refunds it.
+    """
+    invoice = lock_invoice(invoice_id)
+    if invoice.status != InvoiceStatus.OPEN:
+        log.warning("invoice %s was paid while %s", invoice.uuid, invoice.status)
+        return None
+    invoice.payment_id = payment_id
+    return mark_paid(invoice, paid_at=paid_at)
+
+
 def void_invoice(invoice: Invoice) -> Invoice:
     """An open invoice that should not be paid; its number stays used (a draft has none
     yet and is simply not opened)."""
@@ -236,33 +277,6 @@ def lock_invoice(invoice_id: int) -> Invoice:
     if invoice is None:
         raise NotFound("No such invoice.")
     return invoice
-
-
-def next_number(year: int) -> str:
-    """The year's next invoice number. The counter row stays locked until the caller's
-    transaction ends, so numbers are handed out one at a time and a rollback returns it."""
-    connection = db.session.connection()
-    connection.execute(_counter_insert(connection.dialect.name), {"of_year": year})
-    number = connection.execute(_COUNTER_TAKE, {"of_year": year}).scalar_one()
-    return f"INV-{year}-{number:06d}"
-
-
-@functools.cache
-def _counter_insert(dialect: str) -> sa.Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(InvoiceCounter.__table__)
-        .values(year=sa.bindparam("of_year"), last_number=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-
-
-_COUNTER_TAKE = (
-    sa.update(InvoiceCounter.__table__)
-    .where(InvoiceCounter.__table__.c.year == sa.bindparam("of_year"))
-    .values(last_number=InvoiceCounter.__table__.c.last_number + 1)
-    .returning(InvoiceCounter.__table__.c.last_number)
-)
 
 
 # --- lesson invoices ------------------------------------------------------------------
@@ -305,11 +319,13 @@ def create_lesson_invoice(payment) -> Invoice:
 
 
 def invoices_for(user: User) -> sa.Select:
-    """A student's own invoices, newest first; an admin sees everyone's."""
+    """A student's own invoices, newest first (drafts are the admins' until opened); an
+    admin sees everyone's."""
     query = sa.select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
     if user.role != Role.ADMIN:
-        query = query.where(Invoice.user_id == user.id)
-    return query.options(so.joinedload(Invoice.user))
+        query = query.where(Invoice.user_id == user.id, Invoice.status != InvoiceStatus.DRAFT)
+    # Each row reads as credited or not: its credit notes come in one more query.
+    return query.options(so.joinedload(Invoice.user), so.selectinload(Invoice.credit_notes))
 
 
 def invoice_of_payment(payment_id: int) -> Invoice | None:
@@ -317,14 +333,15 @@ def invoice_of_payment(payment_id: int) -> Invoice | None:
 
 
 def get_invoice_for(user: User, invoice_id: object) -> Invoice:
-    """The invoice by uuid if `user` may see it (its student, or an admin); else 404."""
+    """The invoice by uuid if `user` may see it (its student once it is opened, or an
+    admin); else 404."""
     try:
         key = uuid.UUID(str(invoice_id))
     except ValueError:
         raise NotFound("No such invoice.") from None
     query = sa.select(Invoice).where(Invoice.uuid == key)
     if user.role != Role.ADMIN:
-        query = query.where(Invoice.user_id == user.id)
+        query = query.where(Invoice.user_id == user.id, Invoice.status != InvoiceStatus.DRAFT)
     invoice = db.session.scalar(query)
     if invoice is None:
         raise NotFound("No such invoice.")

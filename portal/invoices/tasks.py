@@ -9,7 +9,14 @@ import smtplib
 from celery import shared_task
 
 from portal.db import unit_of_work, utcnow
-from portal.invoices.documents import send_receipt, unsent_receipt_ids
+from portal.invoices.documents import (
+    send_credit_note,
+    send_invoice,
+    send_receipt,
+    unsent_document_ids,
+    unsent_receipt_ids,
+)
+from portal.invoices.reminders import overdue_invoice_ids, send_reminder
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,36 @@ def send_payment_receipt(self, invoice_id: int) -> bool:
         raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
 
 
+def _send_mail(task, send, object_id: int, what: str) -> bool:
+    """One e-mail under its own unit of work. Eager (no worker, the embedded default) it
+    runs right after the caller's commit and must not fail it: it logs, and the sweep or
+    the next run picks it up. With a worker, mail-server trouble is retried with backoff."""
+    if task.request.is_eager:
+        try:
+            with unit_of_work():
+                return send(object_id)
+        except Exception:
+            log.exception("%s %s not sent", what, object_id)
+            return False
+    try:
+        with unit_of_work():
+            return send(object_id)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise task.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**task.request.retries) from exc
+
+
+@shared_task(bind=True, name="send_invoice_mail", max_retries=MAX_RETRIES, ignore_result=True)
+def send_invoice_mail(self, invoice_id: int) -> bool:
+    """E-mail an invoice just opened to its student, with a link to pay it and the PDF."""
+    return _send_mail(self, send_invoice, invoice_id, "invoice")
+
+
+@shared_task(bind=True, name="send_credit_note_mail", max_retries=MAX_RETRIES, ignore_result=True)
+def send_credit_note_mail(self, note_id: int) -> bool:
+    """E-mail a credit note to its student, after the refund's transaction committed."""
+    return _send_mail(self, send_credit_note, note_id, "credit note")
+
+
 @shared_task(name="send_missing_receipts")
 def send_missing_receipts() -> str:
     """Queue the receipts of paid invoices that have not gone out (mail server down for
@@ -43,3 +80,31 @@ def send_missing_receipts() -> str:
     for invoice_id in ids:
         send_payment_receipt.delay(invoice_id)
     return f"receipts queued: {len(ids)}"
+
+
+@shared_task(name="send_missing_invoice_mail")
+def send_missing_invoice_mail() -> str:
+    """Queue the opened invoices and credit notes whose e-mail has not gone out (mail
+    server down for longer than the retries, a worker lost mid-send)."""
+    invoices, notes = unsent_document_ids(utcnow())
+    for invoice_id in invoices:
+        send_invoice_mail.delay(invoice_id)
+    for note_id in notes:
+        send_credit_note_mail.delay(note_id)
+    return f"invoices queued: {len(invoices)}, credit notes queued: {len(notes)}"
+
+
+@shared_task(name="send_overdue_invoice_reminders")
+def send_overdue_invoice_reminders() -> str:
+    """Daily: remind the students of open invoices 1, 7 and 14 days past due, once per
+    step; each invoice in its own transaction, so one bad address stops nobody else's."""
+    now = utcnow()
+    sent = failed = 0
+    for invoice_id in overdue_invoice_ids(now):
+        try:
+            with unit_of_work():
+                sent += send_reminder(invoice_id, now) is not None
+        except (OSError, smtplib.SMTPException):
+            log.exception("overdue reminder for invoice %s not sent", invoice_id)
+            failed += 1
+    return f"reminders sent: {sent}" + (f", not sent: {failed}" if failed else "")

@@ -9,7 +9,8 @@ accounts, created on first use:
 - ``provider_cash``: money held for us at the payment provider (an asset),
 - ``fee_revenue``: the platform fee we earned (revenue),
 - ``payouts_paid``: money sent out to tutors' banks (cash that left the platform),
-- ``adjustments``: what admins credited to (or debited from) tutors by hand.
+- ``adjustments``: what admins credited to (or debited from) tutors by hand,
+- ``invoice_revenue``: what students paid on invoices an admin issued (no tutor share).
 
 Each tutor has three accounts, opened with their wallet: ``tutor:<id>:pending`` (earned,
 not yet released), ``tutor:<id>:available`` (may be paid out; negative = a debt) and
@@ -82,6 +83,7 @@ class PlatformAccount(enum.StrEnum):
     FEE_REVENUE = "fee_revenue"
     PAYOUTS_PAID = "payouts_paid"
     ADJUSTMENTS = "adjustments"
+    INVOICE_REVENUE = "invoice_revenue"
 
 
 PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
@@ -90,6 +92,8 @@ PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
     # Credit-normal: its balance is what has been paid out to tutors in total.
     PlatformAccount.PAYOUTS_PAID: ("Paid out to tutors", AccountType.CONTRA_ASSET),
     PlatformAccount.ADJUSTMENTS: ("Manual adjustments to tutor wallets", AccountType.EXPENSE),
+    # Invoices an admin issued and their students paid: the platform's own, no tutor share.
+    PlatformAccount.INVOICE_REVENUE: ("Revenue from manual invoices", AccountType.REVENUE),
 }
 
 
@@ -114,6 +118,9 @@ class EntryKind(enum.StrEnum):
     PAYOUT_RESERVED = "payout_reserved"
     PAYOUT_RETURNED = "payout_returned"
     PAYOUT_COMPLETED = "payout_completed"
+    INVOICE_PAID = "invoice_paid"
+    INVOICE_REFUND = "invoice_refund"
+    INVOICE_REFUND_REVERSED = "invoice_refund_reversed"
 
 
 EARNING_KINDS = (EntryKind.LESSON_EARNING, EntryKind.SUBSCRIPTION_EARNING)

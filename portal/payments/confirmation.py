@@ -8,6 +8,7 @@ from portal.bookings.models import BookingStatus
 from portal.errors import InvalidTransition, ValidationError
 from portal.payments.cards import add_payment_method, own_payment_method
 from portal.payments.intents import PaymentStep, remember_card
+from portal.payments.invoice_payments import check_invoice_still_payable
 from portal.payments.lookups import lock_payment_of_payer
 from portal.payments.models import COLLECTED_STATUSES, Payment, PaymentMethod, PaymentStatus
 from portal.payments.outcome import apply_intent, mark_payment_failed, sync_checkout_payment
@@ -43,6 +44,7 @@ def confirm_payment(
         sync_checkout_payment(payment)
         return PaymentStep(payment)
     _check_lesson_still_payable(payment)
+    check_invoice_still_payable(payment)
     return _confirm_pending(user, payment, provider_method_id, payment_method_id)
 
 

@@ -6,8 +6,13 @@ inside their unit of work, after the payment row is flushed and before the commi
 - a lesson payment succeeds: the tutor's net goes into pending through the ledger, then
   the student's paid invoice is written (it takes the year's invoice number), then the
   receipt is queued to be mailed after the commit;
-- a payment is refunded: the tutor's share of the refund comes back out of the wallet;
-- a refund fails at the provider: that share goes back to the tutor;
+- an invoice's payment succeeds: the money is the platform's revenue in the ledger, the
+  invoice is marked paid (locking its row), and the receipt is queued;
+- a payment is refunded: the tutor's share of the refund comes back out of the wallet,
+  then a credit note is written against the payment's invoice (it takes the year's
+  credit note number) and e-mailed after the commit;
+- a refund fails at the provider: that share goes back to the tutor, and the refund's
+  credit note is cancelled by a reversing note, also e-mailed;
 - an attempt fails: no money moves.
 
 Each ends by telling the audit log through the payment signals (`signals.py`), whose
@@ -19,8 +24,14 @@ refund seen twice never posts or invoices twice.
 from __future__ import annotations
 
 from portal.after_commit import enqueue_after_commit
-from portal.invoices.services import create_lesson_invoice
-from portal.invoices.tasks import send_payment_receipt
+from portal.invoices import credit_notes
+from portal.invoices.revenue import (
+    record_invoice_payment,
+    record_invoice_refund,
+    reverse_invoice_refund,
+)
+from portal.invoices.services import create_lesson_invoice, invoice_of_payment, settle_invoice
+from portal.invoices.tasks import send_credit_note_mail, send_payment_receipt
 from portal.payments.models import Payment, PaymentType, Refund
 from portal.payments.signals import (
     payment_failed,
@@ -55,6 +66,19 @@ def on_payment_succeeded(payment: Payment, *, actor_id: int | None, previous_sta
         # (no provider call, no mail) follows it before the commit.
         invoice = create_lesson_invoice(payment)
         enqueue_after_commit(send_payment_receipt, invoice.id)
+    elif payment.payment_type == PaymentType.INVOICE:
+        record_invoice_payment(
+            amount=payment.amount,
+            payment_id=payment.id,
+            key=earning_key(payment),
+            actor_id=actor_id,
+            memo=f"Invoice paid by {payment.payer.name}"[:MEMO_LENGTH],
+        )
+        invoice = settle_invoice(
+            payment.invoice_id, payment_id=payment.id, paid_at=payment.succeeded_at
+        )
+        if invoice is not None:
+            enqueue_after_commit(send_payment_receipt, invoice.id)
     payment_succeeded.send(payment, actor_id=actor_id, previous_status=previous_status)
 
 
@@ -89,6 +113,15 @@ def on_payment_refunded(payment: Payment, refund: Refund, *, actor_id: int | Non
             actor_id=actor_id,
             memo=_refund_memo(payment, refund),
         )
+    elif payment.payment_type == PaymentType.INVOICE:
+        record_invoice_refund(
+            amount=refund.amount,
+            payment_id=payment.id,
+            key=refund_key(refund),
+            actor_id=actor_id,
+            memo=_refund_memo(payment, refund),
+        )
+    _credit_invoice(payment, refund)
     payment_refunded.send(payment, refund=refund, actor_id=actor_id)
 
 
@@ -103,7 +136,30 @@ def on_refund_reversed(payment: Payment, refund: Refund, *, actor_id: int | None
             actor_id=actor_id,
             memo=f"Refund to {payment.payer.name} failed: your share is back"[:MEMO_LENGTH],
         )
+    elif payment.payment_type == PaymentType.INVOICE:
+        reverse_invoice_refund(
+            amount=refund.amount,
+            payment_id=payment.id,
+            key=f"{refund_key(refund)}:reversed",
+            actor_id=actor_id,
+            memo=f"Refund to {payment.payer.name} failed"[:MEMO_LENGTH],
+        )
+    reversal = credit_notes.reverse_for_refund(refund.id)
+    if reversal is not None:
+        enqueue_after_commit(send_credit_note_mail, reversal.id)
     refund_reversed.send(payment, refund=refund, actor_id=actor_id)
+
+
+def _credit_invoice(payment: Payment, refund: Refund) -> None:
+    """The refund's credit note against the payment's invoice (a payment without one has
+    nothing to credit). Its number is taken last, as the invoice's is."""
+    invoice = invoice_of_payment(payment.id)
+    if invoice is None:
+        return
+    note = credit_notes.issue_for_refund(
+        invoice, refund_id=refund.id, amount=refund.amount, reason=refund.reason
+    )
+    enqueue_after_commit(send_credit_note_mail, note.id)
 
 
 def _refund_memo(payment: Payment, refund: Refund) -> str:

@@ -69,7 +69,7 @@ def create_payment_intent(
             return PaymentStep(pending)
         pending = None
     if pending is not None:
-        return _resume_intent(pending, method)
+        return resume_intent(pending, method)
     return _start_intent(student, booking, method, attempts=len(attempts))
 
 
@@ -143,8 +143,18 @@ def new_lesson_payment(
 def _start_intent(
     student: User, booking: Booking, method: PaymentMethod | None, *, attempts: int
 ) -> PaymentStep:
-    way = f"card-{method.id}" if method else "card"
-    payment = new_lesson_payment(student, booking, attempts, way=way)
+    """A new attempt for the lesson, and its intent at the provider."""
+    payment = new_lesson_payment(student, booking, attempts, way=card_way(method))
+    return open_intent(student, payment, method)
+
+
+def card_way(method: PaymentMethod | None) -> str:
+    """How an attempt is paid, for its idempotency key: a saved card, or a new one."""
+    return f"card-{method.id}" if method else "card"
+
+
+def open_intent(student: User, payment: Payment, method: PaymentMethod | None) -> PaymentStep:
+    """Create the provider intent of a payment row just flushed, for the student's customer."""
     first_customer = ensure_customer(student)
 
     def create(customer: str) -> ProviderIntent:
@@ -170,7 +180,8 @@ def _start_intent(
     return PaymentStep(payment, intent.client_secret, created=True)
 
 
-def _resume_intent(payment: Payment, method: PaymentMethod | None) -> PaymentStep:
+def resume_intent(payment: Payment, method: PaymentMethod | None) -> PaymentStep:
+    """The attempt already under way, with the saved card chosen now if any."""
     provider = get_provider()
     if method is not None:
         intent = provider.update_payment_method(

@@ -179,6 +179,8 @@ def provider_metadata(payment: Payment) -> dict[str, str]:
     data = {"payment_uuid": str(payment.uuid), "payment_type": payment.payment_type}
     if payment.booking_id is not None:
         data["booking_id"] = str(payment.booking_id)
+    if payment.invoice_id is not None:
+        data["invoice_id"] = str(payment.invoice_id)
     return data
 
 

@@ -46,6 +46,8 @@ REFUNDABLE_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED
 class PaymentType(enum.StrEnum):
     LESSON = "lesson"
     SUBSCRIPTION = "subscription"
+    # An open invoice an admin issued, paid by its student: all of it is platform revenue.
+    INVOICE = "invoice"
 
 
 class RefundStatus(enum.StrEnum):
@@ -88,6 +90,10 @@ class Payment(db.Model):
     idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
     booking_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("bookings.id"), index=True)
     subscription_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    # The open invoice an `invoice` payment pays (named, not imported: invoices sit below).
+    invoice_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("invoices.id", use_alter=True), index=True
+    )
     card_brand: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     card_last4: so.Mapped[str | None] = so.mapped_column(sa.String(4))
     failure_code: so.Mapped[str | None] = so.mapped_column(sa.String(64))
@@ -125,6 +131,17 @@ class Payment(db.Model):
             unique=True,
             sqlite_where=sa.text("status = 'pending'"),
             postgresql_where=sa.text("status = 'pending'"),
+        ),
+        # Likewise one pending attempt per invoice.
+        sa.Index(
+            "uq_payments_one_pending_per_invoice",
+            "invoice_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+        sa.CheckConstraint(
+            "(payment_type = 'invoice') = (invoice_id IS NOT NULL)", name="invoice_payment"
         ),
     )
 

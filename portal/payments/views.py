@@ -20,6 +20,7 @@ from portal.bookings.services import hold_expires_at
 from portal.db import utcnow
 from portal.errors import GatewayError, PortalError
 from portal.extensions import db
+from portal.invoices.models import Invoice, InvoiceStatus
 from portal.invoices.services import invoice_of_payment
 from portal.money import format_money
 from portal.pagination import Page
@@ -58,10 +59,17 @@ def billing():
         .order_by(Booking.starts_at)
     ).all()
     recent = db.session.scalars(lookups.visible_payments(current_user).limit(5)).all()
+    open_invoices = db.session.scalars(
+        sa.select(Invoice)
+        .where(Invoice.user_id == current_user.id, Invoice.status == InvoiceStatus.OPEN)
+        .order_by(Invoice.due_at, Invoice.id)
+    ).all()
     return render_page(
         "payments/billing.html",
         {
             "awaiting": awaiting,
+            "overdue_invoices": [i for i in open_invoices if i.is_overdue],
+            "open_invoices": [i for i in open_invoices if not i.is_overdue],
             "pending": {p.booking_id: p for p in _pending_payments(awaiting)},
             "recent": recent,
             "methods": cards.payment_methods_of(current_user),
@@ -162,6 +170,10 @@ def _payment_page(payment, form=None, *, client_secret=None, error=None, status=
             "button_form": EmptyForm(),
             "stripe": stripe_settings(),
             "invoice": invoice_of_payment(payment.id),
+            # The open invoice an invoice payment is for (paid or not yet).
+            "paid_invoice": db.session.get(Invoice, payment.invoice_id)
+            if payment.invoice_id
+            else None,
         },
         fragments={"pay-status": "status"},
         http_status=status,

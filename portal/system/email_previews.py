@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from portal.accounts.models import Role, User
 from portal.db import utcnow
-from portal.invoices.models import Invoice, InvoiceItem, InvoiceStatus
+from portal.invoices.models import CreditNote, Invoice, InvoiceItem, InvoiceStatus
 from portal.ledger.checks import Drift
 from portal.money import format_money
 from portal.payouts.models import PayoutRequest, PayoutStatus
@@ -59,6 +59,69 @@ def _receipt() -> dict:
         "invoice_url": portal_url("invoices.index"),
         "pdf_url": portal_url("invoices.index"),
     }
+
+
+def _manual_invoice() -> Invoice:
+    now = utcnow()
+    return Invoice(
+        number=f"INV-{now.year}-000043",
+        status=InvoiceStatus.OPEN,
+        currency="usd",
+        subtotal=6999,
+        discount=499,
+        tax_rate=0,
+        tax=0,
+        total=6500,
+        issued_at=now - timedelta(days=15),
+        due_at=now - timedelta(days=1),
+        user=_student(),
+        items=[
+            InvoiceItem(
+                description="Exam preparation pack", quantity=2, unit_price=2500, total=5000
+            ),
+            InvoiceItem(description="Mock exam marking", quantity=1, unit_price=1999, total=1999),
+        ],
+    )
+
+
+def _invoice() -> dict:
+    return {"invoice": _manual_invoice(), "invoice_url": portal_url("invoices.index")}
+
+
+def _reminder() -> dict:
+    return {**_invoice(), "step": 7, "days": 7}
+
+
+def _credit_note(reversal: bool) -> Callable[[], dict]:
+    def context() -> dict:
+        invoice = _receipt()["invoice"]
+        note = CreditNote(
+            number=f"CN-{utcnow().year}-000007",
+            amount=1500,
+            currency="usd",
+            reason="The lesson was cut short",
+            issued_at=utcnow(),
+            user=invoice.user,
+        )
+        if reversal:
+            note = CreditNote(
+                number=f"CN-{utcnow().year}-000008",
+                amount=-1500,
+                currency="usd",
+                reason=f"The refund could not be paid out: {note.number} no longer applies.",
+                issued_at=utcnow(),
+                user=invoice.user,
+                reverses_id=1,
+                reverses=note,
+            )
+        return {
+            "note": note,
+            "invoice": invoice,
+            "invoice_url": portal_url("invoices.index"),
+            "pdf_url": portal_url("invoices.index"),
+        }
+
+    return context
 
 
 def _payout(status: str) -> Callable[[], dict]:
@@ -108,6 +171,22 @@ def _ledger_drift() -> dict:
 # A template with several states has one preview per state.
 PREVIEWS: dict[str, Preview] = {
     "receipt": Preview("receipt", "Payment receipt", "Your receipt from M4SH: INV-…", _receipt),
+    "invoice": Preview("invoice", "Invoice issued", "Invoice INV-… from M4SH: $65.00", _invoice),
+    "invoice_reminder": Preview(
+        "invoice_reminder",
+        "Overdue reminder",
+        "Reminder: invoice INV-… is 7 days overdue",
+        _reminder,
+    ),
+    "credit_note": Preview(
+        "credit_note", "Credit note", "Credit note CN-… for invoice INV-…", _credit_note(False)
+    ),
+    "credit_note_reversal": Preview(
+        "credit_note",
+        "Credit note reversal",
+        "Credit note CN-… for invoice INV-…",
+        _credit_note(True),
+    ),
     "payout_sent": Preview(
         "payout_status",
         "Payout sent",

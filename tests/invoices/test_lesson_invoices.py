@@ -139,7 +139,7 @@ def test_the_lists_page_with_htmx(login, student, admin):
         assert "INV-" in html and "Page 2 of" in html
 
 
-def test_an_invoice_shows_the_refunds_of_its_payment(paid_lesson, login, admin, student):
+def test_an_invoice_shows_the_credit_notes_of_its_refunds(paid_lesson, login, admin, student):
     from portal.payments.refunds import process_refund
 
     payment = paid_lesson()
@@ -147,5 +147,5 @@ def test_an_invoice_shows_the_refunds_of_its_payment(paid_lesson, login, admin, 
     db.session.commit()
     invoice = invoice_of(payment)
     page = login(student).get(f"/billing/invoices/{invoice.uuid}").get_data(as_text=True)
-    assert "Refunds of this payment" in page and "$15.00 refunded" in page
+    assert "Credit notes" in page and "$15.00" in page and "Shortened lesson" in page
     assert invoice.status == InvoiceStatus.PAID and invoice.total == 4500

@@ -1,0 +1,53 @@
+"""Gapless yearly numbers: `INV-YYYY-NNNNNN` for invoices, `CN-YYYY-NNNNNN` for credit notes.
+
+Each series keeps one counter row per year. Taking a number increments that row in SQL,
+which locks it until the caller's transaction ends: numbers are handed out one at a
+time, and a transaction that rolls back gives its number back, so none is skipped.
+Callers take a number last, after everything slow, to keep the lock short.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.extensions import db
+from portal.invoices.models import CreditNoteCounter, InvoiceCounter
+
+
+def next_number(year: int) -> str:
+    """The year's next invoice number, `INV-YYYY-NNNNNN`."""
+    return f"INV-{year}-{_take(InvoiceCounter.__table__, year):06d}"
+
+
+def next_credit_note_number(year: int) -> str:
+    """The year's next credit note number, `CN-YYYY-NNNNNN`."""
+    return f"CN-{year}-{_take(CreditNoteCounter.__table__, year):06d}"
+
+
+def _take(table: sa.Table, year: int) -> int:
+    connection = db.session.connection()
+    connection.execute(_counter_insert(table, connection.dialect.name), {"of_year": year})
+    return connection.execute(_counter_take(table), {"of_year": year}).scalar_one()
+
+
+@functools.cache
+def _counter_insert(table: sa.Table, dialect: str) -> sa.Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .values(year=sa.bindparam("of_year"), last_number=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+
+
+@functools.cache
+def _counter_take(table: sa.Table) -> sa.Update:
+    return (
+        sa.update(table)
+        .where(table.c.year == sa.bindparam("of_year"))
+        .values(last_number=table.c.last_number + 1)
+        .returning(table.c.last_number)
+    )
