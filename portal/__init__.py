@@ -106,6 +106,7 @@ TASK_MODULES = (
     "portal.bookings.tasks",
     "portal.books.tasks",
     "portal.invoices.tasks",
+    "portal.payments.tasks",
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",
     "portal.payouts.tasks",

@@ -22,7 +22,9 @@ BEAT_SCHEDULE = {
     "complete_ended_lessons": crontab(minute="*/15"),
     "expire_unpaid_bookings": crontab(minute="*/5"),
     "sync_payment_status": crontab(minute="7-59/15"),
+    "cleanup_expired_payment_intents": crontab(hour=4, minute=10),  # daily
     "release_pending_earnings": crontab(minute=5),  # hourly
+    "issue_tutor_statements": crontab(day_of_month=1, hour=1, minute=0),  # last month's
     "process_auto_payouts": crontab(hour=6, minute=0),  # daily, before the admins' day
     "process_pending_payouts": crontab(hour=6, minute=30),  # daily
     "send_missing_receipts": crontab(minute=35),  # hourly

@@ -63,6 +63,9 @@ class Config:
         self.STRIPE_WEBHOOK_MAX_BYTES = _int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024)
         # sync_payment_status asks Stripe about payments still pending after this long.
         self.PAYMENT_SYNC_AFTER_MINUTES = _int("PAYMENT_SYNC_AFTER_MINUTES", 30)
+        # cleanup_expired_payment_intents cancels, at Stripe and here, payment attempts
+        # still pending this long after they were made.
+        self.PAYMENT_INTENT_EXPIRY_HOURS = _int("PAYMENT_INTENT_EXPIRY_HOURS", 24)
 
         self.PLATFORM_FEE_PERCENT = Decimal(_env("PLATFORM_FEE_PERCENT", "15.00"))
         self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()

@@ -7,6 +7,7 @@ back to an int. Functions here refuse anything that is not an int with a `TypeEr
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -71,6 +72,7 @@ def split_refund(
     return FeeSplit(amount=refund, fee=refund_fee, net=refund - refund_fee)
 
 
+@functools.cache
 def minor_digits(currency: str) -> int:
     return get_currency_precision(currency.upper())
 
@@ -130,6 +132,13 @@ def format_money(amount: int | None, currency: str | None = None, locale: str = 
 
 
 def format_major_plain(amount: int, currency: str) -> str:
-    """An amount in major units without symbol, for form fields and CSV: 4550 -> "45.50"."""
+    """An amount in major units without symbol, for form fields and CSV: 4550 -> "45.50".
+
+    Integer arithmetic only: exports call this for every figure of every line.
+    """
+    require_int(amount)
     digits = minor_digits(currency)
-    return f"{to_major(amount, currency):.{digits}f}"
+    if not digits:
+        return str(amount)
+    whole, fraction = divmod(abs(amount), 10**digits)
+    return f"{'-' if amount < 0 else ''}{whole}.{fraction:0{digits}d}"

@@ -58,6 +58,10 @@ MATRIX = [
     ("GET", "/account", {"student": 200, "tutor": 200, "admin": 200}),
     ("GET", "/admin/", {"student": 403, "tutor": 403, "admin": 200}),
     ("GET", "/admin/lessons", {"student": 403, "tutor": 403, "admin": 200}),
+    ("GET", "/admin/invoices?status=open", {"student": 403, "tutor": 403, "admin": 200}),
+    ("GET", "/admin/invoices/export.csv", {"student": 403, "tutor": 403, "admin": 200}),
+    ("GET", "/admin/invoices/pdfs.zip?month=2026-11", {"student": 403, "tutor": 403, "admin": 200}),
+    ("GET", "/earnings/statements/{b}.pdf", {"student": 403, "tutor": 404, "admin": 403}),
     ("POST", "/lessons/{b}/complete", {"student": 403, "tutor": 404, "admin": 302}),
     ("POST", "/lessons/{b}/cancel", {"student": 404, "tutor": 404, "admin": 302}),
     ("GET", "/api/v1/me/", {"student": 200, "tutor": 200, "admin": 200}),
@@ -84,4 +88,5 @@ def test_role_matrix(role, login):
             response = browser.api(method, path, json={} if method == "POST" else None)
         else:
             response = browser.get(path) if method == "GET" else browser.post(path)
+        response.close()  # a streamed export ends here, in order, not when collected
         assert response.status_code == expected[role], (role, method, path, response.status_code)

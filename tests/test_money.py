@@ -76,3 +76,14 @@ def test_format_money_uses_babel():
     assert format_money(4500, "usd") == "$45.00"
     assert format_money(-170000, "usd") == "-$1,700.00"
     assert format_money(1000, "jpy") == "¥1,000"
+
+
+@pytest.mark.parametrize("currency", ["usd", "jpy", "kwd"])
+def test_plain_major_units_are_the_decimal_amount_for_every_size_and_sign(currency):
+    from portal.money import format_major_plain, minor_digits, to_major
+
+    for amount in (0, 1, -1, 7, -7, 99, 100, -100, 4550, -4550, 123_456_789, 10**15 + 3):
+        expected = f"{to_major(amount, currency):.{minor_digits(currency)}f}"
+        assert format_major_plain(amount, currency) == expected
+    with pytest.raises(TypeError):
+        format_major_plain(45.5, currency)

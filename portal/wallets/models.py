@@ -209,3 +209,55 @@ class WalletMonth(db.Model):
     fees: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     lessons: so.Mapped[int] = so.mapped_column(default=0)
     refunds: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+
+
+class TutorStatement(db.Model):
+    """A tutor's statement of one calendar month (UTC), issued once after it ends.
+
+    The figures are the ones printed on the PDF: balances at the start and the end of
+    the month from the ledger's postings, and the month's movements summed from the
+    statement lines; they add up (the CHECK below). The PDF is rendered once, stored,
+    and served byte for byte.
+    """
+
+    __tablename__ = "tutor_statements"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    wallet_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tutor_wallets.id"))
+    tutor_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    month: so.Mapped[date] = so.mapped_column(sa.Date)  # the first day of the month
+    currency: so.Mapped[str] = so.mapped_column(sa.String(3))
+    opening_pending: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    opening_available: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    opening_in_flight: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    closing_pending: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    closing_available: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    closing_in_flight: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    # The month's movements of the total balance (earnings less refunds, adjustments,
+    # payouts sent) and the platform fees kept on the month's lessons.
+    earnings: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    fees: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    refunds: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    adjustments: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    payouts: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+    line_count: so.Mapped[int] = so.mapped_column(sa.Integer)
+    pdf: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary, deferred=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("wallet_id", "month"),
+        sa.CheckConstraint(
+            "closing_pending + closing_available + closing_in_flight = opening_pending"
+            " + opening_available + opening_in_flight + earnings + refunds + adjustments"
+            " + payouts",
+            name="balances_add_up",
+        ),
+    )
+
+    @property
+    def opening(self) -> int:
+        return self.opening_pending + self.opening_available + self.opening_in_flight
+
+    @property
+    def closing(self) -> int:
+        return self.closing_pending + self.closing_available + self.closing_in_flight

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -10,6 +12,7 @@ from flask import (
     flash,
     redirect,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -29,6 +32,7 @@ from portal.wallets.analytics import get_earnings_analytics, last_months
 from portal.wallets.charts import bar_chart
 from portal.wallets.forms import PayoutSettingsForm
 from portal.wallets.models import TRANSACTION_TYPES
+from portal.wallets.monthly_statements import statement_pdf_of, statements_of
 from portal.wallets.movement import get_wallet
 from portal.wallets.pending import pending_earnings
 from portal.wallets.statement import StatementFilters, parse_statement_filters, statement_page
@@ -83,6 +87,7 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
     if htmx_target() != "statement":
         context.update(_chart_context(summary))
         context["pending_earnings"] = pending_earnings(current_user.id) if summary.pending else []
+        context["monthly_statements"] = statements_of(current_user.id)
         context["form"] = form or PayoutSettingsForm(
             formdata=None,
             minimum=current_app.config["MIN_PAYOUT_AMOUNT"],
@@ -168,3 +173,13 @@ def statement_csv():
         },
     )
     return response
+
+
+@bp.get("/earnings/statements/<int:statement_id>.pdf")
+@tutor_required
+def monthly_statement_pdf(statement_id: int):
+    """A monthly statement as stored; another tutor's is a 404."""
+    pdf, filename = statement_pdf_of(current_user.id, statement_id)
+    return send_file(
+        io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True, download_name=filename
+    )
