@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(settings.as_dict())
     register_extensions(app)
     register_receivers(app)
+    register_lesson_covers(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -100,6 +101,18 @@ def register_receivers(app: Flask) -> None:
     connect_audit_receivers()
 
 
+def register_lesson_covers(app: Flask) -> None:
+    """What pays for a lesson booked without a card: the subscriptions' quota.
+
+    Bookings calls it through `portal.bookings.covers` and never imports subscriptions,
+    which sit above bookings (they use bookings, wallets and the ledger).
+    """
+    from portal.bookings.covers import install_cover
+    from portal.subscriptions.quota import SubscriptionCover
+
+    install_cover(app, SubscriptionCover())
+
+
 # Every feature's Celery tasks, so the worker, beat and `flask tasks run` know them.
 TASK_MODULES = (
     "portal.accounts.tasks",
@@ -110,6 +123,8 @@ TASK_MODULES = (
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",
     "portal.payouts.tasks",
+    "portal.subscriptions.notifications",
+    "portal.subscriptions.tasks",
     "portal.system.tasks",
     "portal.wallets.tasks",
     "portal.webhooks.tasks",
@@ -146,6 +161,9 @@ BLUEPRINT_MODULES = (
     "portal.wallets.admin",
     "portal.wallets.admin_api",
     "portal.books.admin",
+    "portal.subscriptions.views",
+    "portal.subscriptions.admin",
+    "portal.subscriptions.api",
     "portal.system.health",
     "portal.system.admin",
     "portal.system.metrics",

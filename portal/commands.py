@@ -1,4 +1,4 @@
-"""The `flask` command line: users, demo data, tasks and encryption keys.
+"""The `flask` command line: users, demo data, tasks, encryption keys and plans.
 
 Each command owns its unit of work: the services it calls flush, and it commits once.
 """
@@ -16,9 +16,10 @@ from portal.audit.services import record
 from portal.books.commands import ledger_cli
 from portal.crypto import DecryptionError, KeyConfigError, rotate_all
 from portal.db import unit_of_work
-from portal.demo import DEMO_PASSWORD, load_demo
-from portal.errors import PortalError
+from portal.demo import DEMO_PASSWORD, load_demo, load_demo_plans
+from portal.errors import GatewayError, PortalError
 from portal.extensions import db
+from portal.subscriptions.commands import plans_cli
 from portal.webhooks.commands import webhooks_cli
 
 users_cli = AppGroup("users", help="Create users and API tokens.")
@@ -102,6 +103,15 @@ def demo_command():
     click.echo("Demo data is loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
     for user in users:
         click.echo(f"  {user.role:<8} {user.email}")
+    try:
+        with unit_of_work():
+            plans = load_demo_plans()
+    except GatewayError as exc:
+        # The plans live at Stripe too; everything else works without it.
+        click.echo(f"Demo plans skipped, Stripe did not answer: {exc.message}")
+        click.echo("Start localstripe (or set STRIPE_API_BASE) and run `flask demo` again.")
+    else:
+        click.echo("Plans: " + ", ".join(f"{plan.name} ({plan.slug})" for plan in plans))
 
 
 @keys_cli.command("rotate")
@@ -130,3 +140,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(webhooks_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(plans_cli)

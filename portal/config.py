@@ -66,6 +66,8 @@ class Config:
         # cleanup_expired_payment_intents cancels, at Stripe and here, payment attempts
         # still pending this long after they were made.
         self.PAYMENT_INTENT_EXPIRY_HOURS = _int("PAYMENT_INTENT_EXPIRY_HOURS", 24)
+        # A subscription past due this many days after its renewal date is ended (expired).
+        self.SUBSCRIPTION_GRACE_DAYS = _int("SUBSCRIPTION_GRACE_DAYS", 14)
 
         self.PLATFORM_FEE_PERCENT = Decimal(_env("PLATFORM_FEE_PERCENT", "15.00"))
         self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()

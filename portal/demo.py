@@ -1,4 +1,7 @@
-"""Demo data: an admin, two tutors, two students, a few lessons and invoices. Idempotent."""
+"""Demo data: an admin, two tutors, two students, a few lessons, invoices and two plans.
+
+Idempotent.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.invoices.demo import load_invoice_demo
 from portal.payouts.demo import load_payout_demo
+from portal.subscriptions.models import Plan
+from portal.subscriptions.plans import create_plan
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - published demo credentials
 
@@ -68,3 +73,32 @@ def _user(email: str, role: str, name: str, hourly_rate: int | None) -> User:
     return get_user_by_email(email) or create_user(
         email, DEMO_PASSWORD, role, name=name, hourly_rate=hourly_rate
     )
+
+
+# Against the demo tutors' 45.00 and 60.00 an hour, a lesson from a plan costs less.
+DEMO_PLANS = [
+    {
+        "slug": "lessons-4",
+        "name": "Four lessons a month",
+        "price": 16000,
+        "lessons_per_month": 4,
+        "trial_days": 7,
+        "features": ["Any tutor, lessons up to 2 hours", "A week free to try", "Cancel any time"],
+    },
+    {
+        "slug": "lessons-8",
+        "name": "Eight lessons a month",
+        "price": 30000,
+        "lessons_per_month": 8,
+        "features": ["Any tutor, lessons up to 2 hours", "Two lessons a week", "Cancel any time"],
+    },
+]
+
+
+def load_demo_plans() -> list[Plan]:
+    """The two demo plans, made at Stripe (localstripe) the first time."""
+    made = []
+    for values in DEMO_PLANS:
+        existing = db.session.scalar(sa.select(Plan).where(Plan.slug == values["slug"]))
+        made.append(existing or create_plan(**values))
+    return made

@@ -7,6 +7,7 @@ NAV = {
     "student": [
         ("bookings.my_lessons", "My lessons"),
         ("bookings.tutors", "Find a tutor"),
+        ("subscriptions.mine", "Subscription"),
         ("payments.billing", "Billing"),
     ],
     "tutor": [
@@ -19,6 +20,7 @@ NAV = {
         ("admin.lessons", "Lessons"),
         ("payments_admin.index", "Payments"),
         ("invoices_admin.index", "Invoices"),
+        ("subscriptions_admin.subscriptions_index", "Subscriptions"),
         ("ledger_admin.index", "Ledger"),
         ("payouts_admin.index", PendingPayoutsLabel()),
         ("audit.index", "Audit log"),

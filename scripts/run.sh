@@ -17,7 +17,6 @@ export MAIL_SERVER=${MAIL_SERVER:-127.0.0.1} MAIL_PORT
 
 mkdir -p instance
 "$VENV/bin/flask" db upgrade
-"$VENV/bin/flask" demo
 
 "$VENV/bin/localstripe" --port "$STRIPE_PORT" > instance/localstripe.log 2>&1 &
 STRIPE_PID=$!
@@ -28,6 +27,8 @@ for _ in $(seq 1 50); do
   curl -fs -o /dev/null "$STRIPE_API_BASE/js.stripe.com/v3/" && break
   sleep 0.2
 done
+# After localstripe: the demo plans are made at Stripe too.
+"$VENV/bin/flask" demo
 # localstripe delivers signed webhooks to the portal, like Stripe would.
 curl -fs -o /dev/null -u "${STRIPE_SECRET_KEY:-sk_test_localstripe}:" \
   "$STRIPE_API_BASE/_config/webhooks/portal" \

@@ -14,6 +14,8 @@ PUBLIC = {"static", "accounts.home", "accounts.signin", "accounts.signup", "acco
 # Health is open to load balancers and says nothing secret; metrics have their own
 # token or addresses (tests/system).
 PUBLIC |= {"health.healthz", "health.readyz", "metrics.metrics"}
+# The plans on offer are open to anybody.
+PUBLIC |= {"subscriptions_api.plans"}
 
 
 def _concrete(rule) -> str:
@@ -71,6 +73,13 @@ MATRIX = [
     ("GET", "/api/v1/bookings/{b}/", {"student": 404, "tutor": 404, "admin": 200}),
     ("POST", "/api/v1/bookings/{b}/complete/", {"student": 403, "tutor": 404, "admin": 200}),
     ("POST", "/api/v1/bookings/{b}/cancel/", {"student": 404, "tutor": 404, "admin": 200}),
+    ("GET", "/api/v1/subscriptions/plans/", {"student": 200, "tutor": 200, "admin": 200}),
+    ("POST", "/api/v1/subscriptions/", {"student": 400, "tutor": 403, "admin": 403}),
+    ("GET", "/api/v1/subscriptions/current/", {"student": 404, "tutor": 403, "admin": 403}),
+    ("POST", "/api/v1/subscriptions/cancel/", {"student": 404, "tutor": 403, "admin": 403}),
+    ("POST", "/api/v1/subscriptions/reactivate/", {"student": 404, "tutor": 403, "admin": 403}),
+    ("POST", "/api/v1/subscriptions/change/", {"student": 400, "tutor": 403, "admin": 403}),
+    ("GET", "/api/v1/subscriptions/quota/", {"student": 200, "tutor": 403, "admin": 403}),
 ]
 
 

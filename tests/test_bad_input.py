@@ -18,6 +18,11 @@ HUGE = 2**70
         ("get", "/api/v1/bookings/99999999999999999999999/", None),
         ("delete", "/api/v1/payments/methods/1180591620717411303424/", None),
         ("get", "/api/v1/payments/?page=99999999999999999999", None),
+        ("post", "/api/v1/subscriptions/", {"plan_id": HUGE}),
+        ("post", "/api/v1/subscriptions/", {"plan": "²"}),
+        ("post", "/api/v1/subscriptions/", {"plan": "x", "payment_method_id": HUGE}),
+        ("post", "/api/v1/subscriptions/change/", {"plan_id": HUGE}),
+        ("get", "/api/v1/subscriptions/plans/?page=99999999999999999999", None),
     ],
 )
 def test_api_refuses_unicode_digits_and_numbers_no_column_holds(

@@ -21,6 +21,7 @@ def booking_json(booking: Booking, payment_id: str | None = None) -> dict:
         "currency": booking.currency,
         "status": booking.status,
         "payment_id": payment_id,
+        "subscription_id": booking.subscription_id,
     }
 
 
@@ -36,7 +37,7 @@ def one_booking_json(booking: Booking) -> dict:
 @bp.post("/")
 @student_required
 def create():
-    data = json_body({"tutor_id", "starts_at", "duration_minutes"})
+    data = json_body({"tutor_id", "starts_at", "duration_minutes", "use_subscription"})
     with unit_of_work():
         booking = services.create_booking(
             current_user,
@@ -44,6 +45,7 @@ def create():
             data.get("starts_at"),
             data.get("duration_minutes"),
             currency=current_app.config["PLATFORM_CURRENCY"],
+            use_subscription=data.get("use_subscription", False),
         )
     return jsonify(one_booking_json(booking)), 201
 

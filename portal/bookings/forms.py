@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, TimeField
+from wtforms import BooleanField, DateField, SelectField, TimeField
 from wtforms.fields.choices import SelectChoice as Choice
 from wtforms.validators import DataRequired
 
@@ -15,6 +15,9 @@ class BookingForm(FlaskForm):
         default="60",
         validators=[DataRequired()],
     )
+    # Offered (and labelled with the lessons left) only to a student whose subscription
+    # covers lessons now; the booking service decides.
+    use_subscription = BooleanField("Use my subscription")
 
 
 class EmptyForm(FlaskForm):

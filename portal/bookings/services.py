@@ -1,7 +1,10 @@
 """Bookings: price from the tutor's rate, no overlaps, and the lesson lifecycle.
 
-`pending_payment → scheduled → completed`, or `→ cancelled`. Services flush; the view or
-task that owns the unit of work commits.
+`pending_payment → scheduled → completed`, or `→ cancelled`. A lesson covered by a
+subscription's quota is `scheduled` at once, without a payment; its cover (see
+`portal.bookings.covers`) takes the lesson from the quota, gives it back when the lesson
+is cancelled, and pays the tutor's share when it is completed. Services flush; the view
+or task that owns the unit of work commits.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.accounts.models import Role, User
+from portal.bookings.covers import lesson_cover
 from portal.bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from portal.db import parse_id, utcnow
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
@@ -54,11 +58,26 @@ def _overlapping(column, user_id: int, starts_at: datetime, ends_at: datetime) -
 
 
 def create_booking(
-    student: User, tutor_id: object, starts_at: object, duration_minutes: object, *, currency: str
+    student: User,
+    tutor_id: object,
+    starts_at: object,
+    duration_minutes: object,
+    *,
+    currency: str,
+    use_subscription: object = False,
 ) -> Booking:
-    """Book a lesson for `student`; the price comes from the tutor's hourly rate."""
+    """Book a lesson for `student`; the price comes from the tutor's hourly rate.
+
+    With `use_subscription` the lesson is taken from the student's subscription quota and
+    is scheduled at once, or refused (409 ``quota_exhausted`` / ``no_active_subscription``).
+    """
     if student.role != Role.STUDENT:
         raise Forbidden("Only students can book lessons.")
+    if not isinstance(use_subscription, bool):
+        raise ValidationError(
+            "use_subscription must be true or false.",
+            fields={"use_subscription": ["Must be true or false."]},
+        )
     starts_at = _check_start(starts_at)
     duration = _check_duration(duration_minutes)
     if not isinstance(tutor_id, int) or parse_id(tutor_id) is None:
@@ -66,7 +85,8 @@ def create_booking(
     if tutor_id == student.id:
         raise ValidationError("You cannot book yourself.", fields={"tutor_id": ["That is you."]})
     tutor = _lock_users(tutor_id, student.id).get(tutor_id)
-    _check_unpaid_holds(student)
+    if not use_subscription:  # a covered lesson holds nothing unpaid
+        _check_unpaid_holds(student)
     if tutor is None or tutor.role != Role.TUTOR or not tutor.active or not tutor.hourly_rate:
         raise ValidationError("No such tutor.", fields={"tutor_id": ["No such tutor."]})
     ends_at = starts_at + timedelta(minutes=duration)
@@ -90,8 +110,10 @@ def create_booking(
         duration_minutes=duration,
         currency=currency,
         price=lesson_price(tutor.hourly_rate, duration),
-        status=BookingStatus.PENDING_PAYMENT,
+        status=BookingStatus.SCHEDULED if use_subscription else BookingStatus.PENDING_PAYMENT,
     )
+    if use_subscription:
+        lesson_cover().take(booking)
     db.session.add(booking)
     db.session.flush()
     return booking
@@ -182,6 +204,8 @@ def _mark_completed(booking: Booking) -> Booking:
     booking.status = BookingStatus.COMPLETED
     booking.completed_at = utcnow()
     db.session.flush()
+    if booking.subscription_period_id is not None:
+        lesson_cover().completed(booking)
     return booking
 
 
@@ -197,7 +221,8 @@ PAID_LESSON_CANCEL = {
 def cancel_booking(actor: User, booking_id: int) -> Booking:
     """Cancel a lesson that has not happened; refused while it is paid (a refund cancels it).
 
-    A payment still in progress is abandoned at the provider first.
+    A payment still in progress is abandoned at the provider first; a covered lesson goes
+    back to the subscription period it was taken from.
     """
     booking = get_booking_for(actor, booking_id, lock=True)
     if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.SCHEDULED):
@@ -213,6 +238,8 @@ def cancel_booking(actor: User, booking_id: int) -> Booking:
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = utcnow()
     db.session.flush()
+    if booking.subscription_period_id is not None:
+        lesson_cover().give_back(booking)
     return booking
 
 

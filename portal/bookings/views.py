@@ -9,6 +9,7 @@ from portal.accounts.decorators import login_required, roles_required, student_r
 from portal.accounts.models import Role, User
 from portal.accounts.services import list_tutors
 from portal.bookings import services
+from portal.bookings.covers import covered_lessons_left
 from portal.bookings.forms import BookingForm
 from portal.bookings.models import Booking, BookingStatus
 from portal.db import unit_of_work
@@ -37,8 +38,14 @@ def book(tutor_id: int):
     if tutor is None or tutor.role != Role.TUTOR or not tutor.active:
         raise NotFound("No such tutor.")
     form = BookingForm()
+    covered_left = covered_lessons_left(current_user)
+    if covered_left is not None:
+        form.use_subscription.label.text = (
+            f"Use my subscription ({covered_left} lesson{'s' if covered_left != 1 else ''} left)"
+        )
     if form.validate_on_submit():
         starts_at = datetime.combine(form.date.data, form.time.data, tzinfo=UTC)
+        covered = bool(form.use_subscription.data)
         try:
             with unit_of_work():
                 services.create_booking(
@@ -47,6 +54,7 @@ def book(tutor_id: int):
                     starts_at,
                     int(form.duration_minutes.data),
                     currency=current_app.config["PLATFORM_CURRENCY"],
+                    use_subscription=covered,
                 )
         except PortalError as exc:
             fields = dict(exc.fields or {})
@@ -54,12 +62,20 @@ def book(tutor_id: int):
                 fields["time"] = fields.pop("starts_at")
             apply_field_errors(form, fields, exc.message)
         else:
-            flash(f"Lesson with {tutor.name} booked. Pay for it to confirm your place.", "success")
+            if covered:
+                flash(f"Lesson with {tutor.name} booked from your subscription.", "success")
+            else:
+                flash(
+                    f"Lesson with {tutor.name} booked. Pay for it to confirm your place.",
+                    "success",
+                )
             return redirect(url_for("bookings.my_lessons"))
     prices = {m: services.lesson_price(tutor.hourly_rate, m) for m in services.ALLOWED_DURATIONS}
     status = 422 if form.errors or form.form_errors else 200
     return render_page(
-        "bookings/book.html", {"form": form, "tutor": tutor, "prices": prices}, http_status=status
+        "bookings/book.html",
+        {"form": form, "tutor": tutor, "prices": prices, "covered_left": covered_left},
+        http_status=status,
     )
 
 

@@ -315,6 +315,51 @@ def create_lesson_invoice(payment) -> Invoice:
     return invoice
 
 
+# --- subscription invoices ------------------------------------------------------------
+
+
+def create_subscription_invoice(
+    *,
+    user_id: int,
+    subscription_id: int,
+    provider_invoice_id: str,
+    description: str,
+    amount: int,
+    currency: str,
+    paid_at: datetime,
+) -> Invoice:
+    """The invoice for a paid Stripe subscription invoice: issued and paid when Stripe was
+    paid, one per Stripe invoice (a second call returns the first).
+
+    One line, the plan's period, for exactly what Stripe collected (tax included, split
+    like a lesson's). Like a lesson invoice it is written final in one go and takes the
+    year's number last.
+    """
+    existing = invoice_of_provider_invoice(provider_invoice_id)
+    if existing is not None:
+        return existing
+    amount = require_int(amount, "amount")
+    price, tax = split_tax_included(amount, current_app.config["TAX_RATE_PERCENT"])
+    lines = check_lines([Line(description[:255], 1, price)])
+    invoice = _new_invoice(user_id, currency, lines, 0, None)
+    invoice.kind = InvoiceKind.SUBSCRIPTION
+    invoice.subscription_id = subscription_id
+    invoice.provider_invoice_id = provider_invoice_id
+    invoice.tax, invoice.total = tax, amount
+    invoice.number = next_number(paid_at.year)
+    invoice.status = InvoiceStatus.PAID
+    invoice.issued_at = invoice.due_at = invoice.paid_at = paid_at
+    db.session.add(invoice)
+    db.session.flush()
+    return invoice
+
+
+def invoice_of_provider_invoice(provider_invoice_id: str) -> Invoice | None:
+    return db.session.scalar(
+        sa.select(Invoice).where(Invoice.provider_invoice_id == provider_invoice_id)
+    )
+
+
 # --- reading --------------------------------------------------------------------------
 
 

@@ -10,7 +10,10 @@ accounts, created on first use:
 - ``fee_revenue``: the platform fee we earned (revenue),
 - ``payouts_paid``: money sent out to tutors' banks (cash that left the platform),
 - ``adjustments``: what admins credited to (or debited from) tutors by hand,
-- ``invoice_revenue``: what students paid on invoices an admin issued (no tutor share).
+- ``invoice_revenue``: what students paid on invoices an admin issued (no tutor share),
+- ``subscriptions_unearned``: subscription invoices paid and not yet earned (a
+  liability: lessons still owed to the student),
+- ``subscription_revenue``: what a subscription period left over when it ended.
 
 Each tutor has three accounts, opened with their wallet: ``tutor:<id>:pending`` (earned,
 not yet released), ``tutor:<id>:available`` (may be paid out; negative = a debt) and
@@ -84,6 +87,8 @@ class PlatformAccount(enum.StrEnum):
     PAYOUTS_PAID = "payouts_paid"
     ADJUSTMENTS = "adjustments"
     INVOICE_REVENUE = "invoice_revenue"
+    SUBSCRIPTIONS_UNEARNED = "subscriptions_unearned"
+    SUBSCRIPTION_REVENUE = "subscription_revenue"
 
 
 PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
@@ -94,6 +99,11 @@ PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
     PlatformAccount.ADJUSTMENTS: ("Manual adjustments to tutor wallets", AccountType.EXPENSE),
     # Invoices an admin issued and their students paid: the platform's own, no tutor share.
     PlatformAccount.INVOICE_REVENUE: ("Revenue from manual invoices", AccountType.REVENUE),
+    PlatformAccount.SUBSCRIPTIONS_UNEARNED: (
+        "Subscription payments not yet earned",
+        AccountType.LIABILITY,
+    ),
+    PlatformAccount.SUBSCRIPTION_REVENUE: ("Subscription revenue", AccountType.REVENUE),
 }
 
 
@@ -110,6 +120,10 @@ def tutor_account_code(tutor_id: int, bucket: str) -> str:
 class EntryKind(enum.StrEnum):
     LESSON_EARNING = "lesson_earning"
     SUBSCRIPTION_EARNING = "subscription_earning"
+    # A subscription invoice paid: provider cash into unearned subscription revenue.
+    SUBSCRIPTION_PAID = "subscription_paid"
+    # What a period left unshared: unearned subscription revenue into revenue.
+    SUBSCRIPTION_UNUSED = "subscription_unused"
     EARNING_RELEASED = "earning_released"
     REFUND = "refund"
     REFUND_REVERSED = "refund_reversed"

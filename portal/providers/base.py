@@ -141,6 +141,14 @@ class ProviderTransfer:
 
 
 @dataclass(frozen=True)
+class ProviderPrice:
+    """A plan's recurring price at the provider and the product it is the price of."""
+
+    product_id: str
+    price_id: str
+
+
+@dataclass(frozen=True)
 class CheckoutLine:
     """One line of a Checkout Session: either a stored price or an ad-hoc amount."""
 
@@ -155,6 +163,19 @@ class PaymentProvider(abc.ABC):
     """What the payment, subscription and payout services ask of a payment provider."""
 
     name: str
+
+    # Plans: a product and its recurring price (a price never changes; a new one is new)
+    @abc.abstractmethod
+    def create_recurring_price(
+        self,
+        *,
+        name: str,
+        amount: int,
+        currency: str,
+        interval: str,
+        idempotency_key: str,
+        metadata: dict | None = None,
+    ) -> ProviderPrice: ...
 
     # Customers
     @abc.abstractmethod
@@ -240,6 +261,7 @@ class PaymentProvider(abc.ABC):
         idempotency_key: str,
         client_reference_id: str | None = None,
         metadata: dict | None = None,
+        trial_days: int = 0,
     ) -> ProviderCheckoutSession: ...
 
     @abc.abstractmethod
@@ -247,6 +269,54 @@ class PaymentProvider(abc.ABC):
 
     @abc.abstractmethod
     def expire_checkout_session(self, session_id: str) -> ProviderCheckoutSession: ...
+
+    # Subscriptions and their invoices. These answer the object as a plain dict in
+    # Stripe's JSON shape: the shape webhook events deliver, so one mapping
+    # (`portal.subscriptions.sync`) reads what a call answered and what an event carried.
+    @abc.abstractmethod
+    def create_subscription(
+        self,
+        *,
+        customer: str,
+        price_id: str,
+        idempotency_key: str,
+        trial_days: int = 0,
+        metadata: dict | None = None,
+    ) -> dict:
+        """Start a subscription charged to the customer's default card; its first
+        invoice is attempted at once (`latest_invoice` comes expanded)."""
+
+    @abc.abstractmethod
+    def retrieve_subscription(self, subscription_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def set_cancel_at_period_end(self, subscription_id: str, cancel: bool) -> dict: ...
+
+    @abc.abstractmethod
+    def change_subscription_price(
+        self, subscription_id: str, *, price_id: str, prorate: bool, idempotency_key: str
+    ) -> dict:
+        """Put the subscription's one item on another price: with `prorate`, the
+        difference for the rest of the period is invoiced and charged now; without, the
+        new price is billed from the next renewal."""
+
+    @abc.abstractmethod
+    def cancel_subscription_now(self, subscription_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def retrieve_invoice(self, invoice_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def list_subscription_invoices(self, subscription_id: str, *, limit: int = 12) -> list[dict]:
+        """The subscription's invoices, newest first."""
+
+    @abc.abstractmethod
+    def invoice_payment_intent(self, invoice: dict) -> ProviderIntent | None:
+        """The payment intent that collects an invoice (its last attempt), if any."""
+
+    @abc.abstractmethod
+    def pay_invoice(self, invoice_id: str, *, payment_method: str | None = None) -> dict:
+        """Attempt an open invoice again, with `payment_method` or the customer's default."""
 
     # Transfers to connected accounts (payouts)
     @abc.abstractmethod

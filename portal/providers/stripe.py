@@ -13,34 +13,33 @@ is expected, so everything after `attach_payment_method` treats both alike.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import stripe
 
 from portal.providers.base import (
-    CardDeclined,
     CheckoutLine,
     PaymentProvider,
     ProviderCard,
     ProviderCheckoutSession,
     ProviderIntent,
     ProviderObjectMissing,
+    ProviderPrice,
     ProviderRefund,
-    ProviderRejected,
     ProviderSetupIntent,
     ProviderTransfer,
-    ProviderUnavailable,
 )
-
-log = logging.getLogger(__name__)
+from portal.providers.stripe_billing import StripeBilling
+from portal.providers.stripe_wire import data_of as _data
+from portal.providers.stripe_wire import id_of as _id_of
+from portal.providers.stripe_wire import key as _key
+from portal.providers.stripe_wire import shallow as _shallow
+from portal.providers.stripe_wire import translate_errors
 
 SOURCE_PREFIXES = ("card_", "src_")
 
 
-class StripeProvider(PaymentProvider):
+class StripeProvider(StripeBilling, PaymentProvider):
     name = "stripe"
 
     def __init__(self, client: stripe.StripeClient) -> None:
@@ -56,6 +55,36 @@ class StripeProvider(PaymentProvider):
             http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
         )
         return cls(client)
+
+    # Plans
+
+    def create_recurring_price(
+        self, *, name, amount, currency, interval, idempotency_key, metadata=None
+    ) -> ProviderPrice:
+        metadata = metadata or {}
+        with translate_errors("create product"):
+            product = self.client.v1.products.create(
+                {"name": name, "metadata": metadata}, _key(f"{idempotency_key}:product")
+            )
+        params = {"product": product.id, "currency": currency, "metadata": metadata}
+        try:
+            price = self.client.v1.prices.create(
+                params | {"unit_amount": amount, "recurring": {"interval": interval}},
+                _key(f"{idempotency_key}:price"),
+            )
+        except stripe.StripeError as exc:
+            # Stripe answers a bad price with 400; a 404 means the route itself is missing:
+            # localstripe, which has no Prices, takes the older Plan (`plan_…`) instead.
+            if exc.http_status != 404:
+                with translate_errors("create price"):
+                    raise
+            with translate_errors("create plan"):
+                plan = self.client.v1.plans.create(
+                    params | {"amount": amount, "interval": interval},
+                    _key(f"{idempotency_key}:plan"),
+                )
+            return ProviderPrice(product_id=product.id, price_id=plan.id)
+        return ProviderPrice(product_id=product.id, price_id=price.id)
 
     # Customers
 
@@ -189,6 +218,7 @@ class StripeProvider(PaymentProvider):
         idempotency_key,
         client_reference_id=None,
         metadata=None,
+        trial_days=0,
     ) -> ProviderCheckoutSession:
         metadata = metadata or {}
         params: dict[str, Any] = {
@@ -206,6 +236,8 @@ class StripeProvider(PaymentProvider):
             params["payment_intent_data"] = {"metadata": metadata}
         elif mode == "subscription":
             params["subscription_data"] = {"metadata": metadata}
+            if trial_days:
+                params["subscription_data"]["trial_period_days"] = trial_days
         with translate_errors("create checkout session"):
             session = self.client.v1.checkout.sessions.create(params, _key(idempotency_key))
         return checkout_session_from_stripe(session)
@@ -252,12 +284,6 @@ class StripeProvider(PaymentProvider):
         return transfer_from_stripe(page.data[0]) if page.data else None
 
 
-def _key(idempotency_key: str) -> dict:
-    if not idempotency_key:
-        raise ValueError("every create call needs an idempotency key")
-    return {"idempotency_key": idempotency_key}
-
-
 def _checkout_line(line: CheckoutLine) -> dict:
     if line.price_id:
         return {"price": line.price_id, "quantity": line.quantity}
@@ -271,62 +297,7 @@ def _checkout_line(line: CheckoutLine) -> dict:
     }
 
 
-@contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
-    """Turn the library's errors into the portal's, logging what failed (never secrets)."""
-    try:
-        yield
-    except stripe.StripeError as exc:
-        error = _translate(exc)
-        log.warning(
-            "stripe %s failed: %s %s (%s)",
-            operation,
-            exc.http_status,
-            type(exc).__name__,
-            getattr(exc, "code", None),
-        )
-        raise error from exc
-
-
-def _translate(exc: stripe.StripeError) -> Exception:
-    if isinstance(exc, stripe.CardError):
-        return CardDeclined(exc.user_message or "Your card was declined.", decline_code=exc.code)
-    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
-        return ProviderUnavailable()
-    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
-        return ProviderRejected(
-            "The payment service refused our credentials. Please tell the platform team.",
-            provider_code="authentication",
-        )
-    if exc.http_status == 404 or getattr(exc, "code", None) == "resource_missing":
-        return ProviderObjectMissing(
-            "The payment service does not know that card or payment.",
-            provider_code="resource_missing",
-        )
-    return ProviderRejected(
-        exc.user_message or "The payment service refused the request.",
-        provider_code=getattr(exc, "code", None),
-    )
-
-
 # Conversions from the library's objects (or webhook payload dicts) to the portal's records.
-
-
-def _data(obj: Any) -> dict:
-    if obj is None:
-        return {}
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-
-
-def _id_of(value: Any) -> str | None:
-    """An expandable field is either an id or the expanded object."""
-    if value is None or isinstance(value, str):
-        return value
-    return _data(value).get("id")
-
-
-def _shallow(obj: Any) -> dict:
-    return obj.to_dict(recursive=False) if hasattr(obj, "to_dict") else dict(obj)
 
 
 def intent_from_stripe(obj: Any) -> ProviderIntent:

@@ -162,6 +162,9 @@ class SubscriptionPeriod(db.Model):
     # Completed covered lessons whose share has been moved out, and the total moved.
     lessons_shared: so.Mapped[int] = so.mapped_column(sa.Integer, default=0)
     shared: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    # What went to platform subscription revenue: the unshared rest when it closed, and
+    # the share of a lesson cancelled after that.
+    to_revenue: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     closed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -176,6 +179,9 @@ class SubscriptionPeriod(db.Model):
             "lessons_shared >= 0 AND lessons_shared <= lessons_allowed", name="shares_counted"
         ),
         sa.CheckConstraint("shared >= 0 AND shared <= amount_paid", name="shares_within_price"),
+        sa.CheckConstraint(
+            "to_revenue >= 0 AND shared + to_revenue <= amount_paid", name="revenue_within_price"
+        ),
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         sa.Index("ix_subscription_periods_subscription_starts", "subscription_id", "starts_at"),
     )

@@ -17,6 +17,7 @@ from portal.ledger.checks import Drift
 from portal.money import format_money
 from portal.payouts.models import PayoutRequest, PayoutStatus
 from portal.rendering import portal_url
+from portal.subscriptions.models import Plan, Subscription
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,30 @@ def _ledger_drift() -> dict:
     }
 
 
+def _subscription(**values) -> Callable[[], dict]:
+    def context() -> dict:
+        now = utcnow()
+        plan = Plan(
+            name="Four a month", price=16000, currency="usd", interval="month",
+            lessons_per_month=4,
+        )  # fmt: skip
+        subscription = Subscription(
+            plan=plan,
+            student=_student(),
+            current_period_start=now,
+            current_period_end=now + timedelta(days=30),
+            **({"status": "active"} | values),
+        )
+        return {
+            "subscription": subscription,
+            "plan": plan,
+            "student": subscription.student,
+            "subscription_url": portal_url("subscriptions.mine"),
+        }
+
+    return context
+
+
 # A template with several states has one preview per state.
 PREVIEWS: dict[str, Preview] = {
     "receipt": Preview("receipt", "Payment receipt", "Your receipt from M4SH: INV-…", _receipt),
@@ -204,6 +229,30 @@ PREVIEWS: dict[str, Preview] = {
         "Payout details changed",
         "Your payout details were changed",
         _destination_changed,
+    ),
+    "subscription_started": Preview(
+        "subscription_started",
+        "Subscription started",
+        "Your Four a month subscription has started",
+        _subscription(),
+    ),
+    "subscription_payment_failed": Preview(
+        "subscription_payment_failed",
+        "Subscription payment failed",
+        "Your Four a month payment did not go through",
+        _subscription(status="past_due"),
+    ),
+    "subscription_trial_ending": Preview(
+        "subscription_trial_ending",
+        "Subscription trial ends in 3 days",
+        "Your Four a month trial ends in 3 days",
+        _subscription(status="trialing", trial_end=utcnow() + timedelta(days=3)),
+    ),
+    "subscription_ended": Preview(
+        "subscription_ended",
+        "Subscription ended",
+        "Your Four a month subscription has ended",
+        _subscription(status="expired", ended_at=utcnow()),
     ),
     "ledger_drift": Preview(
         "ledger_drift",

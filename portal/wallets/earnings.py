@@ -34,6 +34,7 @@ from portal.wallets.movement import Move, apply, begin, lock_wallet
 
 CASH = PlatformAccount.PROVIDER_CASH
 FEES = PlatformAccount.FEE_REVENUE
+UNEARNED = PlatformAccount.SUBSCRIPTIONS_UNEARNED
 
 
 def process_lesson_earning(
@@ -55,6 +56,7 @@ def process_lesson_earning(
     return _earn(
         EntryKind.LESSON_EARNING,
         TransactionType.EARNING,
+        source=CASH,
         tutor_id=tutor_id,
         gross=gross,
         fee=fee,
@@ -77,14 +79,17 @@ def process_subscription_earning(
     actor_id: int | None = None,
     memo: str = "",
 ) -> WalletTransaction:
-    """A subscription-covered lesson was completed: its share of the plan price earns.
+    """A subscription-covered lesson was completed: its share of the period's price earns.
 
-    Same postings as a lesson earning (``gross`` = plan price / lessons per month), kind
-    ``subscription_earning``, statement line type ``subscription_earning``.
+    The share was paid for already, with the subscription invoice: it comes out of
+    unearned subscription revenue instead of provider cash. Unearned +gross, fee revenue
+    -fee, tutor pending -(gross - fee); kind and statement line type
+    ``subscription_earning``.
     """
     return _earn(
         EntryKind.SUBSCRIPTION_EARNING,
         TransactionType.SUBSCRIPTION_EARNING,
+        source=UNEARNED,
         tutor_id=tutor_id,
         gross=gross,
         fee=fee,
@@ -96,12 +101,14 @@ def process_subscription_earning(
     )
 
 
-def _earn(kind, line_type, *, tutor_id, gross, fee, key, booking_id, payment_id, actor_id, memo):
+def _earn(
+    kind, line_type, *, source, tutor_id, gross, fee, key, booking_id, payment_id, actor_id, memo
+):
     gross = check.amount(gross, "gross")
     fee = check.part(fee, "fee", gross, "gross")
     check.optional_id(booking_id, "booking_id")
     check.optional_id(payment_id, "payment_id")
-    wallet, existing, accounts = begin(tutor_id, key, kind, (CASH, FEES))
+    wallet, existing, accounts = begin(tutor_id, key, kind, (source, FEES))
     if existing is not None:
         return existing
     net = gross - fee
@@ -113,7 +120,7 @@ def _earn(kind, line_type, *, tutor_id, gross, fee, key, booking_id, payment_id,
         earned=net,
         gross=gross,
         fee=fee,
-        platform={CASH: gross, FEES: -fee},
+        platform={source: gross, FEES: -fee},
     )
     return apply(
         wallet,

@@ -16,11 +16,12 @@ directly. The contract of every movement function:
   totals, one statement line, `WalletTransaction`), and returns that line;
 - it flushes and never commits: the caller owns the unit of work.
 
-Money paths (P = provider cash, F = fee revenue, tutor accounts pending / available /
-in flight; debits positive):
+Money paths (P = provider cash, F = fee revenue, U = unearned subscription revenue, tutor
+accounts pending / available / in flight; debits positive):
 
 ==========================  =====================================================
-earning (lesson / subscr.)  P +gross, F -fee, pending -(gross - fee)
+earning (lesson)            P +gross, F -fee, pending -(gross - fee)
+earning (subscription)      U +gross, F -fee, pending -(gross - fee)
 release                     pending +net, available -net
 refund                      P -refund, F +fee_part, pending / available +share
 refund reversed             P +refund, F -fee_part, pending / available -share

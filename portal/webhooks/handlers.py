@@ -9,9 +9,9 @@ object in the payload: they fetch the payment intent (and its refunds) from Stri
 apply that, so an old `payment_failed` never undoes a newer success, and a
 `charge.refunded` that overtakes its `payment_intent.succeeded` records the success
 first, and a refund Stripe later fails (`charge.refund.updated`, `refund.failed`) is
-undone by the same refund sync. Subscription and invoice events are recorded until those
-features exist; they compare Stripe's timestamps to say when a newer event for the same
-object was seen.
+undone by the same refund sync. Subscription and invoice events (and the payment
+intents that collect invoices) are thin: `portal.subscriptions.events` applies them,
+in Stripe's order for each subscription, and each Stripe invoice once.
 
 `EventNotApplicable` means the event can never be applied as it is (no such payment,
 an unexpected shape): the event is failed with that reason and not retried.
@@ -30,6 +30,7 @@ from portal.payments.outcome import apply_intent, sync_checkout_payment
 from portal.payments.refunds import apply_provider_refund
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
+from portal.subscriptions import events as subscription_events
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 Handler = Callable[[WebhookEvent], str]
@@ -131,6 +132,10 @@ def _change(payment: Payment, before: str, why: str) -> str:
 @handles("payment_intent.succeeded", "payment_intent.payment_failed")
 def payment_intent_event(event: WebhookEvent) -> str:
     intent = event_object(event, "pi_")
+    if intent.get("invoice"):
+        # It collects a Stripe invoice (a subscription's): never a lesson payment, and
+        # never a failure here.
+        return _subscriptions(lambda: subscription_events.invoice_intent(intent))
     payment = payment_for_intent(intent["id"], _metadata(intent))
     return settle_from_provider(payment)
 
@@ -182,6 +187,8 @@ def refunds_for_intent(intent_id: str) -> list[ProviderRefund]:
 @handles("checkout.session.completed")
 def checkout_completed(event: WebhookEvent) -> str:
     session = event_object(event, "cs_")
+    if session.get("mode") == "subscription":
+        return _subscriptions(lambda: subscription_events.checkout_completed(session))
     if session.get("mode") != "payment":
         return record_only(event, "Checkout Session", _checkout_summary(session))
     payment = db.session.scalar(
@@ -202,7 +209,18 @@ def _checkout_summary(session: dict) -> str:
     )
 
 
-# Subscriptions and invoices: recorded, and never failed, until those features exist.
+# Subscriptions and invoices: `portal.subscriptions.events` does the work.
+
+
+def _subscriptions(call: Callable[[], str]) -> str:
+    try:
+        return call()
+    except subscription_events.NotApplicable as exc:
+        raise EventNotApplicable(str(exc)) from exc
+
+
+def _stripe_created(event: WebhookEvent) -> int:
+    return int(event.stripe_created.timestamp())
 
 
 @handles(
@@ -211,29 +229,29 @@ def _checkout_summary(session: dict) -> str:
     "customer.subscription.deleted",
 )
 def subscription_event(event: WebhookEvent) -> str:
-    summary = _summary(
-        event.data_object,
-        status="status",
-        customer="customer",
-        plan="plan",
-        current_period_end="period end",
-        cancel_at_period_end="cancel at period end",
+    obj = event_object(event, "sub_")
+    created = _stripe_created(event)
+    return _subscriptions(
+        lambda: subscription_events.subscription_changed(obj, event_created=created)
     )
-    return record_only(event, "Subscription", summary)
 
 
-@handles("invoice.paid", "invoice.payment_failed")
-def invoice_event(event: WebhookEvent) -> str:
-    summary = _summary(
-        event.data_object,
-        status="status",
-        subscription="subscription",
-        amount_due="amount due",
-        amount_paid="amount paid",
-        currency="currency",
-        attempt_count="attempt",
-    )
-    return record_only(event, "Invoice", summary)
+@handles("customer.subscription.trial_will_end")
+def trial_will_end(event: WebhookEvent) -> str:
+    obj = event_object(event, "sub_")
+    return _subscriptions(lambda: subscription_events.trial_will_end(obj))
+
+
+@handles("invoice.paid", "invoice.payment_succeeded")
+def invoice_paid(event: WebhookEvent) -> str:
+    obj = event_object(event, "in_")
+    return _subscriptions(lambda: subscription_events.invoice_paid(obj))
+
+
+@handles("invoice.payment_failed")
+def invoice_payment_failed(event: WebhookEvent) -> str:
+    obj = event_object(event, "in_")
+    return _subscriptions(lambda: subscription_events.invoice_payment_failed(obj))
 
 
 def _summary(obj: dict | None, **labels: str) -> str:

@@ -49,6 +49,7 @@ def test_story_student_books_and_both_see_the_lesson(client, bearer, student, tu
         "currency",
         "status",
         "payment_id",
+        "subscription_id",
     }
     for user in (student, tutor):
         listed = client.get("/api/v1/bookings/", headers=bearer(user)).json

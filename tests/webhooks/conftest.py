@@ -40,6 +40,18 @@ def event_body(type_: str, obj: dict, *, event_id: str | None = None, created=No
     }
 
 
+def plain_invoice(invoice_id: str = "in_1", status: str = "paid", amount: int = 2900) -> dict:
+    """A whole Stripe invoice that bills no subscription (a one-off invoice)."""
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "status": status,
+        "amount_paid": amount if status == "paid" else 0,
+        "currency": "usd",
+        "lines": {"object": "list", "data": [], "has_more": False},
+    }
+
+
 def sign(body: str | bytes, secret: str, timestamp: int | None = None) -> str:
     text = body.decode() if isinstance(body, bytes) else body
     return stripe.WebhookSignature.generate_signature_header(text, secret, timestamp=timestamp)

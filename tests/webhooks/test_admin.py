@@ -10,15 +10,15 @@ from portal.extensions import db
 from portal.webhooks import handlers
 from portal.webhooks.models import EventStatus
 from portal.webhooks.tasks import MAX_RETRIES
-from tests.webhooks.conftest import event_body, stored
+from tests.webhooks.conftest import event_body, plain_invoice, stored
 
 
 @pytest.fixture
 def events(deliver, monkeypatch):
     """One processed, one ignored and one failed event."""
-    processed = event_body("invoice.paid", {"id": "in_1", "status": "paid"})
+    processed = event_body("invoice.paid", plain_invoice())
     ignored = event_body("customer.created", {"id": "cus_1"})
-    failed = event_body("customer.subscription.updated", {"id": "sub_1", "status": "active"})
+    failed = event_body("invoice.payment_failed", plain_invoice("in_2", "open"))
     deliver(processed), deliver(ignored)
     monkeypatch.setitem(handlers.HANDLERS, failed["type"], _boom)
     deliver(failed)
@@ -87,7 +87,7 @@ def test_the_admin_nav_counts_failed_events(login, admin, events):
 
 
 def test_the_nav_shows_no_count_when_nothing_failed(login, admin, deliver):
-    deliver(event_body("invoice.paid", {"id": "in_1"}))
+    deliver(event_body("invoice.paid", plain_invoice()))
     html = login(admin).get("/admin/").get_data(as_text=True)
     assert re.search(r'href="/admin/webhooks"\s*>Webhooks</a>', html)
 
@@ -96,15 +96,15 @@ def test_the_detail_shows_the_event_and_its_payload(login, admin, events):
     row = stored(events["failed"]["id"])
     html = login(admin).get(f"/admin/webhooks/{row.id}").get_data(as_text=True)
     assert events["failed"]["id"] in html
-    assert "customer.subscription.updated" in html
+    assert "invoice.payment_failed" in html
     assert "Failed:</strong> ValueError: unexpected &lt;b&gt;markup&lt;/b&gt;" in html
-    assert "&#34;status&#34;: &#34;active&#34;" in html  # the payload, pretty-printed
+    assert "&#34;status&#34;: &#34;open&#34;" in html  # the payload, pretty-printed
     assert "Replay" in html
 
 
 def test_the_detail_lists_other_events_about_the_same_object(login, admin, deliver):
-    first = event_body("invoice.paid", {"id": "in_7"}, created=1_000)
-    second = event_body("invoice.payment_failed", {"id": "in_7"}, created=2_000)
+    first = event_body("invoice.paid", plain_invoice("in_7"), created=1_000)
+    second = event_body("invoice.payment_failed", plain_invoice("in_7", "open"), created=2_000)
     deliver(first), deliver(second)
     html = login(admin).get(f"/admin/webhooks/{stored(first['id']).id}").get_data(as_text=True)
     assert "Other events about in_7" in html

@@ -8,7 +8,7 @@ from portal.payments.models import PaymentStatus
 from portal.webhooks import handlers
 from portal.webhooks.models import EventStatus
 from tests.conftest import screenshot
-from tests.webhooks.conftest import event_body, intent_event, stored
+from tests.webhooks.conftest import event_body, intent_event, plain_invoice, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.stripe]
 
@@ -21,7 +21,7 @@ def test_an_admin_finds_a_failed_event_and_replays_it(
     page, sign_in, admin, deliver, new_lesson, monkeypatch
 ):
     deliver(event_body("customer.created", {"id": "cus_demo"}))
-    deliver(event_body("invoice.paid", {"id": "in_demo", "status": "paid", "amount_paid": 2900}))
+    deliver(event_body("invoice.paid", plain_invoice("in_demo")))
     lesson = new_lesson()
     lesson.pay_at_stripe()
     failing = intent_event("payment_intent.succeeded", lesson)

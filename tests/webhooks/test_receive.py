@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.webhooks.models import EventStatus, WebhookEvent
-from tests.webhooks.conftest import URL, event_body, sign, stored
+from tests.webhooks.conftest import URL, event_body, plain_invoice, sign, stored
 
 SUBSCRIPTION = {"id": "sub_1", "object": "subscription", "status": "active", "customer": "cus_1"}
 
@@ -25,14 +25,14 @@ def _error(response) -> str:
 
 
 def test_a_signed_event_is_stored_with_its_envelope_and_processed(deliver):
-    event = event_body("customer.subscription.created", SUBSCRIPTION, created=1_700_000_000)
+    event = event_body("invoice.paid", plain_invoice("in_1"), created=1_700_000_000)
     response = deliver(event)
     assert response.status_code == 200
     assert response.get_json() == {"received": True, "id": event["id"], "duplicate": False}
     row = stored(event["id"])
-    assert row.type == "customer.subscription.created"
+    assert row.type == "invoice.paid"
     assert row.api_version == "2024-06-20"
-    assert row.object_id == "sub_1"
+    assert row.object_id == "in_1"
     assert int(row.stripe_created.timestamp()) == 1_700_000_000
     assert row.payload == event
     assert row.received_at is not None
@@ -177,7 +177,7 @@ def test_no_configured_secret_refuses_everything(app, deliver, monkeypatch):
 
 
 def test_a_duplicate_gets_200_and_is_not_processed_again(deliver):
-    event = event_body("customer.subscription.updated", SUBSCRIPTION)
+    event = event_body("invoice.paid", plain_invoice("in_1"))
     first, second = deliver(event), deliver(event)
     assert (first.status_code, second.status_code) == (200, 200)
     assert second.get_json()["duplicate"] is True

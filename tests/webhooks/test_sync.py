@@ -13,7 +13,7 @@ from portal.payments.models import PaymentStatus
 from portal.webhooks.models import EventStatus
 from portal.webhooks.tasks import SYNC_WINDOW, sync_payment_status
 from tests.support.localstripe import DECLINED_AT_CHARGE
-from tests.webhooks.conftest import event_body, ledger_entries, stored
+from tests.webhooks.conftest import event_body, ledger_entries, plain_invoice, stored
 
 pytestmark = pytest.mark.stripe
 
@@ -82,7 +82,7 @@ def test_an_event_stored_but_never_processed_is_queued_again(app, deliver, monke
     from portal.webhooks import tasks
 
     monkeypatch.setattr(tasks.process_webhook_event, "delay", lambda *a, **k: None)
-    event = event_body("invoice.paid", {"id": "in_5", "status": "paid"})
+    event = event_body("invoice.paid", plain_invoice("in_5"))
     deliver(event)  # its task is lost, as with a broker outage
     row = stored(event["id"])
     assert row.status == EventStatus.RECEIVED

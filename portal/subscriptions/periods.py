@@ -1,0 +1,230 @@
+"""Billing periods: each paid subscription invoice opens one, and its money waits in
+unearned subscription revenue until lessons are given or the period ends.
+
+The money of a period, in the ledger (debits positive; U = unearned subscription
+revenue, a liability; R = subscription revenue):
+
+=====================  =====================================================  ==========
+paid                   provider cash +amount_paid, U -amount_paid             open
+a lesson's share       U +share, fee revenue -fee, tutor pending -net         completion
+unused                 U +rest, R -rest                                       close
+=====================  =====================================================  ==========
+
+A lesson's share is ``round_half_up(amount_paid / lessons_allowed)``; the last lesson of
+a period takes what remains, so a period's shares never exceed what was paid for it
+(`lesson_share`). When a period closes, its rest becomes revenue, except the shares of
+lessons booked from it that have not happened yet: those stay unearned until the lesson
+completes (the tutor earns it) or is cancelled (it becomes revenue then). A period's
+unearned money is ``amount_paid - shared - to_revenue`` and is never negative.
+
+Functions here add and flush; the caller owns the unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from portal.db import utcnow
+from portal.extensions import db
+from portal.ledger import posting as ledger
+from portal.ledger.accounts import platform_account_ids
+from portal.ledger.models import EntryKind, PlatformAccount
+from portal.money import require_int, round_half_up
+from portal.subscriptions.models import Subscription, SubscriptionPeriod
+
+CASH = PlatformAccount.PROVIDER_CASH
+UNEARNED = PlatformAccount.SUBSCRIPTIONS_UNEARNED
+REVENUE = PlatformAccount.SUBSCRIPTION_REVENUE
+
+
+def period_key(period_id: int, what: str) -> str:
+    """Idempotency keys of a period's entries all start alike, so the books can be read
+    per period: ``subscription_period:<id>:paid``, ``…:closed``, ``…:booking:<id>:share``."""
+    return f"subscription_period:{period_id}:{what}"
+
+
+def open_period(
+    subscription: Subscription,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    amount_paid: int,
+    currency: str,
+    provider_invoice_id: str | None = None,
+) -> SubscriptionPeriod:
+    """A paid (or trial) invoice starts a period: quota from the plan, usage reset.
+
+    Idempotent per `provider_invoice_id`: a second call returns the period opened the
+    first time and posts nothing. Closes the subscription's open periods that started
+    before this one (their rest becomes revenue); a late invoice for an older period
+    opens it closed. Posts `amount_paid` from provider cash to unearned subscription
+    revenue (nothing for a 0-amount trial period).
+    """
+    require_int(amount_paid, "amount_paid")
+    if amount_paid < 0:
+        raise ValueError("amount_paid must not be negative")
+    if ends_at <= starts_at:
+        raise ValueError("a period must end after it starts")
+    lock_subscription(subscription.id)
+    if provider_invoice_id is not None:
+        existing = db.session.scalar(
+            sa.select(SubscriptionPeriod).where(
+                SubscriptionPeriod.provider_invoice_id == provider_invoice_id
+            )
+        )
+        if existing is not None:
+            return existing
+    open_ones = db.session.scalars(
+        sa.select(SubscriptionPeriod)
+        .where(
+            SubscriptionPeriod.subscription_id == subscription.id,
+            SubscriptionPeriod.closed_at.is_(None),
+        )
+        .order_by(SubscriptionPeriod.starts_at)
+        .with_for_update()
+    ).all()
+    period = SubscriptionPeriod(
+        subscription_id=subscription.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        provider_invoice_id=provider_invoice_id,
+        amount_paid=amount_paid,
+        currency=currency,
+        lessons_allowed=subscription.plan.lessons_per_month,
+        lessons_used=0,
+        lessons_shared=0,
+        shared=0,
+        to_revenue=0,
+    )
+    db.session.add(period)
+    db.session.flush()
+    if amount_paid:
+        accounts = platform_account_ids()
+        ledger.post(
+            idempotency_key=period_key(period.id, "paid"),
+            kind=EntryKind.SUBSCRIPTION_PAID,
+            postings=[(accounts[CASH], amount_paid), (accounts[UNEARNED], -amount_paid)],
+            memo=f"Subscription {subscription.id} paid {starts_at:%Y-%m-%d}",
+        )
+    if any(older.starts_at > starts_at for older in open_ones):
+        close_period(period, now=utcnow())  # a late invoice for a period already past
+        return period
+    for older in open_ones:
+        close_period(older)
+    subscription.current_period_start = starts_at
+    subscription.current_period_end = ends_at
+    subscription.lessons_used = 0
+    db.session.flush()
+    return period
+
+
+def lock_subscription(subscription_id: int) -> Subscription:
+    """Lock the subscription row: its quota, periods and renewals change one at a time."""
+    return db.session.scalar(
+        sa.select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .with_for_update(of=Subscription)
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_period(period_id: int) -> SubscriptionPeriod:
+    return db.session.scalar(
+        sa.select(SubscriptionPeriod)
+        .where(SubscriptionPeriod.id == period_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def current_period(subscription: Subscription) -> SubscriptionPeriod | None:
+    """The subscription's open period (the newest, if a renewal has not closed the last)."""
+    return db.session.scalar(
+        sa.select(SubscriptionPeriod)
+        .where(
+            SubscriptionPeriod.subscription_id == subscription.id,
+            SubscriptionPeriod.closed_at.is_(None),
+        )
+        .order_by(SubscriptionPeriod.starts_at.desc())
+        .limit(1)
+    )
+
+
+def close_period(period: SubscriptionPeriod, *, now: datetime | None = None) -> None:
+    """End a period: its rest becomes platform revenue, `closed_at` is set. Idempotent.
+
+    The shares of lessons booked from it and not yet given stay unearned (see the module
+    docstring).
+    """
+    period = lock_period(period.id)
+    if period.closed_at is not None:
+        return
+    rest = unearned(period) - reserved(period, outstanding(period))
+    _to_revenue(period, rest, period_key(period.id, "closed"))
+    period.closed_at = now or utcnow()
+    db.session.flush()
+
+
+def close_current_period(subscription: Subscription, *, now: datetime | None = None) -> None:
+    """The subscription ended: close what is open of it."""
+    period = current_period(subscription)
+    if period is not None:
+        close_period(period, now=now)
+
+
+# --- the arithmetic of shares -----------------------------------------------------------
+
+
+def unearned(period: SubscriptionPeriod) -> int:
+    """What of the period's price is still unearned subscription revenue."""
+    return period.amount_paid - period.shared - period.to_revenue
+
+
+def outstanding(period: SubscriptionPeriod) -> int:
+    """Lessons booked from the period that have neither happened nor been cancelled."""
+    return period.lessons_used - period.lessons_shared
+
+
+def lesson_share(period: SubscriptionPeriod, lessons_shared: int, shared: int) -> int:
+    """The share of the next lesson given, after `lessons_shared` lessons took `shared`.
+
+    ``round_half_up(amount_paid / lessons_allowed)``; the last lesson of the period takes
+    what remains, and no lesson takes more than remains.
+    """
+    remaining = period.amount_paid - shared
+    if lessons_shared + 1 >= period.lessons_allowed:
+        return remaining
+    return min(round_half_up(Decimal(period.amount_paid) / period.lessons_allowed), remaining)
+
+
+def reserved(period: SubscriptionPeriod, lessons: int) -> int:
+    """What the next `lessons` shares of the period will take."""
+    count, shared = period.lessons_shared, period.shared
+    for _ in range(lessons):
+        shared += lesson_share(period, count, shared)
+        count += 1
+    return shared - period.shared
+
+
+def release_unreserved(period: SubscriptionPeriod, key: str) -> None:
+    """A closed period keeps only what its outstanding lessons will take; the rest
+    becomes revenue now (a lesson of it was cancelled, or given)."""
+    if period.closed_at is None:
+        return
+    _to_revenue(period, unearned(period) - reserved(period, outstanding(period)), key)
+
+
+def _to_revenue(period: SubscriptionPeriod, amount: int, key: str) -> None:
+    if amount <= 0:
+        return
+    accounts = platform_account_ids()
+    ledger.post(
+        idempotency_key=key,
+        kind=EntryKind.SUBSCRIPTION_UNUSED,
+        postings=[(accounts[UNEARNED], amount), (accounts[REVENUE], -amount)],
+        memo=f"Subscription period {period.id}: unused",
+    )
+    period.to_revenue += amount

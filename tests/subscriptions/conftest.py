@@ -1,0 +1,4 @@
+"""Fixtures of the subscription tests (defined in their support modules)."""
+
+from tests.subscriptions.stripe_support import card_holder, stripe_plan  # noqa: F401
+from tests.support.stripe_replay import stripe_replay  # noqa: F401
