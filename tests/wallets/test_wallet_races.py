@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from portal.db import utcnow
 from portal.errors import Conflict, InsufficientFunds
 from portal.extensions import db
-from portal.ledger.models import LedgerAccount, LedgerEntry
+from portal.ledger.models import PLATFORM_ACCOUNTS, LedgerAccount, LedgerEntry
 from portal.wallets.adjustments import credit_wallet, debit_wallet
 from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.models import TutorWallet
@@ -208,7 +208,9 @@ def test_eight_workers_opening_the_same_wallet_make_one(app, postgres):
     results = at_once([partial(work, i) for i in range(8)], app=app, catch=Exception)
     assert all(isinstance(r, int) for r in results), results
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TutorWallet)) == 1
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerAccount)) == 3 + 4
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerAccount)) == 3 + len(
+        PLATFORM_ACCOUNTS
+    )
     assert figures(tutor_id)["available"] == 800
     assert_ledger_ok()
 
