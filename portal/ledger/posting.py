@@ -232,6 +232,129 @@ def _one_statement(projection: Projection | None) -> sa.TextClause:
     return _STATEMENTS[shape]
 
 
+# --- one statement with the lock (PostgreSQL) -------------------------------------------
+
+
+class RowLock(Protocol):
+    """The row a movement locks first, for `post_locked`: ``cte`` is SQL of a CTE named
+    ``lk`` that selects it ``FOR UPDATE`` (bound parameters of its own allowed), and
+    ``slots`` maps a posting's account reference to the column of ``lk`` holding the
+    account id (a tutor's pending account, say). A constant of the lock's type."""
+
+    cte: str
+    slots: dict[str, str]
+
+
+def post_locked(
+    *,
+    lock: RowLock,
+    lock_params: dict[str, Any],
+    idempotency_key: str,
+    kind: str,
+    postings: Sequence[tuple[str, int]],
+    projection: Projection,
+    memo: str = "",
+    tutor_id: int | None = None,
+    actor_id: int | None = None,
+    payment_id: int | None = None,
+    payout_id: int | None = None,
+    booking_id: int | None = None,
+    parent_id: int | None = None,
+) -> Posted | None:
+    """PostgreSQL: lock the row, write the entry, its postings and the projection, in ONE
+    statement; for a movement that reads nothing before it moves (an earning).
+
+    Postings name their accounts: a platform account by code, or one of the lock's
+    ``slots``. The lock comes first (every CTE after it reads from ``lk``), so the lock
+    order is the two-step path's. Returns None, having written nothing, when there is
+    no row to lock, a platform account is not opened yet, or the key exists: the caller
+    then takes the two-step path (`post`), which opens what is missing and answers an
+    existing key.
+    """
+    check_key(idempotency_key)
+    lines = balanced_refs(postings)
+    created_at = utcnow()
+    connection = db.session.connection()
+    row = connection.execute(
+        _locked_statement(lock, projection),
+        {
+            **lock_params,
+            "idempotency_key": idempotency_key,
+            "kind": EntryKind(kind).value,
+            "memo": (memo or "")[:255],
+            "tutor_id": tutor_id,
+            "actor_id": actor_id,
+            "payment_id": payment_id,
+            "payout_id": payout_id,
+            "booking_id": booking_id,
+            "parent_id": parent_id,
+            "created_at": created_at,
+            "refs": [ref for ref, _ in lines],
+            "amounts": [amount for _, amount in lines],
+            "codes": [ref for ref, _ in lines if ref not in lock.slots],
+            **projection.params(created_at),
+        },
+    ).first()
+    if row is None:
+        return None
+    return Posted(row.entry_id, created_at, True, projection.result(row, created_at))
+
+
+_LOCKED_ENTRY_CTES = """, e AS (
+    INSERT INTO ledger_entries (idempotency_key, kind, memo, tutor_id, actor_id, payment_id,
+                                payout_id, booking_id, parent_id, created_at)
+    SELECT CAST(:idempotency_key AS varchar), CAST(:kind AS varchar), CAST(:memo AS varchar),
+        CAST(:tutor_id AS integer), CAST(:actor_id AS integer), CAST(:payment_id AS integer),
+        CAST(:payout_id AS integer), CAST(:booking_id AS integer), CAST(:parent_id AS integer),
+        :created_at
+    FROM lk
+    WHERE (SELECT count(*) FROM ledger_accounts
+           WHERE tutor_id IS NULL AND code = ANY(CAST(:codes AS varchar[])))
+          = cardinality(CAST(:codes AS varchar[]))
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), p AS (
+    INSERT INTO ledger_postings (entry_id, account_id, amount)
+    SELECT e.id, COALESCE(CASE v.ref {slots} END, a.id), v.amount
+    FROM e CROSS JOIN lk
+    CROSS JOIN unnest(CAST(:refs AS varchar[]), CAST(:amounts AS bigint[])) AS v(ref, amount)
+    LEFT JOIN ledger_accounts a ON a.code = v.ref AND a.tutor_id IS NULL
+)"""
+_LOCKED_STATEMENTS: dict[tuple[type, type], sa.TextClause] = {}
+
+
+def _locked_statement(lock: RowLock, projection: Projection) -> sa.TextClause:
+    shape = (type(lock), type(projection))
+    if shape not in _LOCKED_STATEMENTS:
+        slots = " ".join(f"WHEN '{ref}' THEN lk.{column}" for ref, column in lock.slots.items())
+        # The parts are constants of the lock's and projection's types, never input.
+        sql = "WITH " + lock.cte + _LOCKED_ENTRY_CTES.replace("{slots}", slots)
+        sql += f", {projection.ctes}\nSELECT e.id AS entry_id, {projection.columns}"
+        sql += f" FROM e, {projection.sources}"
+        _LOCKED_STATEMENTS[shape] = sa.text(sql).bindparams(
+            sa.bindparam("created_at", type_=LedgerEntry.__table__.c.created_at.type),
+            *projection.bindparams,
+        )
+    return _LOCKED_STATEMENTS[shape]
+
+
+def balanced_refs(postings: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`balanced` for postings that name their accounts (a code or a lock's slot)."""
+    merged: dict[str, int] = {}
+    for ref, amount in postings:
+        require_int(amount)
+        if not isinstance(ref, str):
+            raise TypeError("an account reference must be a string")
+        merged[ref] = merged.get(ref, 0) + amount
+    lines = [(ref, amount) for ref, amount in merged.items() if amount != 0]
+    if len(lines) < 2:
+        raise UnbalancedEntry("an entry needs at least two non-zero postings")
+    total = sum(amount for _, amount in lines)
+    if total != 0:
+        raise UnbalancedEntry(f"postings must sum to zero, not {total}")
+    return lines
+
+
 _ENTRY_INSERTS: dict[str, sa.Insert] = {}
 
 

@@ -20,6 +20,7 @@ from flask import current_app
 from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
+from portal.ledger import posting as ledger
 from portal.ledger.accounts import total
 from portal.ledger.models import (
     EARNING_KINDS,
@@ -28,9 +29,10 @@ from portal.ledger.models import (
     LedgerPosting,
     PlatformAccount,
 )
+from portal.money import require_int
 from portal.wallets import arguments as check
 from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
-from portal.wallets.movement import Move, apply, begin, lock_wallet
+from portal.wallets.movement import Move, apply, apply_in_one, begin, lock_wallet
 
 CASH = PlatformAccount.PROVIDER_CASH
 FEES = PlatformAccount.FEE_REVENUE
@@ -108,9 +110,8 @@ def _earn(
     fee = check.part(fee, "fee", gross, "gross")
     check.optional_id(booking_id, "booking_id")
     check.optional_id(payment_id, "payment_id")
-    wallet, existing, accounts = begin(tutor_id, key, kind, (source, FEES))
-    if existing is not None:
-        return existing
+    ledger.check_key(key)
+    require_int(tutor_id, "tutor_id")
     net = gross - fee
     move = Move(
         kind,
@@ -122,6 +123,21 @@ def _earn(
         fee=fee,
         platform={source: gross, FEES: -fee},
     )
+    # An earning reads nothing before it moves: one statement where the database can.
+    line = apply_in_one(
+        tutor_id,
+        move,
+        key=key,
+        memo=memo,
+        actor_id=actor_id,
+        payment_id=payment_id,
+        booking_id=booking_id,
+    )
+    if line is not None:
+        return line
+    wallet, existing, accounts = begin(tutor_id, key, kind, (source, FEES))
+    if existing is not None:
+        return existing
     return apply(
         wallet,
         move,
