@@ -18,7 +18,9 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.extensions import db
 from portal.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
 from portal.wallets.earnings import remaining_pending
-from portal.wallets.models import TutorWallet
+from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
+
+EARNING_LINE_TYPES = (TransactionType.EARNING, TransactionType.SUBSCRIPTION_EARNING)
 
 
 @dataclass(frozen=True)
@@ -31,24 +33,29 @@ class PendingEarning:
     estimated: bool  # the lesson is not completed yet: the date moves with its completion
 
 
-def pending_earnings(tutor_id: int) -> list[PendingEarning]:
-    """The tutor's earnings not yet released and not refunded away, soonest available first."""
+def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingEarning]:
+    """The tutor's earnings not yet released and not refunded away, soonest available first.
+
+    With `pending` (the wallet's pending balance, which is what its unreleased earnings
+    still hold between them) the earnings are read newest first, a batch at a time, until
+    what they hold adds up to it: older ones, released long ago, are not read at all, so
+    the page costs the same with a statement of any length.
+    """
     hold = timedelta(days=current_app.config["EARNINGS_HOLD_DAYS"])
-    released = so.aliased(LedgerEntry)
-    remaining = remaining_pending().label("remaining")
-    rows = db.session.execute(
-        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining, Booking)
-        .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
-        .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
-        .where(
-            LedgerEntry.tutor_id == tutor_id,
-            LedgerEntry.kind.in_(EARNING_KINDS),
-            ~sa.exists().where(
-                released.parent_id == LedgerEntry.id,
-                released.kind == EntryKind.EARNING_RELEASED.value,
-            ),
-        )
-    ).all()
+    if pending is None:
+        rows = db.session.execute(_pending_rows(tutor_id)).all()
+    else:
+        rows, held, before = [], 0, None
+        while held < pending:
+            batch = _earning_entry_ids(tutor_id, before)
+            if not batch:
+                break
+            before = batch[-1][0]
+            found = db.session.execute(
+                _pending_rows(tutor_id).where(LedgerEntry.id.in_([e for _, e in batch]))
+            ).all()
+            rows += found
+            held += sum(amount for _, _, amount, _ in found if amount > 0)
     earnings = []
     for entry_id, posted_at, amount, lesson in rows:
         if amount <= 0:
@@ -61,3 +68,40 @@ def pending_earnings(tutor_id: int) -> list[PendingEarning]:
             when, estimated = lesson.ends_at + hold, True
         earnings.append(PendingEarning(entry_id, posted_at, amount, lesson, when, estimated))
     return sorted(earnings, key=lambda e: (e.available_at, e.entry_id))
+
+
+BATCH = 200
+
+
+def _earning_entry_ids(tutor_id: int, before: int | None) -> list[tuple[int, int]]:
+    """(statement line id, entry id) of the tutor's next earnings, newest first."""
+    t = WalletTransaction
+    query = (
+        sa.select(t.id, t.entry_id)
+        .join(TutorWallet, TutorWallet.id == t.wallet_id)
+        .where(TutorWallet.tutor_id == tutor_id, t.type.in_(EARNING_LINE_TYPES))
+        .order_by(t.id.desc())
+        .limit(BATCH)
+    )
+    if before is not None:
+        query = query.where(t.id < before)
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def _pending_rows(tutor_id: int) -> sa.Select:
+    """(entry id, posted at, still pending, lesson) of the tutor's unreleased earnings."""
+    released = so.aliased(LedgerEntry)
+    remaining = remaining_pending().label("remaining")
+    return (
+        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining, Booking)
+        .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
+        .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
+        .where(
+            LedgerEntry.tutor_id == tutor_id,
+            LedgerEntry.kind.in_(EARNING_KINDS),
+            ~sa.exists().where(
+                released.parent_id == LedgerEntry.id,
+                released.kind == EntryKind.EARNING_RELEASED.value,
+            ),
+        )
+    )
