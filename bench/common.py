@@ -158,14 +158,15 @@ def emit(args, figures: dict) -> None:
 class StatementCounter:
     """SQL statements, transactions and round trips on an engine while counting.
 
-    A round trip is a statement sent and answered, or a BEGIN / COMMIT / ROLLBACK.
+    A round trip is a statement sent and answered, a BEGIN / COMMIT / ROLLBACK, or a
+    pool's ping of a connection before use.
     """
 
     def __init__(self, engine):
         import sqlalchemy as sa
 
         self.engine, self.sa = engine, sa
-        self.statements = self.begins = self.commits = self.rollbacks = 0
+        self.statements = self.begins = self.commits = self.rollbacks = self.pings = 0
         self.log: list[str] = []
 
     def _statement(self, conn, cursor, statement, *args):
@@ -192,16 +193,25 @@ class StatementCounter:
     def __enter__(self):
         for name, hook in self._hooks():
             self.sa.event.listen(self.engine, name, hook)
+        dialect = self.engine.dialect
+        ping = dialect.do_ping
+
+        def counted_ping(dbapi_connection):
+            self.pings += 1
+            return ping(dbapi_connection)
+
+        dialect.do_ping = counted_ping
         return self
 
     def __exit__(self, *exc):
         for name, hook in self._hooks():
             self.sa.event.remove(self.engine, name, hook)
+        del self.engine.dialect.do_ping
         return False
 
     @property
     def round_trips(self) -> int:
-        return self.statements + self.begins + self.commits + self.rollbacks
+        return self.statements + self.begins + self.commits + self.rollbacks + self.pings
 
 
 def recreate_database(server: str, name: str) -> str:

@@ -24,7 +24,6 @@ import time
 import tracemalloc
 
 import sqlalchemy as sa
-
 from flask import g
 
 from bench.common import add_run_options, emit, profiled
