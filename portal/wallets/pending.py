@@ -45,17 +45,22 @@ def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingE
     if pending is None:
         rows = db.session.execute(_pending_rows(tutor_id)).all()
     else:
+        # Usually the newest batch holds them all: one query. Otherwise the next batch
+        # starts below the oldest line of this one.
         rows, held, before = [], 0, None
         while held < pending:
-            batch = _earning_entry_ids(tutor_id, before)
-            if not batch:
-                break
-            before = batch[-1][0]
+            batch = _earning_lines(tutor_id, before)
             found = db.session.execute(
-                _pending_rows(tutor_id).where(LedgerEntry.id.in_([e for _, e in batch]))
-            ).all()
+                _pending_rows(tutor_id).where(LedgerEntry.id.in_(batch.with_only_columns(
+                    WalletTransaction.entry_id)))
+            ).all()  # fmt: skip
             rows += found
             held += sum(amount for _, _, amount, _ in found if amount > 0)
+            if held >= pending:
+                break
+            before = db.session.scalar(sa.select(sa.func.min(batch.subquery().c.id)))
+            if before is None:
+                break
     earnings = []
     for entry_id, posted_at, amount, lesson in rows:
         if amount <= 0:
@@ -73,11 +78,11 @@ def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingE
 BATCH = 200
 
 
-def _earning_entry_ids(tutor_id: int, before: int | None) -> list[tuple[int, int]]:
-    """(statement line id, entry id) of the tutor's next earnings, newest first."""
+def _earning_lines(tutor_id: int, before: int | None) -> sa.Select:
+    """The tutor's next `BATCH` earning lines (their ids), newest first."""
     t = WalletTransaction
     query = (
-        sa.select(t.id, t.entry_id)
+        sa.select(t.id)
         .join(TutorWallet, TutorWallet.id == t.wallet_id)
         .where(TutorWallet.tutor_id == tutor_id, t.type.in_(EARNING_LINE_TYPES))
         .order_by(t.id.desc())
@@ -85,7 +90,7 @@ def _earning_entry_ids(tutor_id: int, before: int | None) -> list[tuple[int, int
     )
     if before is not None:
         query = query.where(t.id < before)
-    return [tuple(row) for row in db.session.execute(query)]
+    return query
 
 
 def _pending_rows(tutor_id: int) -> sa.Select:
