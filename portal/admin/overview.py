@@ -118,9 +118,10 @@ def _as_date(value) -> date:
 # --- search ---------------------------------------------------------------------------
 
 
-def search(text: str) -> list:
-    """Payments, payouts, invoices and users matching `text`: an id or uuid, a provider id
-    (pi_…, tr_…, in_…), an e-mail, an amount ("45" or "45.00") or a card's last four."""
+def search(text: str) -> list[tuple[str, object]]:
+    """(kind, row) of the payments, payouts, invoices and users matching `text`: an id or
+    uuid, a provider id (pi_…, tr_…, in_…), an invoice number, an e-mail, an amount ("45"
+    or "45.00") or a card's last four digits."""
     text = text.strip()
     if not text:
         return []
@@ -146,18 +147,18 @@ def search(text: str) -> list:
         payouts.append(PayoutRequest.amount == amount)
         invoices.append(Invoice.total == amount)
     return (
-        _rows(Payment, payments, Payment.created_at)
-        + _rows(PayoutRequest, payouts, PayoutRequest.created_at)
-        + _rows(Invoice, invoices, Invoice.created_at)
-        + _rows(User, users, User.id)
+        _rows("payment", Payment, payments, Payment.created_at)
+        + _rows("payout", PayoutRequest, payouts, PayoutRequest.created_at)
+        + _rows("invoice", Invoice, invoices, Invoice.created_at)
+        + _rows("user", User, users, User.id)
     )
 
 
-def _rows(model, conditions, order) -> list:
+def _rows(kind: str, model, conditions, order) -> list[tuple[str, object]]:
     if not conditions:
         return []
     query = sa.select(model).where(sa.or_(*conditions)).order_by(order.desc()).limit(SEARCH_LIMIT)
-    return list(db.session.scalars(query))
+    return [(kind, row) for row in db.session.scalars(query)]
 
 
 def _uuid(text: str) -> uuid.UUID | None:

@@ -23,7 +23,6 @@ from portal.wallets.models import TutorWallet, WalletTransaction
 from portal.wallets.signals import wallet_adjusted
 from portal.wallets.statement import StatementFilters, statement_page
 from portal.wallets.summary import get_wallet_summary
-from portal.wallets.views import line_refs
 
 bp = Blueprint("wallets_admin", __name__, url_prefix="/admin/wallets")
 
@@ -82,7 +81,6 @@ def _wallet_page(tutor: User, form: AdjustmentForm, status: int = 200):
             "summary": summary,
             "lines": page.lines,
             "form": form,
-            **line_refs(page.lines),
         },
         http_status=status,
     )

@@ -33,20 +33,25 @@ class PendingEarning:
     estimated: bool  # the lesson is not completed yet: the date moves with its completion
 
 
-def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingEarning]:
-    """The tutor's earnings not yet released and not refunded away, soonest available first.
+SHOWN = 10
+
+
+def pending_earnings(
+    tutor_id: int, pending: int | None = None, limit: int = SHOWN
+) -> list[PendingEarning]:
+    """The tutor's next `limit` earnings to become available (not yet released, not
+    refunded away), soonest first.
 
     With `pending` (the wallet's pending balance, which is what its unreleased earnings
     still hold between them) the earnings are read newest first, a batch at a time, until
     what they hold adds up to it: older ones, released long ago, are not read at all, so
-    the page costs the same with a statement of any length.
+    the page costs one query with a statement of any length (more only when an earning
+    still pending is older than a batch of newer ones).
     """
     hold = timedelta(days=current_app.config["EARNINGS_HOLD_DAYS"])
     if pending is None:
         rows = db.session.execute(_pending_rows(tutor_id)).all()
     else:
-        # Usually the newest batch holds them all: one query. Otherwise the next batch
-        # starts below the oldest line of this one.
         rows, held, before = [], 0, None
         while held < pending:
             batch = _earning_lines(tutor_id, before)
@@ -55,7 +60,7 @@ def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingE
                     WalletTransaction.entry_id)))
             ).all()  # fmt: skip
             rows += found
-            held += sum(amount for _, _, amount, _ in found if amount > 0)
+            held += sum(amount for _, _, amount, _ in found)
             if held >= pending:
                 break
             before = db.session.scalar(sa.select(sa.func.min(batch.subquery().c.id)))
@@ -63,8 +68,6 @@ def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingE
                 break
     earnings = []
     for entry_id, posted_at, amount, lesson in rows:
-        if amount <= 0:
-            continue
         if lesson is None:
             when, estimated = posted_at + hold, False
         elif lesson.status == BookingStatus.COMPLETED and lesson.completed_at:
@@ -72,7 +75,7 @@ def pending_earnings(tutor_id: int, pending: int | None = None) -> list[PendingE
         else:
             when, estimated = lesson.ends_at + hold, True
         earnings.append(PendingEarning(entry_id, posted_at, amount, lesson, when, estimated))
-    return sorted(earnings, key=lambda e: (e.available_at, e.entry_id))
+    return sorted(earnings, key=lambda e: (e.available_at, e.entry_id))[:limit]
 
 
 BATCH = 200
@@ -94,11 +97,12 @@ def _earning_lines(tutor_id: int, before: int | None) -> sa.Select:
 
 
 def _pending_rows(tutor_id: int) -> sa.Select:
-    """(entry id, posted at, still pending, lesson) of the tutor's unreleased earnings."""
+    """(entry id, posted at, still pending, lesson) of the tutor's unreleased earnings
+    that still hold something (not refunded away)."""
     released = so.aliased(LedgerEntry)
-    remaining = remaining_pending().label("remaining")
+    remaining = remaining_pending()
     return (
-        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining, Booking)
+        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining.label("remaining"), Booking)
         .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
         .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
         .where(
@@ -108,5 +112,6 @@ def _pending_rows(tutor_id: int) -> sa.Select:
                 released.parent_id == LedgerEntry.id,
                 released.kind == EntryKind.EARNING_RELEASED.value,
             ),
+            remaining > 0,
         )
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.csv_export import (
@@ -92,7 +93,8 @@ def statement_page(
     """
     if wallet_id is None:
         return StatementPage([], None, None)
-    query = statement_query(wallet_id, filters)
+    # Each line's lesson (with its people) rides along, so a line names it: no extra query.
+    query = statement_query(wallet_id, filters).options(so.joinedload(WalletTransaction.booking))
     t = WalletTransaction
     if after is not None:  # the newer page: walk up from the cursor, then flip
         rows = list(

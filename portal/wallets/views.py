@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -19,12 +18,10 @@ from flask import (
 from flask_login import current_user
 
 from portal.accounts.decorators import tutor_required
-from portal.bookings.models import Booking
 from portal.db import parse_id, utcnow
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.forms import apply_field_errors
-from portal.payouts.models import PayoutRequest
 from portal.payouts.settings import update_payout_settings
 from portal.rendering import htmx_target, render_page
 from portal.wallets import statement
@@ -82,7 +79,6 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
         "filter_errors": filter_errors or {},
         "types": TRANSACTION_TYPES,
         "min_payout": current_app.config["MIN_PAYOUT_AMOUNT"],
-        **line_refs(page.lines),
     }
     if htmx_target() != "statement":
         context.update(_chart_context(summary))
@@ -101,21 +97,6 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
         "wallets/earnings.html", context, fragments={"statement": "statement"}, http_status=status
     )
     return response, 422 if filter_errors else page_status
-
-
-def line_refs(lines) -> dict:
-    """What statement lines refer to, loaded once per page: lessons (with their people) and
-    payouts by id, so a line names them (`lessons`, `payouts`) instead of showing an id."""
-    lesson_ids = {line.booking_id for line in lines if line.booking_id}
-    payout_ids = {line.payout_id for line in lines if line.payout_id}
-    lessons = payouts = ()
-    if lesson_ids:
-        lessons = db.session.scalars(sa.select(Booking).where(Booking.id.in_(lesson_ids)))
-    if payout_ids:
-        payouts = db.session.scalars(
-            sa.select(PayoutRequest).where(PayoutRequest.id.in_(payout_ids))
-        )
-    return {"lessons": {b.id: b for b in lessons}, "payouts": {p.id: p for p in payouts}}
 
 
 def _chart_context(summary) -> dict:
