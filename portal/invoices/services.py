@@ -120,9 +120,9 @@ def check_lines(lines: object) -> list[Line]:
             raise ValidationError(
                 f"Quantities are 1 to {MAX_QUANTITY}.", fields={"quantity": ["Out of range."]}
             )
-        if not 0 < price <= maximum:
+        if not 0 <= price <= maximum:
             raise ValidationError(
-                "Unit prices are more than zero and at most the largest amount.",
+                "The unit price is out of range.",
                 fields={"unit_price": ["Out of range."]},
             )
         checked.append(Line(description, quantity, price, line.booking_id))
@@ -160,6 +160,11 @@ def draft_manual_invoice(*, student_id: object, lines: list[Line], discount: int
     """A draft an admin writes by hand for a student, in the platform currency; its tax
     is worked out now and again, at the rate of the day, when it is opened."""
     student = _student(student_id)
+    if any(isinstance(line, Line) and line.unit_price == 0 for line in lines):
+        raise ValidationError(
+            "Each line of an invoice needs a price.",
+            fields={"unit_price": ["More than zero."]},
+        )
     return create_invoice(
         user_id=student.id,
         currency=current_app.config["PLATFORM_CURRENCY"],

@@ -155,3 +155,22 @@ def test_a_draft_cannot_be_paid_or_voided_and_an_unknown_one_is_not_found(
     missing = "/api/v1/admin/invoices/00000000-0000-4000-8000-000000000001/finalize/"
     assert client.post(missing, headers=bearer(admin)).status_code == 404
     assert counts() == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("lines", "discount"),
+    [
+        ([Line("Course book", 1, 0)], 0),
+        ([Line("Course book", 0, 100)], 0),
+        ([Line("", 1, 100)], 0),
+        ([Line("Course book", 1, 100)], 101),
+        ([], 0),
+    ],
+)
+def test_the_draft_service_refuses_what_the_api_refuses(student, lines, discount):
+    from portal.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.draft_manual_invoice(student_id=student.id, lines=lines, discount=discount)
+    db.session.rollback()
+    assert counts() == (0, 0, 0)
