@@ -37,10 +37,7 @@ class Config:
         )
         # Bound values (password hashes, encrypted bank details) never reach an error
         # message or the SQL log.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {}
-        # A pooled connection idle longer than this is pinged before use (see
-        # `portal.db.install_idle_ping`); one in steady use is not.
-        self.DATABASE_PING_AFTER_IDLE_SECONDS = _int("DATABASE_PING_AFTER_IDLE_SECONDS", 10)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.CELERY_BROKER_URL = _env("CELERY_BROKER_URL")
         self.CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
         # The system page's history of scheduled task runs is pruned nightly past this.
@@ -66,11 +63,11 @@ class Config:
         self.STRIPE_WEBHOOK_MAX_BYTES = _int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024)
         # sync_payment_status asks Stripe about payments still pending after this long.
         self.PAYMENT_SYNC_AFTER_MINUTES = _int("PAYMENT_SYNC_AFTER_MINUTES", 30)
+        # A subscription past due this many days after its renewal date is ended (expired).
+        self.SUBSCRIPTION_GRACE_DAYS = _int("SUBSCRIPTION_GRACE_DAYS", 14)
         # cleanup_expired_payment_intents cancels, at Stripe and here, payment attempts
         # still pending this long after they were made.
         self.PAYMENT_INTENT_EXPIRY_HOURS = _int("PAYMENT_INTENT_EXPIRY_HOURS", 24)
-        # A subscription past due this many days after its renewal date is ended (expired).
-        self.SUBSCRIPTION_GRACE_DAYS = _int("SUBSCRIPTION_GRACE_DAYS", 14)
 
         self.PLATFORM_FEE_PERCENT = Decimal(_env("PLATFORM_FEE_PERCENT", "15.00"))
         self.PLATFORM_CURRENCY = _env("PLATFORM_CURRENCY", "usd").lower()

@@ -1,7 +1,5 @@
 """Demo data: an admin, two tutors, two students, a few lessons, invoices and two plans.
-
-Idempotent.
-"""
+Idempotent."""
 
 from __future__ import annotations
 
@@ -75,15 +73,16 @@ def _user(email: str, role: str, name: str, hourly_rate: int | None) -> User:
     )
 
 
-# Against the demo tutors' 45.00 and 60.00 an hour, a lesson from a plan costs less.
+# Against the demo tutors' 45.00 and 60.00 an hour, a lesson from a plan costs less. No
+# trial: localstripe, the demo's Stripe, never starts one (its subscription stays
+# incomplete without an invoice).
 DEMO_PLANS = [
     {
         "slug": "lessons-4",
         "name": "Four lessons a month",
         "price": 16000,
         "lessons_per_month": 4,
-        "trial_days": 7,
-        "features": ["Any tutor, lessons up to 2 hours", "A week free to try", "Cancel any time"],
+        "features": ["Any tutor, lessons up to 2 hours", "One lesson a week", "Cancel any time"],
     },
     {
         "slug": "lessons-8",

@@ -10,10 +10,10 @@ accounts, created on first use:
 - ``fee_revenue``: the platform fee we earned (revenue),
 - ``payouts_paid``: money sent out to tutors' banks (cash that left the platform),
 - ``adjustments``: what admins credited to (or debited from) tutors by hand,
-- ``invoice_revenue``: what students paid on invoices an admin issued (no tutor share),
 - ``subscriptions_unearned``: subscription invoices paid and not yet earned (a
   liability: lessons still owed to the student),
 - ``subscription_revenue``: what a subscription period left over when it ended.
+- ``invoice_revenue``: what students paid on invoices an admin issued (no tutor share).
 
 Each tutor has three accounts, opened with their wallet: ``tutor:<id>:pending`` (earned,
 not yet released), ``tutor:<id>:available`` (may be paid out; negative = a debt) and
@@ -86,9 +86,9 @@ class PlatformAccount(enum.StrEnum):
     FEE_REVENUE = "fee_revenue"
     PAYOUTS_PAID = "payouts_paid"
     ADJUSTMENTS = "adjustments"
-    INVOICE_REVENUE = "invoice_revenue"
     SUBSCRIPTIONS_UNEARNED = "subscriptions_unearned"
     SUBSCRIPTION_REVENUE = "subscription_revenue"
+    INVOICE_REVENUE = "invoice_revenue"
 
 
 PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
@@ -97,13 +97,13 @@ PLATFORM_ACCOUNTS: dict[str, tuple[str, AccountType]] = {
     # Credit-normal: its balance is what has been paid out to tutors in total.
     PlatformAccount.PAYOUTS_PAID: ("Paid out to tutors", AccountType.CONTRA_ASSET),
     PlatformAccount.ADJUSTMENTS: ("Manual adjustments to tutor wallets", AccountType.EXPENSE),
-    # Invoices an admin issued and their students paid: the platform's own, no tutor share.
-    PlatformAccount.INVOICE_REVENUE: ("Revenue from manual invoices", AccountType.REVENUE),
     PlatformAccount.SUBSCRIPTIONS_UNEARNED: (
         "Subscription payments not yet earned",
         AccountType.LIABILITY,
     ),
     PlatformAccount.SUBSCRIPTION_REVENUE: ("Subscription revenue", AccountType.REVENUE),
+    # Invoices an admin issued and their students paid: the platform's own, no tutor share.
+    PlatformAccount.INVOICE_REVENUE: ("Revenue from manual invoices", AccountType.REVENUE),
 }
 
 

@@ -104,7 +104,7 @@ def current():
     subscription = services.current_subscription(current_user)
     if subscription is None:
         raise NotFound("You have no subscription.")
-    return jsonify(subscription_json(subscription))
+    return jsonify(subscription_json(subscription, services.pending_client_secret(subscription)))
 
 
 @bp.post("/cancel/")

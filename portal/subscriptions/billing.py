@@ -11,7 +11,8 @@ What a paid invoice does, in this order: a downgrade waiting for the renewal tak
 effect (the new period gets the new plan's lessons); the period the invoice paid for
 opens (the money goes to unearned subscription revenue, the quota starts again); the
 student's paid, numbered invoice is written and its receipt queued. A 0-amount invoice
-(a trial) opens its period but bills nothing, so it gets no portal invoice.
+(a trial) opens its period but bills nothing, so it gets no portal invoice. An invoice
+of a subscription that has ended since is booked and its period closed at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from portal.invoices.models import Invoice
 from portal.invoices.services import create_subscription_invoice
 from portal.invoices.tasks import send_payment_receipt
 from portal.subscriptions import periods
-from portal.subscriptions.models import Subscription, SubscriptionPeriod
+from portal.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionStatus
 from portal.subscriptions.sync import from_timestamp, lock_subscription, plan_for_price, price_id_of
 
 
@@ -87,6 +88,10 @@ def renew_subscription(subscription: Subscription, invoice: dict) -> Renewal | N
         currency=invoice["currency"],
         provider_invoice_id=invoice["id"],
     )
+    if subscription.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED):
+        # Money for a subscription that has ended since (a late or final invoice) is
+        # booked, and its period closed at once: nothing of it can be used any more.
+        periods.close_period(period)
     if subscription.open_provider_invoice_id == invoice["id"]:
         subscription.open_provider_invoice_id = None
     portal_invoice = None

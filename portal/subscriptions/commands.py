@@ -41,9 +41,10 @@ def list_command(include_archived):
     for plan in get_plans(include_archived=include_archived):
         state = "" if plan.is_active else "  (archived)"
         price = format_money(plan.price, plan.currency)
+        trial = f"{plan.trial_days}-day trial" if plan.trial_days else "no trial"
         click.echo(
             f"{plan.id}\t{plan.slug}\t{plan.name}\t{price}/{plan.interval}\t"
-            f"{plan.lessons_per_month} lessons a month\t{plan.trial_days}-day trial{state}"
+            f"{plan.lessons_per_month} lessons a month\t{trial}{state}"
         )
 
 

@@ -8,7 +8,9 @@ Stripe created them (`sync.py`); an invoice counts once however often it is repo
 
 Which subscription: the one with that Stripe id. A subscription started by the API
 carries our row's uuid in its metadata, and an event may overtake the commit of the
-request that made it: that is `NotYetKnown`, retried later. One started from a Checkout
+request that made it: that is `NotYetKnown`, retried later, unless Stripe says it has
+ended (a declined first payment, cancelled at Stripe and never written here:
+`NeverRecorded`, recorded only). One started from a Checkout
 page carries the student and the plan, and is written here from the first event that
 names it.
 
@@ -40,10 +42,16 @@ from portal.subscriptions.notifications import Mail, send_subscription_email
 from portal.subscriptions.sync import apply_provider_subscription, item_of, lock_subscription
 
 S = SubscriptionStatus
+ENDED_AT_STRIPE = ("canceled", "incomplete_expired")
 
 
 class NotApplicable(Exception):
     """The event cannot apply, now or on a retry; the message says why."""
+
+
+class NeverRecorded(Exception):
+    """The subscription was cancelled at Stripe before it was ever written here (a
+    declined first payment): its events are recorded and change nothing."""
 
 
 class NotYetKnown(PortalError):
@@ -208,11 +216,23 @@ def subscription_for(stripe_id: object, metadata: dict, *, fetch) -> Subscriptio
             sa.select(Subscription).where(Subscription.uuid == row_uuid)
         )
         if subscription is None:
-            raise NotYetKnown(f"Subscription {stripe_id} is not recorded here yet.")
+            _not_yet_known(stripe_id)
         return subscription
     if fetch is None or "student_id" not in metadata:
         raise NotApplicable(f"Subscription {stripe_id} was not started by the portal.")
     return _adopt(stripe_id, metadata, fetch())
+
+
+def _not_yet_known(stripe_id: str) -> None:
+    """A subscription the portal started whose row is missing: the request that made it
+    has not committed yet (try again), or it was cancelled at Stripe and rolled back here
+    (a declined card) and never will be."""
+    if get_provider().retrieve_subscription(stripe_id).get("status") in ENDED_AT_STRIPE:
+        raise NeverRecorded(
+            f"Subscription {stripe_id} was cancelled at Stripe before it was recorded here "
+            "(its first payment failed); nothing to apply."
+        )
+    raise NotYetKnown(f"Subscription {stripe_id} is not recorded here yet.")
 
 
 def _adopt(stripe_id: str, metadata: dict, obj: dict) -> Subscription:

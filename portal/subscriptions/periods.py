@@ -31,7 +31,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.ledger import posting as ledger
 from portal.ledger.accounts import platform_account_ids
-from portal.ledger.models import EntryKind, PlatformAccount
+from portal.ledger.models import EntryKind, LedgerAccount, PlatformAccount
 from portal.money import require_int, round_half_up
 from portal.subscriptions.models import Subscription, SubscriptionPeriod
 
@@ -62,21 +62,19 @@ def open_period(
     before this one (their rest becomes revenue); a late invoice for an older period
     opens it closed. Posts `amount_paid` from provider cash to unearned subscription
     revenue (nothing for a 0-amount trial period).
+
+    Renewal day runs this for every subscription, so it reads each thing once: the
+    subscription's lock brings the invoice's period (if any) and the ledger accounts
+    along, and one more locked read brings the open periods.
     """
     require_int(amount_paid, "amount_paid")
     if amount_paid < 0:
         raise ValueError("amount_paid must not be negative")
     if ends_at <= starts_at:
         raise ValueError("a period must end after it starts")
-    lock_subscription(subscription.id)
-    if provider_invoice_id is not None:
-        existing = db.session.scalar(
-            sa.select(SubscriptionPeriod).where(
-                SubscriptionPeriod.provider_invoice_id == provider_invoice_id
-            )
-        )
-        if existing is not None:
-            return existing
+    subscription, existing_id, accounts = _lock_for_renewal(subscription.id, provider_invoice_id)
+    if existing_id is not None:
+        return db.session.get(SubscriptionPeriod, existing_id)
     open_ones = db.session.scalars(
         sa.select(SubscriptionPeriod)
         .where(
@@ -102,23 +100,58 @@ def open_period(
     db.session.add(period)
     db.session.flush()
     if amount_paid:
-        accounts = platform_account_ids()
         ledger.post(
             idempotency_key=period_key(period.id, "paid"),
             kind=EntryKind.SUBSCRIPTION_PAID,
             postings=[(accounts[CASH], amount_paid), (accounts[UNEARNED], -amount_paid)],
             memo=f"Subscription {subscription.id} paid {starts_at:%Y-%m-%d}",
         )
+    now = utcnow()
     if any(older.starts_at > starts_at for older in open_ones):
-        close_period(period, now=utcnow())  # a late invoice for a period already past
+        _close_locked(period, accounts, now)  # a late invoice for a period already past
         return period
     for older in open_ones:
-        close_period(older)
+        _close_locked(older, accounts, now)
     subscription.current_period_start = starts_at
     subscription.current_period_end = ends_at
     subscription.lessons_used = 0
     db.session.flush()
     return period
+
+
+_ACCOUNT_CODES = (CASH, UNEARNED, REVENUE)
+
+
+def _account_columns() -> list:
+    return [
+        sa.select(LedgerAccount.id).where(LedgerAccount.code == code).scalar_subquery()
+        for code in _ACCOUNT_CODES
+    ]
+
+
+def _accounts(values) -> dict[str, int]:
+    accounts = dict(zip(_ACCOUNT_CODES, values, strict=True))
+    if any(value is None for value in accounts.values()):  # the first posting ever
+        opened = platform_account_ids()
+        accounts = {code: opened[code] for code in _ACCOUNT_CODES}
+    return accounts
+
+
+def _lock_for_renewal(subscription_id: int, provider_invoice_id: str | None):
+    """The subscription locked, the id of the period `provider_invoice_id` opened (if
+    any) and the ledger accounts, in one round trip."""
+    existing = (
+        sa.select(SubscriptionPeriod.id)
+        .where(SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        sa.select(Subscription, existing, *_account_columns())
+        .where(Subscription.id == subscription_id)
+        .with_for_update(of=Subscription)
+        .execution_options(populate_existing=True)
+    ).one()
+    return row[0], row[1], _accounts(row[2:])
 
 
 def lock_subscription(subscription_id: int) -> Subscription:
@@ -140,6 +173,16 @@ def lock_period(period_id: int) -> SubscriptionPeriod:
     )
 
 
+def _lock_period_with_accounts(period_id: int) -> tuple[SubscriptionPeriod, dict[str, int]]:
+    row = db.session.execute(
+        sa.select(SubscriptionPeriod, *_account_columns())
+        .where(SubscriptionPeriod.id == period_id)
+        .with_for_update(of=SubscriptionPeriod)
+        .execution_options(populate_existing=True)
+    ).one()
+    return row[0], _accounts(row[1:])
+
+
 def current_period(subscription: Subscription) -> SubscriptionPeriod | None:
     """The subscription's open period (the newest, if a renewal has not closed the last)."""
     return db.session.scalar(
@@ -159,13 +202,17 @@ def close_period(period: SubscriptionPeriod, *, now: datetime | None = None) -> 
     The shares of lessons booked from it and not yet given stay unearned (see the module
     docstring).
     """
-    period = lock_period(period.id)
+    period, accounts = _lock_period_with_accounts(period.id)
+    _close_locked(period, accounts, now or utcnow())
+    db.session.flush()
+
+
+def _close_locked(period: SubscriptionPeriod, accounts: dict[str, int], now: datetime) -> None:
     if period.closed_at is not None:
         return
     rest = unearned(period) - reserved(period, outstanding(period))
-    _to_revenue(period, rest, period_key(period.id, "closed"))
-    period.closed_at = now or utcnow()
-    db.session.flush()
+    _to_revenue(period, rest, period_key(period.id, "closed"), accounts)
+    period.closed_at = now
 
 
 def close_current_period(subscription: Subscription, *, now: datetime | None = None) -> None:
@@ -217,10 +264,12 @@ def release_unreserved(period: SubscriptionPeriod, key: str) -> None:
     _to_revenue(period, unearned(period) - reserved(period, outstanding(period)), key)
 
 
-def _to_revenue(period: SubscriptionPeriod, amount: int, key: str) -> None:
+def _to_revenue(
+    period: SubscriptionPeriod, amount: int, key: str, accounts: dict[str, int] | None = None
+) -> None:
     if amount <= 0:
         return
-    accounts = platform_account_ids()
+    accounts = accounts or platform_account_ids()
     ledger.post(
         idempotency_key=key,
         kind=EntryKind.SUBSCRIPTION_UNUSED,

@@ -316,6 +316,17 @@ def retry_open_invoice(student: User, *, payment_method_id: object) -> str | Non
     return None
 
 
+def pending_client_secret(subscription: Subscription) -> str | None:
+    """While the first payment waits for 3-D Secure, the client secret Stripe.js needs."""
+    if subscription.status != S.INCOMPLETE or not subscription.open_provider_invoice_id:
+        return None
+    provider = get_provider()
+    intent = provider.invoice_payment_intent(
+        provider.retrieve_invoice(subscription.open_provider_invoice_id)
+    )
+    return intent.client_secret if intent is not None and intent.needs_action else None
+
+
 def refresh_subscription(subscription: Subscription) -> Subscription:
     """Ask Stripe for the subscription's state and apply it, with its latest invoice
     if that is paid (after 3-D Secure in the browser, or from the hourly sync)."""

@@ -217,6 +217,8 @@ def _subscriptions(call: Callable[[], str]) -> str:
         return call()
     except subscription_events.NotApplicable as exc:
         raise EventNotApplicable(str(exc)) from exc
+    except subscription_events.NeverRecorded as exc:
+        return f"{exc} Recorded only."
 
 
 def _stripe_created(event: WebhookEvent) -> int:

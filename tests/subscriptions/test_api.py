@@ -7,10 +7,12 @@ import pytest
 
 from portal.extensions import db
 from portal.payments.cards import payment_methods_of
+from portal.subscriptions import services
 from portal.subscriptions.plans import archive_plan
 from tests import factories
 from tests.subscriptions.stripe_support import periods, stripe_subscriptions, subscriptions
-from tests.support.localstripe import DECLINED_AT_CHARGE
+from tests.support.ledger import assert_ledger_ok
+from tests.support.localstripe import DECLINED_AT_CHARGE, THREE_D_SECURE
 
 pytestmark = pytest.mark.stripe
 BASE = "/api/v1/subscriptions"
@@ -73,6 +75,7 @@ def test_a_student_subscribes_cancels_reactivates_and_ends_it(
     assert ended.status_code == 200 and ended.get_json()["status"] == "canceled"
     assert client.get(f"{BASE}/current/", headers=headers).status_code == 404
     assert client.get(f"{BASE}/quota/", headers=headers).get_json()["can_book"] is False
+    assert_ledger_ok()
 
 
 def test_the_browser_session_needs_its_csrf_token(login, stripe_plan, card_holder):
@@ -159,3 +162,24 @@ def test_tutors_and_admins_cannot_subscribe(client, bearer, stripe_plan):
         response = client.post(f"{BASE}/", json={"plan": "monthly-4"}, headers=bearer(user))
         assert (response.status_code, _error(response)) == (403, "forbidden")
     assert subscriptions() == []
+
+
+def test_3d_secure_gives_the_client_secret_until_it_is_done(
+    client, bearer, stripe_plan, card_holder, localstripe
+):
+    stripe_plan()
+    headers = bearer(card_holder(THREE_D_SECURE))
+    created = client.post(f"{BASE}/", json={"plan": "monthly-4"}, headers=headers)
+    assert created.status_code == 201
+    body = created.get_json()
+    assert body["status"] == "incomplete" and body["client_secret"]
+    current = client.get(f"{BASE}/current/", headers=headers).get_json()
+    assert current["client_secret"] == body["client_secret"]
+    assert client.get(f"{BASE}/quota/", headers=headers).get_json()["can_book"] is False
+    localstripe.authenticate(body["client_secret"])  # Stripe.js in the page
+    db.session.expire_all()
+    services.refresh_subscription(subscriptions()[0])  # what the page asks next
+    db.session.commit()
+    current = client.get(f"{BASE}/current/", headers=headers).get_json()
+    assert current["status"] == "active" and "client_secret" not in current
+    assert len(periods()) == 1

@@ -167,3 +167,19 @@ def test_every_page_fits_and_is_kept_as_a_screenshot(
         _fits(admin_page)
         screenshot(admin_page, f"subscription-{name}-{width}")
     admin_page.close()
+
+
+def test_an_upgrade_asks_before_it_charges(page, sign_in, student, localstripe):
+    four = make_plan("lessons-4", price=16000, lessons=4, name="Four lessons")
+    make_plan("lessons-8", price=30000, lessons=8, name="Eight lessons")
+    make_subscription(student, four)
+    sign_in(page, student)
+    page.goto("/plans")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Upgrade now").click()
+    page.wait_for_timeout(300)
+    assert asked and "charged to your card today" in asked[0]
+    assert page.url.endswith("/plans")
+    [sub] = subscriptions()
+    assert sub.plan_id == four.id

@@ -93,7 +93,7 @@ def test_list_and_archive(app):
     assert listed.exit_code == 0
     assert [line.split("\t")[1] for line in listed.output.splitlines()] == [
         "monthly-4", "monthly-8"]  # fmt: skip
-    assert "$200.00/month\t4 lessons a month" in listed.output
+    assert "$200.00/month\t4 lessons a month\tno trial" in listed.output
     archived = runner.invoke(args=["plans", "archive", "monthly-4"])
     assert archived.exit_code == 0 and "Archived plan monthly-4." in archived.output
     assert [

@@ -11,7 +11,6 @@ from portal.providers.base import ProviderRejected
 from portal.subscriptions import plans
 from portal.subscriptions.models import Plan
 from tests.subscriptions.plans_support import make_plan
-from tests.support.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
 
 
 def _count() -> int:
@@ -38,7 +37,7 @@ def test_a_plan_is_a_product_and_a_plan_at_localstripe(localstripe):
 
 
 @pytest.mark.stripe
-def test_at_stripe_a_plan_is_a_product_and_a_recurring_price(stripe_replay):  # noqa: F811
+def test_at_stripe_a_plan_is_a_product_and_a_recurring_price(stripe_replay):
     stripe_replay.answer("POST", "/v1/prices", "price_recurring_month")
     plan = plans.create_plan("monthly-4", "Four a month", 20000, 4)
     db.session.commit()
@@ -57,7 +56,7 @@ def test_at_stripe_a_plan_is_a_product_and_a_recurring_price(stripe_replay):  # 
 
 
 @pytest.mark.stripe
-def test_a_price_stripe_refuses_is_an_error_not_a_plan(stripe_replay):  # noqa: F811
+def test_a_price_stripe_refuses_is_an_error_not_a_plan(stripe_replay):
     stripe_replay.answer("POST", "/v1/prices", "price_invalid_amount", status=400)
     with pytest.raises(ProviderRejected, match="greater than or equal to 1"):
         plans.create_plan("monthly-4", "Four a month", 20000, 4)
@@ -67,7 +66,7 @@ def test_a_price_stripe_refuses_is_an_error_not_a_plan(stripe_replay):  # noqa: 
 
 
 @pytest.mark.stripe
-def test_the_same_request_again_reuses_its_idempotency_key(stripe_replay):  # noqa: F811
+def test_the_same_request_again_reuses_its_idempotency_key(stripe_replay):
     stripe_replay.answer("POST", "/v1/prices", "price_recurring_month")
     plans.create_plan("monthly-4", "Four a month", 20000, 4)
     db.session.rollback()  # the command failed after Stripe answered

@@ -17,6 +17,7 @@ from portal.payments.cards import add_payment_method, payment_methods_of
 from portal.subscriptions import events, services
 from portal.subscriptions.models import Plan, SubscriptionStatus
 from tests.subscriptions.stripe_support import invoices, periods, subscriptions
+from tests.support.ledger import assert_ledger_ok
 from tests.support.stripe_replay import recorded
 
 pytestmark = pytest.mark.stripe
@@ -124,6 +125,7 @@ def test_an_upgrade_applies_now_with_stripes_proration(stripe_replay, four, eigh
     assert (upgrade.amount_paid, upgrade.lessons_allowed) == (9333, 8)
     assert [i.total for i in invoices()] == [16000, 9333]
     assert {i.kind for i in invoices()} == {InvoiceKind.SUBSCRIPTION}
+    assert_ledger_ok()
 
 
 def test_a_downgrade_waits_for_the_renewal(stripe_replay, four, eight, card_holder):
@@ -148,6 +150,7 @@ def test_a_downgrade_waits_for_the_renewal(stripe_replay, four, eight, card_hold
     db.session.refresh(sub)
     assert (sub.plan_id, sub.next_plan_id) == (four.id, None)
     assert periods()[-1].lessons_allowed == 4 and periods()[-1].amount_paid == 16000
+    assert_ledger_ok()
 
 
 def test_checkout_in_subscription_mode(stripe_replay, four, card_holder):

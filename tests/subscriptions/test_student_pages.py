@@ -11,7 +11,6 @@ from tests import factories
 from tests.subscriptions.plans_support import make_plan, make_subscription
 from tests.subscriptions.stripe_support import stripe_subscriptions, subscriptions
 from tests.support.localstripe import DECLINED, DECLINED_AT_CHARGE, THREE_D_SECURE
-from tests.support.stripe_replay import stripe_replay  # noqa: F401 - shared fixture
 
 HTMX = {"HX-Request": "true", "HX-Target": "pay-status"}
 
@@ -312,7 +311,7 @@ def test_a_first_payment_waiting_for_the_bank_can_be_paid_or_cancelled(login, st
 
 
 @pytest.mark.stripe
-def test_subscribing_with_stripe_checkout(login, student, stripe_replay):  # noqa: F811
+def test_subscribing_with_stripe_checkout(login, student, stripe_replay):
     plan = make_plan("lessons-4", provider_price_id="price_1QYvTvKx3oV2nQeRmonthly4")
     stripe_replay.answer("POST", "/v1/checkout/sessions", "checkout_session_subscription_open")
     browser = login(student)

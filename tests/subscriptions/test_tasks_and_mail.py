@@ -13,6 +13,7 @@ from portal.invoices.models import Invoice
 from portal.subscriptions import events, services
 from portal.subscriptions.models import Plan, Subscription, SubscriptionStatus
 from tests.subscriptions.stripe_support import invoices, periods
+from tests.support.ledger import assert_ledger_ok
 from tests.support.localstripe import SECRET_KEY
 from tests.support.stripe_replay import recorded
 
@@ -102,6 +103,7 @@ def test_expire_ends_a_subscription_that_ran_out(app, stripe_replay, recorded_su
     ended = [m for m in inbox if "has ended" in _subject(m)]
     assert len(ended) == 1 and "/subscription" in _text(ended[0])
     assert "none" in _run(app, "expire_subscriptions")
+    assert_ledger_ok()
 
 
 def test_expire_ends_a_subscription_past_due_after_the_grace(

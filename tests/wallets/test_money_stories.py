@@ -54,9 +54,9 @@ def test_a_paid_lesson_is_pending_then_available_then_partly_refunded(tutor, les
         "fee_revenue": 675,
         "payouts_paid": 0,
         "adjustments": 0,
-        "invoice_revenue": 0,  # the platform's own invoices: none paid here
         "subscriptions_unearned": 0,
         "subscription_revenue": 0,
+        "invoice_revenue": 0,  # the platform's own invoices: none paid here
     }
 
     # Not released while the lesson is only scheduled, nor within the hold.

@@ -13,6 +13,7 @@ from portal.subscriptions import services
 from portal.subscriptions.models import Subscription, SubscriptionStatus
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.subscriptions.stripe_support import card_holder, invoices, periods, stripe_plan
+from tests.support.ledger import assert_ledger_ok
 from tests.support.localstripe import THREE_D_SECURE
 from tests.webhooks.conftest import event_body, stored
 from tests.webhooks.test_localstripe_delivery import _handled, _wait_for, stripe_webhooks
@@ -222,3 +223,49 @@ def test_a_failed_intent_of_an_invoice_is_never_a_failure(deliver):
     deliver(event_body("payment_intent.payment_failed", intent, event_id="evt_pi_invoice"))
     event = stored("evt_pi_invoice")
     assert event.status == EventStatus.PROCESSED and "recorded" in event.result
+
+
+def test_an_invoice_paid_after_the_end_is_booked_and_closed(
+    deliver, localstripe, stripe_plan, card_holder
+):
+    student, created = _subscribed(stripe_plan, card_holder)
+    late = _stripe_invoice(localstripe, created.subscription) | {"id": "in_after_the_end"}
+    services.cancel_subscription(student, immediately=True)
+    db.session.commit()
+    deliver(event_body("invoice.paid", late, event_id="evt_late_invoice"))
+    assert stored("evt_late_invoice").status == EventStatus.PROCESSED
+    [late_period] = [p for p in periods() if p.provider_invoice_id == "in_after_the_end"]
+    assert late_period.closed_at is not None
+    assert _reload(created.subscription).status == SubscriptionStatus.CANCELED
+    assert_ledger_ok()
+
+
+def test_events_of_a_declined_first_payment_are_recorded_only(
+    deliver, localstripe, stripe_plan, card_holder
+):
+    from portal.errors import Conflict
+    from tests.support.localstripe import DECLINED_AT_CHARGE
+
+    student = card_holder(DECLINED_AT_CHARGE)
+    with pytest.raises(Conflict):
+        services.create_subscription(student, stripe_plan())
+    db.session.rollback()
+    [gone] = localstripe.get(
+        "/v1/subscriptions", customer=student.stripe_customer_id, status="all"
+    )["data"]
+    created = {**gone, "status": "incomplete"}  # as Stripe sent it when it was made
+    deliver(event_body("customer.subscription.created", created, event_id="evt_declined"))
+    event = stored("evt_declined")
+    assert event.status == EventStatus.PROCESSED and "Recorded only" in event.result
+    assert db.session.query(Subscription).count() == 0
+
+
+def test_an_event_overtaking_the_commit_is_retried(deliver, localstripe, stripe_plan, card_holder):
+    student = card_holder()
+    sub = services.create_subscription(student, stripe_plan()).subscription
+    obj = localstripe.get(f"/v1/subscriptions/{sub.provider_subscription_id}")
+    db.session.rollback()  # the request has not committed when the event is processed
+    deliver(event_body("customer.subscription.created", obj, event_id="evt_early"))
+    event = stored("evt_early")
+    assert event.status == EventStatus.FAILED and event.retry_at is not None
+    assert "not recorded here yet" in event.last_error
