@@ -50,20 +50,18 @@ def pending_earnings(
     """
     hold = timedelta(days=current_app.config["EARNINGS_HOLD_DAYS"])
     if pending is None:
-        rows = db.session.execute(_pending_rows(tutor_id)).all()
+        rows = db.session.execute(_ALL_PENDING, {"tutor_id": tutor_id}).all()
     else:
         rows, held, before = [], 0, None
         while held < pending:
-            batch = _earning_lines(tutor_id, before)
-            found = db.session.execute(
-                _pending_rows(tutor_id).where(LedgerEntry.id.in_(batch.with_only_columns(
-                    WalletTransaction.entry_id)))
-            ).all()  # fmt: skip
+            params = {"tutor_id": tutor_id, "before": before, "batch": BATCH}
+            statement = _PENDING_IN_BATCH[before is not None]
+            found = db.session.execute(statement, params).all()
             rows += found
             held += sum(amount for _, _, amount, _ in found)
             if held >= pending:
                 break
-            before = db.session.scalar(sa.select(sa.func.min(batch.subquery().c.id)))
+            before = db.session.scalar(_BATCH_END[before is not None], params)
             if before is None:
                 break
     earnings = []
@@ -81,22 +79,22 @@ def pending_earnings(
 BATCH = 200
 
 
-def _earning_lines(tutor_id: int, before: int | None) -> sa.Select:
+def _earning_lines(after_cursor: bool) -> sa.Select:
     """The tutor's next `BATCH` earning lines (their ids), newest first."""
     t = WalletTransaction
     query = (
         sa.select(t.id)
         .join(TutorWallet, TutorWallet.id == t.wallet_id)
-        .where(TutorWallet.tutor_id == tutor_id, t.type.in_(EARNING_LINE_TYPES))
+        .where(TutorWallet.tutor_id == sa.bindparam("tutor_id"), t.type.in_(EARNING_LINE_TYPES))
         .order_by(t.id.desc())
-        .limit(BATCH)
+        .limit(sa.bindparam("batch", type_=sa.Integer))
     )
-    if before is not None:
-        query = query.where(t.id < before)
+    if after_cursor:
+        query = query.where(t.id < sa.bindparam("before"))
     return query
 
 
-def _pending_rows(tutor_id: int) -> sa.Select:
+def _pending_rows() -> sa.Select:
     """(entry id, posted at, still pending, lesson) of the tutor's unreleased earnings
     that still hold something (not refunded away)."""
     released = so.aliased(LedgerEntry)
@@ -106,7 +104,7 @@ def _pending_rows(tutor_id: int) -> sa.Select:
         .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
         .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
         .where(
-            LedgerEntry.tutor_id == tutor_id,
+            LedgerEntry.tutor_id == sa.bindparam("tutor_id"),
             LedgerEntry.kind.in_(EARNING_KINDS),
             ~sa.exists().where(
                 released.parent_id == LedgerEntry.id,
@@ -115,3 +113,17 @@ def _pending_rows(tutor_id: int) -> sa.Select:
             remaining > 0,
         )
     )
+
+
+# Built once: composing these costs more than running them (the earnings page runs one).
+_ALL_PENDING = _pending_rows()
+_PENDING_IN_BATCH = {
+    cursor: _pending_rows().where(
+        LedgerEntry.id.in_(_earning_lines(cursor).with_only_columns(WalletTransaction.entry_id))
+    )
+    for cursor in (False, True)
+}
+_BATCH_END = {
+    cursor: sa.select(sa.func.min(_earning_lines(cursor).subquery().c.id))
+    for cursor in (False, True)
+}
