@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := app
 
-.PHONY: run up test production-check install assets lint check-migrations clean
+.PHONY: run up test production-check install assets lint check-migrations clean bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,12 @@ test: install
 ## `make up` on a fresh database: ready, a task run by the real worker, metrics, SIGTERM.
 production-check: install
 	./scripts/production-check.sh
+
+## Every bench briefly (bench/run.py) and one table of figures against their goals; fails
+## when a figure falls more than 25% short. BENCH_ARGS=--full for the long runs,
+## --profile for pyinstrument profiles under bench/out/.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

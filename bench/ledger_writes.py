@@ -9,10 +9,13 @@ zero-sum triggers run). Earnings go to `--tutors` tutors at random, so workers c
 on wallet rows the way pgbench's clients contend on its branch rows.
 
 Prints transactions per second for both, the ledger's postings per second, and the
-ratio; the goal is at least 30% of pgbench's TPS. Finishes with the ledger check.
+ratio; the goal is at least 40% of pgbench's TPS. Finishes with the ledger check.
+The two databases are named by `--prefix` (default m4sh_bench): <prefix>_ledger and
+<prefix>_pgbench, dropped and made again.
 
     .venv/bin/python -m bench.ledger_writes [--seconds 15] [--workers 8] [--tutors 64]
         [--server postgresql://postgres@127.0.0.1:5432] [--pgbench-scale 8]
+        [--prefix m4sh_bench] [--short] [--profile] [--json FILE]
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-LEDGER_DB = "m4sh_bench_ledger"
-PGBENCH_DB = "m4sh_bench_pgbench"
+from bench.common import add_run_options, emit, profiled
+
 POSTINGS_PER_EARNING = 3
 
 
@@ -45,21 +48,23 @@ def _sa_url(server: str) -> str:
     return server.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def run_pgbench(server: str, scale: int, seconds: int, clients: int, threads: int) -> float:
+def run_pgbench(
+    server: str, database: str, scale: int, seconds: int, clients: int, threads: int
+) -> float:
     parts = urlsplit(server)
     env = dict(os.environ, PGHOST=parts.hostname or "127.0.0.1", PGPORT=str(parts.port or 5432))
     env["PGUSER"] = parts.username or "postgres"
     if parts.password:
         env["PGPASSWORD"] = parts.password
-    recreate_database(server, PGBENCH_DB)
+    recreate_database(server, database)
     subprocess.run(
-        ["pgbench", "-i", "-q", "-s", str(scale), PGBENCH_DB],
+        ["pgbench", "-i", "-q", "-s", str(scale), database],
         env=env,
         check=True,
         capture_output=True,
     )
     result = subprocess.run(
-        ["pgbench", "-c", str(clients), "-j", str(threads), "-T", str(seconds), PGBENCH_DB],
+        ["pgbench", "-c", str(clients), "-j", str(threads), "-T", str(seconds), database],
         env=env,
         check=True,
         capture_output=True,
@@ -103,7 +108,9 @@ def prepare_ledger(url: str, tutors: int) -> list[int]:
     return ids
 
 
-def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -> None:
+def worker(
+    url: str, tutor_ids: list[int], seconds: float, ready, n: int, out, profile: bool = False
+) -> None:
     from portal.extensions import db
     from portal.wallets.earnings import process_lesson_earning
 
@@ -116,6 +123,8 @@ def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -
         db.session.rollback()
         ready.wait()
         deadline = time.time() + seconds
+        profiler = profiled(f"ledger_writes_worker{n}", profile and n == 0)
+        profiler.__enter__()
         while time.time() < deadline:
             gross = rng.randint(1000, 9000)
             process_lesson_earning(
@@ -127,17 +136,20 @@ def worker(url: str, tutor_ids: list[int], seconds: float, ready, n: int, out) -
             )
             db.session.commit()
             done += 1
+        profiler.__exit__(None, None, None)
         db.engine.dispose()
     out.put(done)
 
 
-def run_ledger(url: str, tutor_ids: list[int], seconds: int, workers: int) -> int:
+def run_ledger(
+    url: str, tutor_ids: list[int], seconds: int, workers: int, profile: bool = False
+) -> int:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     # Every worker imports the app and connects, then all start on the same signal.
     ready = ctx.Barrier(workers)
     processes = [
-        ctx.Process(target=worker, args=(url, tutor_ids, seconds, ready, n, queue))
+        ctx.Process(target=worker, args=(url, tutor_ids, seconds, ready, n, queue, profile))
         for n in range(workers)
     ]
     for process in processes:
@@ -169,16 +181,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--tutors", type=int, default=64)
     parser.add_argument("--pgbench-scale", type=int, default=8)
+    parser.add_argument("--prefix", default="m4sh_bench")
+    add_run_options(parser)
     args = parser.parse_args()
+    if args.short:
+        args.seconds = 6
+    pgbench_db, ledger_db = f"{args.prefix}_pgbench", f"{args.prefix}_ledger"
 
     print(f"pgbench -i -s {args.pgbench_scale}; pgbench -c 8 -j 2 -T {args.seconds} …", flush=True)
-    tps = run_pgbench(args.server, args.pgbench_scale, args.seconds, 8, 2)
+    tps = run_pgbench(args.server, pgbench_db, args.pgbench_scale, args.seconds, 8, 2)
 
-    url = f"{_sa_url(args.server)}/{LEDGER_DB}"
-    recreate_database(args.server, LEDGER_DB)
+    url = f"{_sa_url(args.server)}/{ledger_db}"
+    recreate_database(args.server, ledger_db)
     tutor_ids = prepare_ledger(url, args.tutors)
     print(f"ledger: {args.workers} workers, {args.tutors} wallets, {args.seconds} s …", flush=True)
-    entries = run_ledger(url, tutor_ids, args.seconds, args.workers)
+    entries = run_ledger(url, tutor_ids, args.seconds, args.workers, args.profile)
     drifts = check(url)
 
     entries_per_s = entries / args.seconds
@@ -188,8 +205,9 @@ def main() -> None:
     print(f"{'':<34}{'tx/s':>10}{'postings/s':>13}")
     print(f"{'pgbench TPC-B-like (-c 8 -j 2)':<34}{tps:>10.0f}{'':>13}")
     print(f"{'ledger earnings (8 workers)':<34}{entries_per_s:>10.0f}{postings_per_s:>13.0f}")
-    print(f"ledger / pgbench: {ratio:.0%} (goal: at least 30%)")
+    print(f"ledger / pgbench: {ratio:.0%} (goal: at least 40%)")
     print(f"entries written: {entries}; ledger check: {drifts if drifts else 'OK'}")
+    emit(args, {"ratio": ratio, "tps": tps, "ledger_tps": entries_per_s, "drifts": len(drifts)})
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ runs, so the figures are the receive path alone; the queue is Redis db 12, empti
     apt-get install -y wrk
     .venv/bin/python -m bench.webhook_receive [--seconds 5] [--rounds 3] [--database-url URL]
         [--redis-url redis://127.0.0.1:6379/12] [--workers N] [--threads N]
+        [--short] [--profile] [--json FILE]
 
-Goals: at least 15% of the bare route's throughput, p95 acknowledgement <= 25 ms, and
-duplicates no slower than new events.
+Goals: at least 18% of the bare route's throughput, p95 acknowledgement <= 20 ms in every
+round, and duplicates no slower than new events. `--profile` has each gunicorn worker
+profile itself (bench/webhook_app.py) and write bench/out/webhook_worker<pid>.html.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import redis
 import sqlalchemy as sa
 
 from bench import common, loadgen
-from bench.common import ROOT, stop
+from bench.common import ROOT, add_run_options, emit, stop
 from portal import create_app
 from portal.extensions import db
 
@@ -121,7 +123,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5124)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    add_run_options(parser)
     args = parser.parse_args()
+    if args.short:
+        args.seconds, args.rounds = 4, 2
     loadgen.require_wrk()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     prepare(url)
@@ -141,6 +146,8 @@ def main() -> None:
         "CELERY_BROKER_URL": args.redis_url,
         "CELERY_RESULT_BACKEND": args.redis_url,
     }
+    if args.profile:
+        env["BENCH_PROFILE"] = "webhook_worker"
     server = serve(args.port, env, args.workers, args.threads)
     base = f"http://127.0.0.1:{args.port}"
 
@@ -176,7 +183,7 @@ def main() -> None:
         stop(server)
         queue.flushdb()
         shutil.rmtree(bodies)
-    report(args, url, rounds, queued, stored)
+    emit(args, report(args, url, rounds, queued, stored))
 
 
 def count_events(url: str) -> int:
@@ -201,7 +208,7 @@ def gunicorn_conf():
     return module
 
 
-def report(args, url, rounds, queued, stored) -> None:
+def report(args, url, rounds, queued, stored) -> dict:
     print(
         f"database: {url.split('://')[0]}; broker: Redis; "
         f"gunicorn {server_setup(args)}; wrk, {SENDERS} connections; "
@@ -222,9 +229,18 @@ def report(args, url, rounds, queued, stored) -> None:
     ratio = median(r[1]["rps"] / r[0]["rps"] for r in rounds)
     print(f"median: bare {bare:.0f}/s, new {new:.0f}/s, duplicates {dup:.0f}/s")
     print(f"stored: {stored} events; queued: {queued} tasks in Redis")
-    print(f" ratio: {ratio:.1%} of the bare route's throughput (goal >= 15%)")
-    print(f"   p95: {p95_new:.1f} ms for new events (goal <= 25 ms)")
+    worst = max(r[1]["p95_ms"] for r in rounds)
+    print(f" ratio: {ratio:.1%} of the bare route's throughput (goal >= 18%)")
+    print(f"   p95: {p95_new:.1f} ms for new events, {worst:.1f} ms in the worst round")
+    print("        (goal <= 20 ms in every round)")
     print(f"  dups: {dup / new:.2f}x the new events' throughput, p95 {p95_dup:.1f} ms")
+    return {
+        "ratio": ratio,
+        "p95_ms": p95_new,
+        "worst_p95_ms": worst,
+        "duplicates_ratio": dup / new,
+        "errors": sum(r[1]["errors"] + r[2]["errors"] for r in rounds),
+    }
 
 
 if __name__ == "__main__":

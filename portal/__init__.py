@@ -33,7 +33,7 @@ def register_extensions(app: Flask) -> None:
     from portal.after_commit import install_after_commit_listeners
     from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
-    from portal.db import install_sqlite_settings, render_migration_item
+    from portal.db import install_idle_ping, install_sqlite_settings, render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.input import register_input
     from portal.ledger import guard
@@ -49,6 +49,10 @@ def register_extensions(app: Flask) -> None:
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "hide_parameters": True}  # fmt: skip
     install_sqlite_settings()
     db.init_app(app)
+    if not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
+        with app.app_context():
+            for engine in db.engines.values():
+                install_idle_ping(engine, app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
     guard.install()
     migrate.init_app(
         app,

@@ -37,7 +37,10 @@ class Config:
         )
         # Bound values (password hashes, encrypted bank details) never reach an error
         # message or the SQL log.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
+        # A pooled connection idle longer than this is pinged before use (see
+        # `portal.db.install_idle_ping`); one in steady use is not.
+        self.DATABASE_PING_AFTER_IDLE_SECONDS = _int("DATABASE_PING_AFTER_IDLE_SECONDS", 10)
         self.CELERY_BROKER_URL = _env("CELERY_BROKER_URL")
         self.CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
         # The system page's history of scheduled task runs is pruned nightly past this.

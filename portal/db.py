@@ -7,7 +7,9 @@ the request commits once, with `unit_of_work()`: all of what it did, or none of 
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -121,3 +123,45 @@ def _sqlite_settings(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+IDLE_SINCE = "portal_idle_since"
+
+
+def install_idle_ping(engine: sa.engine.Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before it is used only when it sat idle in the pool for
+    more than `idle_seconds`; the factory calls this instead of ``pool_pre_ping``.
+
+    A connection in steady use (the web workers under load) goes straight to its first
+    statement, saving a round trip on every checkout; one that waited long enough for a
+    server restart, a failover or a firewall to have dropped it is pinged, and a dead one
+    is replaced before anything runs on it (the pool retries the checkout on
+    `DisconnectionError`). A connection dropped while in steady use fails the statement
+    that finds it: SQLAlchemy then invalidates it and every connection pooled before
+    it, so the following checkouts reconnect; the failed unit of work rolls back (a
+    webhook is answered 500 and Stripe sends it again, a task is retried).
+    """
+    if engine in _PINGED:
+        return
+    _PINGED.add(engine)
+    dialect = engine.dialect
+
+    def note_idle(dbapi_connection, record) -> None:
+        if record is not None:
+            record.info[IDLE_SINCE] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection, record, proxy) -> None:
+        since = record.info.pop(IDLE_SINCE, None)
+        if since is None or time.monotonic() - since <= idle_seconds:
+            return  # connected for this checkout, or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError("a pooled connection did not answer") from exc
+
+    # On the engine, so a pool made again by `engine.dispose()` keeps them.
+    sa.event.listen(engine, "checkin", note_idle)
+    sa.event.listen(engine, "checkout", ping_if_idle)
+
+
+_PINGED: weakref.WeakSet = weakref.WeakSet()

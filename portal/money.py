@@ -128,6 +128,12 @@ def format_money(amount: int | None, currency: str | None = None, locale: str = 
         return ""
     if currency is None:
         currency = current_app.config["PLATFORM_CURRENCY"]
+    return _formatted(require_int(amount), currency, locale)
+
+
+@functools.lru_cache(maxsize=8192)
+def _formatted(amount: int, currency: str, locale: str) -> str:
+    # Babel parses the locale's pattern on every call: a page of figures repeats many.
     return format_currency(to_major(amount, currency), currency.upper(), locale=locale)
 
 

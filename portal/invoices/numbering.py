@@ -1,9 +1,10 @@
 """Gapless yearly numbers: `INV-YYYY-NNNNNN` for invoices, `CN-YYYY-NNNNNN` for credit notes.
 
-Each series keeps one counter row per year. Taking a number increments that row in SQL,
-which locks it until the caller's transaction ends: numbers are handed out one at a
-time, and a transaction that rolls back gives its number back, so none is skipped.
-Callers take a number last, after everything slow, to keep the lock short.
+Each series keeps one counter row per year. Taking a number is one upsert that makes the
+year's row at its first number or increments it in SQL, which locks the row until the
+caller's transaction ends: numbers are handed out one at a time, and a transaction that
+rolls back gives its number back, so none is skipped. Callers take a number last, after
+everything slow, to keep the lock short.
 """
 
 from __future__ import annotations
@@ -28,26 +29,17 @@ def next_credit_note_number(year: int) -> str:
 
 
 def _take(table: sa.Table, year: int) -> int:
+    """One statement: the year's row made at 1, or its number incremented (and the row
+    locked), and the number returned."""
     connection = db.session.connection()
-    connection.execute(_counter_insert(table, connection.dialect.name), {"of_year": year})
-    return connection.execute(_counter_take(table), {"of_year": year}).scalar_one()
+    statement = _counter_take(table, connection.dialect.name)
+    return connection.execute(statement, {"of_year": year}).scalar_one()
 
 
 @functools.cache
-def _counter_insert(table: sa.Table, dialect: str) -> sa.Insert:
+def _counter_take(table: sa.Table, dialect: str) -> sa.Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .values(year=sa.bindparam("of_year"), last_number=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-
-
-@functools.cache
-def _counter_take(table: sa.Table) -> sa.Update:
-    return (
-        sa.update(table)
-        .where(table.c.year == sa.bindparam("of_year"))
-        .values(last_number=table.c.last_number + 1)
-        .returning(table.c.last_number)
-    )
+    statement = insert(table).values(year=sa.bindparam("of_year"), last_number=1)
+    return statement.on_conflict_do_update(
+        index_elements=["year"], set_={"last_number": table.c.last_number + 1}
+    ).returning(table.c.last_number)

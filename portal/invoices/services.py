@@ -288,18 +288,21 @@ def lock_invoice(invoice_id: int) -> Invoice:
 # --- lesson invoices ------------------------------------------------------------------
 
 
-def create_lesson_invoice(payment) -> Invoice:
+def create_lesson_invoice(payment, *, first_success: bool = False) -> Invoice:
     """The invoice for a lesson payment that went through: issued and paid at the moment of
     the payment, once per payment (a second call returns it).
 
     One line, the lesson; a lesson is charged its price with any tax in it, so the
     invoice totals exactly what was charged (see `split_tax_included`).
     It is written in its final state in one go (no draft): this runs inside the payment's
-    success, which should stay quick.
+    success, which should stay quick. `first_success`: the caller has just recorded the
+    payment's success under its lock, which happens once per payment, so no invoice can
+    exist yet and none is looked for (the unique `payment_id` would refuse a second).
     """
-    existing = invoice_of_payment(payment.id)
-    if existing is not None:
-        return existing
+    if not first_success:
+        existing = invoice_of_payment(payment.id)
+        if existing is not None:
+            return existing
     booking = payment.booking
     description = "Lesson"
     if booking is not None:

@@ -12,7 +12,10 @@ move with the entry (the tutor's wallet, its statement line) hands `post()` a
   them), then the projection is applied with the new entry's id.
 
 Either way the projection's result (its balances after, its statement line) comes back
-in `Posted.projected`. Functions here flush and never commit.
+in `Posted.projected`. On PostgreSQL two shorter paths take the lock into the statement:
+`post_locked` (a movement that reads nothing first: lock, entry, postings, projection in
+one round trip) and `post_batch_locked` (many entries of bulk work under one lock, each
+with its own key, in one round trip). Functions here flush and never commit.
 """
 
 from __future__ import annotations
@@ -230,6 +233,259 @@ def _one_statement(projection: Projection | None) -> sa.TextClause:
             sa.bindparam("created_at", type_=LedgerEntry.__table__.c.created_at.type), *binds
         )
     return _STATEMENTS[shape]
+
+
+# --- one statement with the lock (PostgreSQL) -------------------------------------------
+
+
+class RowLock(Protocol):
+    """The row a movement locks first, for `post_locked`: ``cte`` is SQL of a CTE named
+    ``lk`` that selects it ``FOR UPDATE`` (bound parameters of its own allowed), and
+    ``slots`` maps a posting's account reference to the column of ``lk`` holding the
+    account id (a tutor's pending account, say). A constant of the lock's type."""
+
+    cte: str
+    slots: dict[str, str]
+
+
+def post_locked(
+    *,
+    lock: RowLock,
+    lock_params: dict[str, Any],
+    idempotency_key: str,
+    kind: str,
+    postings: Sequence[tuple[str, int]],
+    projection: Projection,
+    memo: str = "",
+    tutor_id: int | None = None,
+    actor_id: int | None = None,
+    payment_id: int | None = None,
+    payout_id: int | None = None,
+    booking_id: int | None = None,
+    parent_id: int | None = None,
+) -> Posted | None:
+    """PostgreSQL: lock the row, write the entry, its postings and the projection, in ONE
+    statement; for a movement that reads nothing before it moves (an earning).
+
+    Postings name their accounts: a platform account by code, or one of the lock's
+    ``slots``. The lock comes first (every CTE after it reads from ``lk``), so the lock
+    order is the two-step path's. Returns None, having written nothing, when there is
+    no row to lock, a platform account is not opened yet, or the key exists: the caller
+    then takes the two-step path (`post`), which opens what is missing and answers an
+    existing key.
+    """
+    check_key(idempotency_key)
+    lines = balanced_refs(postings)
+    created_at = utcnow()
+    connection = db.session.connection()
+    row = connection.execute(
+        _locked_statement(lock, projection),
+        {
+            **lock_params,
+            "idempotency_key": idempotency_key,
+            "kind": EntryKind(kind).value,
+            "memo": (memo or "")[:255],
+            "tutor_id": tutor_id,
+            "actor_id": actor_id,
+            "payment_id": payment_id,
+            "payout_id": payout_id,
+            "booking_id": booking_id,
+            "parent_id": parent_id,
+            "created_at": created_at,
+            "refs": [ref for ref, _ in lines],
+            "amounts": [amount for _, amount in lines],
+            "codes": [ref for ref, _ in lines if ref not in lock.slots],
+            **projection.params(created_at),
+        },
+    ).first()
+    if row is None:
+        return None
+    return Posted(row.entry_id, created_at, True, projection.result(row, created_at))
+
+
+_LOCKED_ENTRY_CTES = """, e AS (
+    INSERT INTO ledger_entries (idempotency_key, kind, memo, tutor_id, actor_id, payment_id,
+                                payout_id, booking_id, parent_id, created_at)
+    SELECT CAST(:idempotency_key AS varchar), CAST(:kind AS varchar), CAST(:memo AS varchar),
+        CAST(:tutor_id AS integer), CAST(:actor_id AS integer), CAST(:payment_id AS integer),
+        CAST(:payout_id AS integer), CAST(:booking_id AS integer), CAST(:parent_id AS integer),
+        :created_at
+    FROM lk
+    WHERE (SELECT count(*) FROM ledger_accounts
+           WHERE tutor_id IS NULL AND code = ANY(CAST(:codes AS varchar[])))
+          = cardinality(CAST(:codes AS varchar[]))
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), p AS (
+    INSERT INTO ledger_postings (entry_id, account_id, amount)
+    SELECT e.id, COALESCE(CASE v.ref {slots} END, a.id), v.amount
+    FROM e CROSS JOIN lk
+    CROSS JOIN unnest(CAST(:refs AS varchar[]), CAST(:amounts AS bigint[])) AS v(ref, amount)
+    LEFT JOIN ledger_accounts a ON a.code = v.ref AND a.tutor_id IS NULL
+)"""
+_LOCKED_STATEMENTS: dict[tuple[type, type], sa.TextClause] = {}
+
+
+def _locked_statement(lock: RowLock, projection: Projection) -> sa.TextClause:
+    shape = (type(lock), type(projection))
+    if shape not in _LOCKED_STATEMENTS:
+        slots = " ".join(f"WHEN '{ref}' THEN lk.{column}" for ref, column in lock.slots.items())
+        # The parts are constants of the lock's and projection's types, never input.
+        sql = "WITH " + lock.cte + _LOCKED_ENTRY_CTES.replace("{slots}", slots)
+        sql += f", {projection.ctes}\nSELECT e.id AS entry_id, {projection.columns}"
+        sql += f" FROM e, {projection.sources}"
+        _LOCKED_STATEMENTS[shape] = sa.text(sql).bindparams(
+            sa.bindparam("created_at", type_=LedgerEntry.__table__.c.created_at.type),
+            *projection.bindparams,
+        )
+    return _LOCKED_STATEMENTS[shape]
+
+
+def balanced_refs(postings: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`balanced` for postings that name their accounts (a code or a lock's slot)."""
+    merged: dict[str, int] = {}
+    for ref, amount in postings:
+        require_int(amount)
+        if not isinstance(ref, str):
+            raise TypeError("an account reference must be a string")
+        merged[ref] = merged.get(ref, 0) + amount
+    lines = [(ref, amount) for ref, amount in merged.items() if amount != 0]
+    if len(lines) < 2:
+        raise UnbalancedEntry("an entry needs at least two non-zero postings")
+    total = sum(amount for _, amount in lines)
+    if total != 0:
+        raise UnbalancedEntry(f"postings must sum to zero, not {total}")
+    return lines
+
+
+# --- many entries in one statement (PostgreSQL, bulk work) ------------------------------
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One entry of `post_batch_locked`: its key, kind, memo, links and postings (account
+    references as in `post_locked`)."""
+
+    idempotency_key: str
+    kind: str
+    postings: Sequence[tuple[str, int]]
+    memo: str = ""
+    parent_id: int | None = None
+    booking_id: int | None = None
+    payment_id: int | None = None
+    payout_id: int | None = None
+
+
+class BatchProjection(Protocol):
+    """`Projection` for a batch: its CTEs read ``d`` (``entry_id``, ``n``: the entries
+    written, ``n`` their 1-based place in the batch) and ``lk``; ``columns`` and
+    ``sources`` make the final SELECT, one row per entry written."""
+
+    ctes: str
+    columns: str
+    sources: str
+    bindparams: tuple[sa.BindParameter, ...]
+
+    def params(self, created_at: datetime) -> dict[str, Any]: ...
+
+
+def post_batch_locked(
+    *,
+    lock: RowLock,
+    lock_params: dict[str, Any],
+    entries: Sequence[BatchEntry],
+    projection: BatchProjection,
+    tutor_id: int | None = None,
+    actor_id: int | None = None,
+) -> list[Any]:
+    """PostgreSQL: many entries under one lock in ONE statement (the hourly release, bulk
+    payouts): the row is locked first, then each entry is written in order with its own
+    idempotency key, as one call of `post_locked` each would. An entry whose key exists
+    is skipped (the projection sees only those written). Returns the final SELECT's rows,
+    one per entry written; [] when nothing could be written (no row to lock, or a
+    platform account not opened yet: the caller takes the one-by-one path)."""
+    if not entries:
+        return []
+    refs, amounts, places = [], [], []
+    for place, entry in enumerate(entries, start=1):
+        check_key(entry.idempotency_key)
+        for ref, amount in balanced_refs(entry.postings):
+            refs.append(ref)
+            amounts.append(amount)
+            places.append(place)
+    codes = sorted({ref for ref in refs if ref not in lock.slots})
+    created_at = utcnow()
+    rows = (
+        db.session.connection()
+        .execute(
+            _batch_statement(lock, projection),
+            {
+                **lock_params,
+                "keys": [e.idempotency_key for e in entries],
+                "kinds": [EntryKind(e.kind).value for e in entries],
+                "memos": [(e.memo or "")[:255] for e in entries],
+                "parents": [e.parent_id for e in entries],
+                "bookings": [e.booking_id for e in entries],
+                "payments": [e.payment_id for e in entries],
+                "payouts": [e.payout_id for e in entries],
+                "tutor_id": tutor_id,
+                "actor_id": actor_id,
+                "created_at": created_at,
+                "codes": codes,
+                "places": places,
+                "refs": refs,
+                "amounts": amounts,
+                **projection.params(created_at),
+            },
+        )
+        .all()
+    )
+    return rows
+
+
+_BATCH_ENTRY_CTES = """, v AS (
+    SELECT * FROM unnest(CAST(:keys AS varchar[]), CAST(:kinds AS varchar[]),
+        CAST(:memos AS varchar[]), CAST(:parents AS integer[]), CAST(:bookings AS integer[]),
+        CAST(:payments AS integer[]), CAST(:payouts AS integer[]))
+        WITH ORDINALITY AS v(key, kind, memo, parent_id, booking_id, payment_id, payout_id, n)
+), e AS (
+    INSERT INTO ledger_entries (idempotency_key, kind, memo, tutor_id, actor_id, payment_id,
+                                payout_id, booking_id, parent_id, created_at)
+    SELECT v.key, v.kind, v.memo, CAST(:tutor_id AS integer), CAST(:actor_id AS integer),
+        v.payment_id, v.payout_id, v.booking_id, v.parent_id, :created_at
+    FROM v CROSS JOIN lk
+    WHERE (SELECT count(*) FROM ledger_accounts
+           WHERE tutor_id IS NULL AND code = ANY(CAST(:codes AS varchar[])))
+          = cardinality(CAST(:codes AS varchar[]))
+    ORDER BY v.n
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, idempotency_key
+), d AS (
+    SELECT e.id AS entry_id, v.n FROM e JOIN v ON v.key = e.idempotency_key
+), p AS (
+    INSERT INTO ledger_postings (entry_id, account_id, amount)
+    SELECT d.entry_id, COALESCE(CASE x.ref {slots} END, a.id), x.amount
+    FROM d
+    JOIN unnest(CAST(:places AS bigint[]), CAST(:refs AS varchar[]), CAST(:amounts AS bigint[]))
+        AS x(n, ref, amount) ON x.n = d.n
+    CROSS JOIN lk
+    LEFT JOIN ledger_accounts a ON a.code = x.ref AND a.tutor_id IS NULL
+)"""
+_BATCH_STATEMENTS: dict[tuple[type, type], sa.TextClause] = {}
+
+
+def _batch_statement(lock: RowLock, projection: BatchProjection) -> sa.TextClause:
+    shape = (type(lock), type(projection))
+    if shape not in _BATCH_STATEMENTS:
+        slots = " ".join(f"WHEN '{ref}' THEN lk.{column}" for ref, column in lock.slots.items())
+        # The parts are constants of the lock's and projection's types, never input.
+        sql = "WITH " + lock.cte + _BATCH_ENTRY_CTES.replace("{slots}", slots)
+        sql += f", {projection.ctes}\nSELECT {projection.columns} FROM {projection.sources}"
+        _BATCH_STATEMENTS[shape] = sa.text(sql).bindparams(
+            sa.bindparam("created_at", type_=LedgerEntry.__table__.c.created_at.type),
+            *projection.bindparams,
+        )
+    return _BATCH_STATEMENTS[shape]
 
 
 _ENTRY_INSERTS: dict[str, sa.Insert] = {}

@@ -64,7 +64,7 @@ def on_payment_succeeded(payment: Payment, *, actor_id: int | None, previous_sta
         # this transaction ends so that numbers have no gaps: every other payment's
         # success waits here for ours. It comes last, after the ledger, and nothing slow
         # (no provider call, no mail) follows it before the commit.
-        invoice = create_lesson_invoice(payment)
+        invoice = create_lesson_invoice(payment, first_success=True)
         enqueue_after_commit(send_payment_receipt, invoice.id)
     elif payment.payment_type == PaymentType.INVOICE:
         record_invoice_payment(

@@ -358,6 +358,21 @@ def _tutor_in_debt(payout: PayoutRequest) -> bool:
     return lock_wallet(payout.tutor_id).available < 0
 
 
+def _tutors_in_debt(tutor_ids: set[int]) -> set[int]:
+    """`_tutor_in_debt` for many tutors in one query: their wallets locked in tutor order."""
+    if not tutor_ids:
+        return set()
+    query = (
+        sa.select(TutorWallet.tutor_id, TutorWallet.available)
+        .where(TutorWallet.tutor_id.in_(sorted(tutor_ids)))
+        .order_by(TutorWallet.tutor_id)
+    )
+    if is_postgres(db.session):
+        # SQLite: the payouts' write lock already holds the whole database.
+        query = query.with_for_update(of=TutorWallet)
+    return {tutor_id for tutor_id, available in db.session.execute(query) if available < 0}
+
+
 def _refuse_in_debt(payout: PayoutRequest) -> None:
     if payout.status in TRANSITIONS["fail"].sources and _tutor_in_debt(payout):
         raise InDebt(
@@ -387,6 +402,7 @@ def approve_payouts(actor: User | None, payout_ids: Iterable[object]) -> BulkRes
     """Approve many payouts at once; those not pending (or not found) are skipped, not fatal.
 
     One locking query for all rows (in id order, so two bulk approvals cannot deadlock),
+    then one for their tutors' wallets (in tutor order, after the payouts as everywhere),
     then the same transition as `approve_payout` on each.
     """
     actor_id = _admin_id(actor)
@@ -402,8 +418,10 @@ def approve_payouts(actor: User | None, payout_ids: Iterable[object]) -> BulkRes
         _lock_query(query, where).execution_options(populate_existing=True)
     ).all()
     result = BulkResult()
+    approvable = TRANSITIONS["approve"].sources
+    in_debt = _tutors_in_debt({p.tutor_id for p in rows if p.status in approvable})
     for payout in rows:
-        if payout.status in TRANSITIONS["approve"].sources and _tutor_in_debt(payout):
+        if payout.status in approvable and payout.tutor_id in in_debt:
             result.skipped.append((str(payout.uuid), "tutor in debt"))
         elif payout.status in TRANSITIONS["approve"].sources:
             _move(payout, "approve", actor_id)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
 
+import sqlalchemy as sa
 from celery import signals
 from celery.exceptions import Retry
 from flask import Flask, g, has_request_context, request
@@ -111,8 +112,14 @@ def _end_request(response):
 
 
 def _user_id() -> int | None:
+    """The request's user id, read from the session's identity of the row: the request's
+    commit has expired the user, and reading `id` would load it again just for this line."""
     try:
-        return current_user.id if current_user.is_authenticated else None
+        user = current_user._get_current_object()
+        state = sa.inspect(user, raiseerr=False)
+        if state is not None and state.identity is not None:
+            return state.identity[0]
+        return user.id if user.is_authenticated else None
     except Exception:  # no user loader reached (a failed request); the line still goes out
         return None
 

@@ -20,6 +20,7 @@ from flask import current_app
 from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
+from portal.ledger import posting as ledger
 from portal.ledger.accounts import total
 from portal.ledger.models import (
     EARNING_KINDS,
@@ -28,9 +29,11 @@ from portal.ledger.models import (
     LedgerPosting,
     PlatformAccount,
 )
+from portal.money import require_int
 from portal.wallets import arguments as check
+from portal.wallets.batch import apply_batch
 from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
-from portal.wallets.movement import Move, apply, begin, lock_wallet
+from portal.wallets.movement import Move, apply, apply_in_one, begin, lock_wallet
 
 CASH = PlatformAccount.PROVIDER_CASH
 FEES = PlatformAccount.FEE_REVENUE
@@ -108,9 +111,8 @@ def _earn(
     fee = check.part(fee, "fee", gross, "gross")
     check.optional_id(booking_id, "booking_id")
     check.optional_id(payment_id, "payment_id")
-    wallet, existing, accounts = begin(tutor_id, key, kind, (source, FEES))
-    if existing is not None:
-        return existing
+    ledger.check_key(key)
+    require_int(tutor_id, "tutor_id")
     net = gross - fee
     move = Move(
         kind,
@@ -122,6 +124,21 @@ def _earn(
         fee=fee,
         platform={source: gross, FEES: -fee},
     )
+    # An earning reads nothing before it moves: one statement where the database can.
+    line = apply_in_one(
+        tutor_id,
+        move,
+        key=key,
+        memo=memo,
+        actor_id=actor_id,
+        payment_id=payment_id,
+        booking_id=booking_id,
+    )
+    if line is not None:
+        return line
+    wallet, existing, accounts = begin(tutor_id, key, kind, (source, FEES))
+    if existing is not None:
+        return existing
     return apply(
         wallet,
         move,
@@ -193,12 +210,11 @@ def tutors_with_due_earnings(now: datetime) -> list[int]:
 
 def release_earnings_of(tutor_id: int, now: datetime) -> int:
     """Release one tutor's due earnings (locking their wallet); how many were released."""
-    released = 0
     wallet = lock_wallet(tutor_id)
+    due = []
     for row in db.session.execute(_releasable(now, tutor_id)).all():
         if row.remaining <= 0:
             continue
-        key = f"earning:{row.id}:released"
         move = Move(
             EntryKind.EARNING_RELEASED,
             TransactionType.RELEASE,
@@ -206,6 +222,11 @@ def release_earnings_of(tutor_id: int, now: datetime) -> int:
             pending=-row.remaining,
             available=row.remaining,
         )
-        apply(wallet, move, {}, key=key, booking_id=row.booking_id, parent_id=row.id)
-        released += 1
-    return released
+        fields = {"key": f"earning:{row.id}:released", "booking_id": row.booking_id}
+        due.append((move, {**fields, "parent_id": row.id}))
+    # PostgreSQL: all of them in one statement, each under its own key, in this order.
+    if len(due) > 1 and apply_batch(tutor_id, due) == len(due):
+        return len(due)
+    for move, fields in due:
+        apply(wallet, move, {}, key=fields.pop("key"), **fields)
+    return len(due)

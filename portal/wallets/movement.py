@@ -34,6 +34,7 @@ payout completed            in flight +amount, paid out -amount
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -242,6 +243,61 @@ def apply(
     return posted.projected
 
 
+class WalletLock:
+    """The tutor's wallet row, locked first by `ledger.post_locked`'s one statement; the
+    postings' ``pending`` / ``available`` / ``in_flight`` are its accounts."""
+
+    cte: ClassVar[str] = """lk AS (
+    SELECT id, pending_account_id, available_account_id, in_flight_account_id
+    FROM tutor_wallets WHERE tutor_id = CAST(:lock_tutor_id AS integer)
+    FOR UPDATE
+)"""
+    slots: ClassVar[dict[str, str]] = {
+        "pending": "pending_account_id",
+        "available": "available_account_id",
+        "in_flight": "in_flight_account_id",
+    }
+
+
+def apply_in_one(
+    tutor_id: int,
+    move: Move,
+    *,
+    key: str,
+    memo: str = "",
+    actor_id: int | None = None,
+    payment_id: int | None = None,
+    booking_id: int | None = None,
+) -> WalletTransaction | None:
+    """PostgreSQL: a movement that reads nothing first (an earning), in one statement that
+    locks the wallet, posts the entry and moves the wallet. None when it wrote nothing
+    (no wallet yet, a platform account not opened yet, the key exists, or not
+    PostgreSQL): the caller then takes the usual path, `begin` then `apply`."""
+    if not is_postgres(db.session):
+        return None
+    postings = [(code, amount) for code, amount in move.platform.items()]
+    postings += [
+        ("pending", -move.pending),
+        ("available", -move.available),
+        ("in_flight", -move.in_flight),
+    ]
+    memo = memo or TRANSACTION_TYPES[move.line_type][0]
+    posted = ledger.post_locked(
+        lock=WalletLock(),
+        lock_params={"lock_tutor_id": tutor_id},
+        idempotency_key=key,
+        kind=move.kind,
+        postings=postings,
+        memo=memo,
+        tutor_id=tutor_id,
+        actor_id=actor_id,
+        payment_id=payment_id,
+        booking_id=booking_id,
+        projection=LockedWalletProjection(None, move, memo[:255], payment_id, None, booking_id),
+    )
+    return posted.projected if posted is not None else None
+
+
 def _bigint(name: str):
     return sa.bindparam(name, type_=sa.BigInteger)
 
@@ -402,3 +458,22 @@ class WalletProjection:
         so.make_transient_to_detached(line)
         db.session.add(line)
         return line
+
+
+_LOCKED_CTES = WalletProjection.ctes.replace(
+    "CAST(:wallet_id AS integer)", "(SELECT id FROM lk)"
+).replace("WHERE id = :wallet_id", "WHERE id = (SELECT id FROM lk)")
+
+
+@dataclass(frozen=True)
+class LockedWalletProjection(WalletProjection):
+    """`WalletProjection` for `apply_in_one`: the wallet is the row the statement locked
+    (``lk``), its id read there rather than known beforehand."""
+
+    ctes: ClassVar[str] = _LOCKED_CTES
+    columns: ClassVar[str] = "l.id AS line_id, lk.id AS locked_wallet_id, w.*"
+    sources: ClassVar[str] = "l, w, lk"
+
+    def result(self, row, created_at: datetime) -> WalletTransaction:
+        located = dataclasses.replace(self, wallet_id=row.locked_wallet_id)
+        return WalletProjection.result(located, row, created_at)

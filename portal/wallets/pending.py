@@ -18,7 +18,9 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.extensions import db
 from portal.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
 from portal.wallets.earnings import remaining_pending
-from portal.wallets.models import TutorWallet
+from portal.wallets.models import TransactionType, TutorWallet, WalletTransaction
+
+EARNING_LINE_TYPES = (TransactionType.EARNING, TransactionType.SUBSCRIPTION_EARNING)
 
 
 @dataclass(frozen=True)
@@ -34,29 +36,34 @@ class PendingEarning:
 SHOWN = 10
 
 
-def pending_earnings(tutor_id: int, limit: int = SHOWN) -> list[PendingEarning]:
-    """The tutor's next `limit` earnings to become available (not yet released, not refunded
-    away), soonest first: one query, however many there are."""
+def pending_earnings(
+    tutor_id: int, pending: int | None = None, limit: int = SHOWN
+) -> list[PendingEarning]:
+    """The tutor's next `limit` earnings to become available (not yet released, not
+    refunded away), soonest first.
+
+    With `pending` (the wallet's pending balance, which is what its unreleased earnings
+    still hold between them) the earnings are read newest first, a batch at a time, until
+    what they hold adds up to it: older ones, released long ago, are not read at all, so
+    the page costs one query with a statement of any length (more only when an earning
+    still pending is older than a batch of newer ones).
+    """
     hold = timedelta(days=current_app.config["EARNINGS_HOLD_DAYS"])
-    released = so.aliased(LedgerEntry)
-    remaining = remaining_pending()
-    due = sa.func.coalesce(Booking.completed_at, Booking.ends_at, LedgerEntry.created_at)
-    rows = db.session.execute(
-        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining.label("remaining"), Booking)
-        .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
-        .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
-        .where(
-            LedgerEntry.tutor_id == tutor_id,
-            LedgerEntry.kind.in_(EARNING_KINDS),
-            ~sa.exists().where(
-                released.parent_id == LedgerEntry.id,
-                released.kind == EntryKind.EARNING_RELEASED.value,
-            ),
-            remaining > 0,
-        )
-        .order_by(due, LedgerEntry.id)
-        .limit(limit)
-    ).all()
+    if pending is None:
+        rows = db.session.execute(_ALL_PENDING, {"tutor_id": tutor_id}).all()
+    else:
+        rows, held, before = [], 0, None
+        while held < pending:
+            params = {"tutor_id": tutor_id, "before": before, "batch": BATCH}
+            statement = _PENDING_IN_BATCH[before is not None]
+            found = db.session.execute(statement, params).all()
+            rows += found
+            held += sum(amount for _, _, amount, _ in found)
+            if held >= pending:
+                break
+            before = db.session.scalar(_BATCH_END[before is not None], params)
+            if before is None:
+                break
     earnings = []
     for entry_id, posted_at, amount, lesson in rows:
         if lesson is None:
@@ -66,4 +73,57 @@ def pending_earnings(tutor_id: int, limit: int = SHOWN) -> list[PendingEarning]:
         else:
             when, estimated = lesson.ends_at + hold, True
         earnings.append(PendingEarning(entry_id, posted_at, amount, lesson, when, estimated))
-    return sorted(earnings, key=lambda e: (e.available_at, e.entry_id))
+    return sorted(earnings, key=lambda e: (e.available_at, e.entry_id))[:limit]
+
+
+BATCH = 200
+
+
+def _earning_lines(after_cursor: bool) -> sa.Select:
+    """The tutor's next `BATCH` earning lines (their ids), newest first."""
+    t = WalletTransaction
+    query = (
+        sa.select(t.id)
+        .join(TutorWallet, TutorWallet.id == t.wallet_id)
+        .where(TutorWallet.tutor_id == sa.bindparam("tutor_id"), t.type.in_(EARNING_LINE_TYPES))
+        .order_by(t.id.desc())
+        .limit(sa.bindparam("batch", type_=sa.Integer))
+    )
+    if after_cursor:
+        query = query.where(t.id < sa.bindparam("before"))
+    return query
+
+
+def _pending_rows() -> sa.Select:
+    """(entry id, posted at, still pending, lesson) of the tutor's unreleased earnings
+    that still hold something (not refunded away)."""
+    released = so.aliased(LedgerEntry)
+    remaining = remaining_pending()
+    return (
+        sa.select(LedgerEntry.id, LedgerEntry.created_at, remaining.label("remaining"), Booking)
+        .join(TutorWallet, TutorWallet.tutor_id == LedgerEntry.tutor_id)
+        .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
+        .where(
+            LedgerEntry.tutor_id == sa.bindparam("tutor_id"),
+            LedgerEntry.kind.in_(EARNING_KINDS),
+            ~sa.exists().where(
+                released.parent_id == LedgerEntry.id,
+                released.kind == EntryKind.EARNING_RELEASED.value,
+            ),
+            remaining > 0,
+        )
+    )
+
+
+# Built once: composing these costs more than running them (the earnings page runs one).
+_ALL_PENDING = _pending_rows()
+_PENDING_IN_BATCH = {
+    cursor: _pending_rows().where(
+        LedgerEntry.id.in_(_earning_lines(cursor).with_only_columns(WalletTransaction.entry_id))
+    )
+    for cursor in (False, True)
+}
+_BATCH_END = {
+    cursor: sa.select(sa.func.min(_earning_lines(cursor).subquery().c.id))
+    for cursor in (False, True)
+}

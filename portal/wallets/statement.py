@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -12,7 +10,17 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 
-from portal.dates import iso_utc
+from portal.csv_export import (
+    CSV_TIME_PATTERN,
+    CURSOR_ROWS,
+    copy_csv,
+    csv_time,
+    major_units,
+    python_csv,
+    text_or_empty,
+    utc_text,
+)
+from portal.db import is_postgres
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.money import format_major_plain
@@ -144,61 +152,94 @@ def _split(gross: int | None, fee: int | None, major) -> tuple[str, str, str]:
 def statement_csv(wallet_id: int | None, filters: StatementFilters) -> Iterator[str]:
     """The whole (filtered) statement as CSV text, a chunk at a time, in constant memory.
 
-    Rows come from a server-side cursor (`yield_per`) and leave as soon as a chunk is full.
+    On PostgreSQL the database writes the CSV (`portal.csv_export.copy_csv`); elsewhere
+    rows come from a server-side cursor (`yield_per`) as plain tuples, never ORM objects.
     """
     currency = current_app.config["PLATFORM_CURRENCY"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    if wallet_id is not None:
-        t = WalletTransaction
-        query = (
-            statement_query(wallet_id, filters)
-            .with_only_columns(
-                t.created_at,
-                t.type,
-                t.description,
-                # A payout is one debit: its arrival only leaves in flight (its own column).
-                sa.case((t.type == TransactionType.PAYOUT_COMPLETED, 0), else_=t.amount).label(
-                    "amount"
-                ),
-                t.available_change,
-                t.pending_change,
-                t.in_flight_change,
-                t.available_after,
-                t.pending_after,
-                t.booking_id,
-                t.payment_id,
-                t.payout_id,
-                t.entry_id,
-                t.gross,
-                t.fee,
-            )
-            .execution_options(yield_per=2000)
+    if wallet_id is None:
+        yield from python_csv([], CSV_HEADER)
+        return
+    if is_postgres(db.session):
+        yield from copy_csv(_csv_text_query(wallet_id, filters, currency), CSV_HEADER)
+        return
+    t = WalletTransaction
+    query = (
+        statement_query(wallet_id, filters)
+        .with_only_columns(
+            t.created_at,
+            t.type,
+            t.description,
+            _csv_amount(),
+            t.available_change,
+            t.pending_change,
+            t.in_flight_change,
+            t.available_after,
+            t.pending_after,
+            t.booking_id,
+            t.payment_id,
+            t.payout_id,
+            t.entry_id,
+            t.gross,
+            t.fee,
         )
-        major = lambda value: format_major_plain(value, currency)  # noqa: E731
-        for count, row in enumerate(db.session.execute(query), start=1):
-            writer.writerow(
-                (
-                    iso_utc(row.created_at),
-                    row.type,
-                    row.description,
-                    major(row.amount),
-                    major(row.available_change),
-                    major(row.pending_change),
-                    major(row.in_flight_change),
-                    major(row.available_after),
-                    major(row.pending_after),
-                    currency.upper(),
-                    row.booking_id or "",
-                    row.payment_id or "",
-                    row.payout_id or "",
-                    row.entry_id,
-                    *_split(row.gross, row.fee, major),
-                )
-            )
-            if count % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
+        .execution_options(yield_per=CURSOR_ROWS)
+    )
+    major = lambda value: format_major_plain(value, currency)  # noqa: E731
+    upper = currency.upper()
+
+    def line(row) -> tuple:
+        return (
+            csv_time(row.created_at),
+            row.type,
+            row.description,
+            major(row.amount),
+            major(row.available_change),
+            major(row.pending_change),
+            major(row.in_flight_change),
+            major(row.available_after),
+            major(row.pending_after),
+            upper,
+            row.booking_id or "",
+            row.payment_id or "",
+            row.payout_id or "",
+            row.entry_id,
+            *_split(row.gross, row.fee, major),
+        )
+
+    yield from python_csv(db.session.connection().execute(query), CSV_HEADER, line)
+
+
+def _csv_amount():
+    # A payout is one debit: its arrival only leaves in flight (its own column).
+    t = WalletTransaction
+    return sa.case((t.type == TransactionType.PAYOUT_COMPLETED, 0), else_=t.amount).label("amount")
+
+
+def _csv_text_query(wallet_id: int, filters: StatementFilters, currency: str) -> sa.Select:
+    """PostgreSQL: the CSV's columns as text, formatted in SQL as `statement_csv`'s rows
+    are elsewhere."""
+    t = WalletTransaction
+
+    def major(column):
+        return major_units(column, currency)
+
+    split = sa.or_(t.gross.is_(None), t.fee.is_(None))
+    return statement_query(wallet_id, filters).with_only_columns(
+        utc_text(t.created_at, CSV_TIME_PATTERN),
+        t.type,
+        text_or_empty(t.description),
+        major(_csv_amount()),
+        major(t.available_change),
+        major(t.pending_change),
+        major(t.in_flight_change),
+        major(t.available_after),
+        major(t.pending_after),
+        sa.literal(currency.upper()),
+        text_or_empty(t.booking_id),
+        text_or_empty(t.payment_id),
+        text_or_empty(t.payout_id),
+        text_or_empty(t.entry_id),
+        sa.case((split, ""), else_=major(t.gross)),
+        sa.case((split, ""), else_=major(t.fee)),
+        sa.case((split, ""), else_=major(t.gross - t.fee)),
+    )

@@ -82,8 +82,11 @@ def _dashboard(form: PayoutSettingsForm | None = None, status: int = 200):
     }
     if htmx_target() != "statement":
         context.update(_chart_context(summary))
+        pending = summary.pending
+        context["pending_earnings"] = (
+            pending_earnings(current_user.id, pending if pending > 0 else None) if pending else []
+        )
         context["monthly_statements"] = statements_of(current_user.id)
-        context["pending_earnings"] = pending_earnings(current_user.id) if summary.pending else []
         context["form"] = form or PayoutSettingsForm(
             formdata=None,
             minimum=current_app.config["MIN_PAYOUT_AMOUNT"],

@@ -59,3 +59,30 @@ def test_pending_earnings_in_the_browser(page, sign_in, tutor, earning_lessons):
     page.get_by_role("heading", name="Pending earnings").wait_for()
     assert page.get_by_text("(expected: 7 days after the lesson is completed)").is_visible()
     look(page, "tutor-pending-earnings")
+
+
+def test_read_newest_first_up_to_the_pending_balance_the_list_is_the_same(
+    tutor, monkeypatch, earning_lessons
+):
+    """Older earnings released long ago, one still pending among them: walking back a
+    few at a time stops once the pending balance is accounted for, and finds them all."""
+    from portal.wallets import pending as module
+    from portal.wallets.earnings import release_pending_earnings
+    from portal.wallets.movement import get_wallet
+
+    old = utcnow() - timedelta(days=60)
+    for n in range(7):
+        lesson = factories.BookingFactory(tutor=tutor, status=BookingStatus.COMPLETED,
+                                          starts_at=old, completed_at=old)  # fmt: skip
+        process_lesson_earning(tutor_id=tutor.id, gross=1000 + n, fee=100, booking_id=lesson.id,
+                               payment_id=100 + n, idempotency_key=f"old:{n}")  # fmt: skip
+    db.session.commit()
+    assert release_pending_earnings() == 7
+    db.session.commit()
+    monkeypatch.setattr(module, "BATCH", 2)
+    balance = get_wallet(tutor.id).pending
+    assert balance == 2 * 3825
+    everything = pending_earnings(tutor.id)
+    walked = pending_earnings(tutor.id, balance)
+    assert [e.entry_id for e in walked] == [e.entry_id for e in everything]
+    assert len(walked) == 2
