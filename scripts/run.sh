@@ -29,6 +29,11 @@ STRIPE_PID=$!
 "$VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$MAIL_PORT" > "$RUN_DIR/mail.log" 2>&1 &
 MAIL_PID=$!
 # One worker process with beat inside it: SQLite takes one writer at a time anyway.
+# The queue's row is made first: kombu's SQLAlchemy transport makes it on first use, and
+# beat's thread and the worker doing so at the same moment kill the worker (a unique key).
+"$VENV/bin/python" -c "from app import celery_app
+with celery_app.connection_for_write() as conn:
+    conn.default_channel.queue_declare(queue=celery_app.conf.task_default_queue)"
 "$VENV/bin/celery" -A app.celery_app worker --beat --pool solo --loglevel INFO \
   --schedule "$RUN_DIR/celerybeat-schedule" > "$RUN_DIR/worker.log" 2>&1 &
 WORKER_PID=$!
