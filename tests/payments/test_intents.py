@@ -86,17 +86,29 @@ def test_only_students_pay(tutor, lesson, localstripe):
         ({"status": BookingStatus.SCHEDULED}, InvalidTransition),
         ({"status": BookingStatus.COMPLETED}, InvalidTransition),
         ({"status": BookingStatus.CANCELLED}, InvalidTransition),
-        ({"subscription_id": 7}, Conflict),
+        ({"subscription_id": "covered"}, Conflict),
         ({"currency": "eur"}, ValidationError),
     ],
 )
 def test_a_lesson_that_is_not_payable_is_refused(student, lesson, localstripe, change, error):
     for key, value in change.items():
+        if value == "covered":  # a lesson a subscription's quota pays for
+            value = _subscription_of(student).id
         setattr(lesson, key, value)
     db.session.commit()
     with pytest.raises(error):
         intents.create_payment_intent(student, lesson.id)
     assert _payments() == []
+
+
+def _subscription_of(student):
+    from portal.subscriptions.models import Plan, Subscription
+
+    plan = Plan(slug="m4", name="Four", price=16000, currency="usd", lessons_per_month=4)
+    subscription = Subscription(student=student, plan=plan, status="active")
+    db.session.add(subscription)
+    db.session.flush()
+    return subscription
 
 
 def test_a_lesson_that_started_cannot_be_paid(student, tutor, localstripe):
