@@ -343,19 +343,7 @@ def _locked_statement(lock: RowLock, projection: Projection) -> sa.TextClause:
 
 def balanced_refs(postings: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     """`balanced` for postings that name their accounts (a code or a lock's slot)."""
-    merged: dict[str, int] = {}
-    for ref, amount in postings:
-        require_int(amount)
-        if not isinstance(ref, str):
-            raise TypeError("an account reference must be a string")
-        merged[ref] = merged.get(ref, 0) + amount
-    lines = [(ref, amount) for ref, amount in merged.items() if amount != 0]
-    if len(lines) < 2:
-        raise UnbalancedEntry("an entry needs at least two non-zero postings")
-    total = sum(amount for _, amount in lines)
-    if total != 0:
-        raise UnbalancedEntry(f"postings must sum to zero, not {total}")
-    return lines
+    return _merged_and_balanced(postings, str, "an account reference must be a string")
 
 
 # --- many entries in one statement (PostgreSQL, bulk work) ------------------------------
@@ -506,12 +494,16 @@ def _entry_insert(dialect: str):
 
 def balanced(postings: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The postings merged per account, zeros dropped; refuses an unbalanced entry."""
-    merged: dict[int, int] = {}
-    for account_id, amount in postings:
+    return _merged_and_balanced(postings, int, "account_id must be an int")
+
+
+def _merged_and_balanced(postings, account_type: type, type_error: str) -> list:
+    merged: dict = {}
+    for account, amount in postings:
         require_int(amount)
-        if not isinstance(account_id, int):
-            raise TypeError("account_id must be an int")
-        merged[account_id] = merged.get(account_id, 0) + amount
+        if not isinstance(account, account_type):
+            raise TypeError(type_error)
+        merged[account] = merged.get(account, 0) + amount
     lines = [(account, amount) for account, amount in merged.items() if amount != 0]
     if len(lines) < 2:
         raise UnbalancedEntry("an entry needs at least two non-zero postings")
