@@ -31,20 +31,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     """The invoice's PDF: the stored one, or rendered now and stored (the caller commits)."""
     if invoice.status == InvoiceStatus.DRAFT:
         raise InvalidTransition("A draft invoice has no PDF yet; open it first.")
-    stored = _stored_pdf(invoice.id)
-    if stored is not None:
-        return stored
-    rendered = render_pdf(invoice)
-    db.session.execute(
-        sa.update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.pdf.is_(None))
-        .values(pdf=rendered, pdf_rendered_at=utcnow())
-    )
-    return _stored_pdf(invoice.id)
-
-
-def _stored_pdf(invoice_id: int) -> bytes | None:
-    return db.session.scalar(sa.select(Invoice.pdf).where(Invoice.id == invoice_id))
+    return _stored_or_rendered(Invoice, invoice.id, lambda: render_pdf(invoice))
 
 
 def render_pdf(invoice: Invoice) -> bytes:
@@ -60,23 +47,32 @@ def _write_pdf(html: str) -> bytes:
 
 def credit_note_pdf(note: CreditNote) -> bytes:
     """The credit note's PDF: the stored one, or rendered now and stored (the caller
-    commits); like the invoice's, the first stored render wins a race."""
-    stored = _stored_note_pdf(note.id)
+    commits)."""
+    return _stored_or_rendered(
+        CreditNote,
+        note.id,
+        lambda: _write_pdf(
+            render_template("invoices/credit_note_pdf.html", note=note, invoice=note.invoice)
+        ),
+    )
+
+
+def _stored_or_rendered(model, row_id: int, render) -> bytes:
+    """A document's stored PDF, or `render()` stored only where none is yet: when two
+    render at once, the first stored wins and both answer with it."""
+    stored = _stored(model, row_id)
     if stored is not None:
         return stored
-    rendered = _write_pdf(
-        render_template("invoices/credit_note_pdf.html", note=note, invoice=note.invoice)
-    )
     db.session.execute(
-        sa.update(CreditNote)
-        .where(CreditNote.id == note.id, CreditNote.pdf.is_(None))
-        .values(pdf=rendered, pdf_rendered_at=utcnow())
+        sa.update(model)
+        .where(model.id == row_id, model.pdf.is_(None))
+        .values(pdf=render(), pdf_rendered_at=utcnow())
     )
-    return _stored_note_pdf(note.id)
+    return _stored(model, row_id)
 
 
-def _stored_note_pdf(note_id: int) -> bytes | None:
-    return db.session.scalar(sa.select(CreditNote.pdf).where(CreditNote.id == note_id))
+def _stored(model, row_id: int) -> bytes | None:
+    return db.session.scalar(sa.select(model.pdf).where(model.id == row_id))
 
 
 def credit_note_message(note: CreditNote) -> Message:
