@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as Choice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.validators import ValidationError as FieldError
 
 from portal.forms import MoneyField
 from portal.money import format_money
+from portal.payments.forms import NEW_CARD, PayForm
 from portal.subscriptions import plans
 from portal.subscriptions.models import PlanInterval
-
-NEW_CARD = "new"
 
 
 class PlanForm(FlaskForm):
@@ -56,24 +54,9 @@ class PlanForm(FlaskForm):
         return [line.strip() for line in (self.features.data or "").splitlines() if line.strip()]
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(PayForm):
     """Subscribe with a saved card, or a new card whose Stripe.js id the page script fills
-    in (the same fields as the lesson payment form, so the same script drives both)."""
-
-    card = RadioField("Pay with", validators=[DataRequired(message="Choose a card.")])
-    provider_method_id = HiddenField()
-
-    def __init__(self, methods, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.card.choices = [Choice(str(m.id), m.label) for m in methods]
-        self.card.choices.append(Choice(NEW_CARD, "A new card"))
-        if self.card.data is None:
-            default = next((m for m in methods if m.is_default), None)
-            self.card.data = str(default.id) if default else NEW_CARD
-
-    def validate_provider_method_id(self, field):
-        if self.card.data == NEW_CARD and not field.data:
-            raise FieldError("Enter your card details.")
+    in: the lesson payment form's fields, so the same script drives both."""
 
     @property
     def is_new_card(self) -> bool:
