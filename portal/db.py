@@ -6,6 +6,7 @@ the request commits once, with `unit_of_work()`: all of what it did, or none of 
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 import uuid
@@ -78,6 +79,20 @@ def one_of(column: str, values) -> str:
 
 def is_postgres(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def serialize_on(key: str) -> None:
+    """Hold a lock named `key` until the transaction ends: callers naming the same key run
+    one after another. For a step that must not run twice at once but cannot take its
+    row locks in the order every other path takes them (on SQLite, where one writer runs
+    at a time, there is nothing to do)."""
+    if not is_postgres(db.session):
+        return
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    db.session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:key)"),
+        {"key": int.from_bytes(digest, "big", signed=True)},
+    )
 
 
 def render_migration_item(type_, obj, autogen_context):

@@ -8,8 +8,10 @@ platform revenue and marks the invoice paid in the same transaction
 
 Locks: a payment's row before its invoice's, on every path (the success marks the
 invoice paid with the payment locked), so a confirmation, a second tab and a void never
-wait on each other in a circle. Starting an attempt takes the invoice's row, so two tabs
-cannot start two attempts (a partial unique index backs this up). Paid and void are
+wait on each other in a circle. Starting an attempt runs one at a time per invoice
+(`serialize_on`, taken before any row): a tab that finds the other tab's attempt locks it
+before the invoice, and two tabs cannot start two attempts (a partial unique index backs
+this up). Paid and void are
 final: any other step is refused with 409.
 """
 
@@ -21,6 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.accounts.models import User
+from portal.db import serialize_on
 from portal.errors import Conflict, InvalidTransition, ValidationError
 from portal.extensions import db
 from portal.invoices.models import Invoice, InvoiceStatus
@@ -44,18 +47,20 @@ def create_invoice_payment_intent(
     require_student(student)
     invoice = get_invoice_for(student, invoice_id)
     method = None if payment_method_id is None else own_payment_method(student, payment_method_id)
+    # Without this, a tab that saw no attempt (and takes the invoice, then the new attempt)
+    # and one that saw the attempt (and takes it, then the invoice) wait on each other.
+    serialize_on(f"invoice-payment-start-{invoice.id}")
     pending = _pending_attempt(invoice.id)
     if pending is not None:
         lock_payment(pending)  # the payment before its invoice, as every payment path
     invoice = lock_invoice(invoice.id)
     check_invoice_payable(invoice)
-    attempts = db.session.scalars(
-        sa.select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.id)
-    ).all()
-    pending = next((p for p in attempts if p.status == PaymentStatus.PENDING), None)
-    if pending is not None:
-        return resume_intent(lock_payment(pending), method)
-    payment = _new_invoice_payment(student, invoice, len(attempts), way=card_way(method))
+    if pending is not None and pending.status == PaymentStatus.PENDING:
+        return resume_intent(pending, method)
+    attempts = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Payment).where(Payment.invoice_id == invoice.id)
+    )
+    payment = _new_invoice_payment(student, invoice, attempts, way=card_way(method))
     return open_intent(student, payment, method)
 
 
