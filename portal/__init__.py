@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_receivers(app)
     register_lesson_covers(app)
     register_blueprints(app)
+    register_idempotency(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -122,6 +123,7 @@ TASK_MODULES = (
     "portal.accounts.tasks",
     "portal.bookings.tasks",
     "portal.books.tasks",
+    "portal.idempotency.tasks",
     "portal.invoices.tasks",
     "portal.payments.tasks",
     "portal.payouts.destination_changes",
@@ -184,6 +186,14 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(import_module(name).bp)
+
+
+def register_idempotency(app: Flask) -> None:
+    """`Idempotency-Key` on the API calls that create money objects (`IDEMPOTENT_ENDPOINTS`),
+    hooked after every other before-request check (sign-in, CSRF, input)."""
+    from portal.idempotency.keys import register_idempotency as register
+
+    register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

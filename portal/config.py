@@ -107,6 +107,8 @@ class Config:
         self.PASSWORD_RESET_MINUTES = _int("PASSWORD_RESET_MINUTES", 60)
         # API tokens work this many days after they are made.
         self.API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 90)
+        # An Idempotency-Key and its answer are kept this long, then pruned daily.
+        self.IDEMPOTENCY_KEY_HOURS = _int("IDEMPOTENCY_KEY_HOURS", 24)
         # Server-side sessions (Flask-Session): in Redis when this is set, else in the
         # database.
         self.SESSION_REDIS_URL = _env("SESSION_REDIS_URL")
@@ -147,6 +149,8 @@ class Config:
             raise RuntimeError("PASSWORD_RESET_MINUTES must be at least 1")
         if self.API_TOKEN_DAYS < 1 or self.SESSION_LIFETIME_DAYS < 1:
             raise RuntimeError("API_TOKEN_DAYS and SESSION_LIFETIME_DAYS must be at least 1")
+        if self.IDEMPOTENCY_KEY_HOURS < 1:
+            raise RuntimeError("IDEMPOTENCY_KEY_HOURS must be at least 1")
         if self.FIELD_ENCRYPTION_KEYS is not None:
             parse_keys(self.FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start
         if self.METRICS_ALLOWED_IPS:
