@@ -22,7 +22,7 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_login import current_user
 
 from portal.db import unit_of_work, utcnow
-from portal.errors import Conflict
+from portal.errors import Conflict, ValidationError
 from portal.extensions import db
 from portal.idempotency.models import MAX_ENDPOINT_LENGTH, IdempotencyKey
 from portal.validation import check_request_key
@@ -82,15 +82,19 @@ def claim_or_replay() -> Response | None:
     raw = request.headers.get(HEADER)
     if raw is None:
         return None
-    key = check_request_key(raw)
+    key = _checked(raw)
     if not current_user.is_authenticated:
         return None  # the view answers 401
     user_id, endpoint, digest = current_user.id, _endpoint(), _body_hash()
     row = IdempotencyKey(user_id=user_id, key=key, endpoint=endpoint, request_hash=digest)
+    db.session.add(row)
     try:
-        with db.session.begin_nested():
-            db.session.add(row)
+        # No savepoint: on SQLite, whose driver begins a transaction only at the first
+        # write, releasing one would commit the key on its own. Nothing before this hook
+        # left work to keep, so losing the key to another request rolls back everything.
+        db.session.flush()
     except sa.exc.IntegrityError:
+        db.session.rollback()
         return _answer_of_first(user_id, key, endpoint, digest)
     setattr(g, _CLAIM, Claim(row.id, db.session()))
     return None
@@ -122,6 +126,16 @@ def _note_commit(session: so.Session) -> None:
     claim = g.get(_CLAIM)
     if claim is not None and claim.session is session:
         claim.committed = True
+
+
+def _checked(raw: str) -> str:
+    try:
+        return check_request_key(raw)
+    except ValidationError:
+        raise ValidationError(
+            f"The {HEADER} header must be 8 to 64 letters, digits, - or _.",
+            code="idempotency_key_invalid",
+        ) from None
 
 
 def _endpoint() -> str:
