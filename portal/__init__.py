@@ -32,6 +32,7 @@ def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
     from portal.accounts.guards import register_account_guards
     from portal.after_commit import install_after_commit_listeners
+    from portal.api_limits import register_api_limit_headers
     from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
     from portal.db import install_idle_ping, install_sqlite_settings, render_migration_item
@@ -64,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    register_api_limit_headers(app, lambda: limiter.current_limit)
     mail.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.signin"
