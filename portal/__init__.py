@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_receivers(app)
     register_lesson_covers(app)
     register_blueprints(app)
+    register_idempotency(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -31,6 +32,7 @@ def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - all tables on the metadata
     from portal.accounts.guards import register_account_guards
     from portal.after_commit import install_after_commit_listeners
+    from portal.api_limits import register_api_limit_headers
     from portal.audit.hooks import register_audit
     from portal.celery import celery_init_app
     from portal.db import install_idle_ping, install_sqlite_settings, render_migration_item
@@ -63,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    register_api_limit_headers(app, lambda: limiter.current_limit)
     mail.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.signin"
@@ -122,6 +125,7 @@ TASK_MODULES = (
     "portal.accounts.tasks",
     "portal.bookings.tasks",
     "portal.books.tasks",
+    "portal.idempotency.tasks",
     "portal.invoices.tasks",
     "portal.payments.tasks",
     "portal.payouts.destination_changes",
@@ -184,6 +188,14 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     for name in BLUEPRINT_MODULES:
         app.register_blueprint(import_module(name).bp)
+
+
+def register_idempotency(app: Flask) -> None:
+    """`Idempotency-Key` on the API calls that create money objects (`IDEMPOTENT_ENDPOINTS`),
+    hooked after every other before-request check (sign-in, CSRF, input)."""
+    from portal.idempotency.keys import register_idempotency as register
+
+    register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -33,6 +33,7 @@ BEAT_SCHEDULE = {
     "delete_expired_sessions": crontab(hour=3, minute=15),  # daily
     "verify_ledger": crontab(hour=2, minute=0),  # nightly, the full check of the books
     "prune_task_runs": crontab(hour=2, minute=30),  # nightly
+    "prune_idempotency_keys": crontab(hour=2, minute=45),  # nightly
     "sync_subscription_status": crontab(minute=45),  # hourly
     "expire_subscriptions": crontab(hour=1, minute=0),  # daily
     "generate_monthly_invoices": crontab(day_of_month=1, hour=4, minute=0),  # monthly

@@ -8,6 +8,8 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
+from limits import parse_many
+
 from portal.crypto import parse_keys
 from portal.instance import instance_secret
 
@@ -107,6 +109,11 @@ class Config:
         self.PASSWORD_RESET_MINUTES = _int("PASSWORD_RESET_MINUTES", 60)
         # API tokens work this many days after they are made.
         self.API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 90)
+        # Calls to /api/v1/ per caller (bearer token, else signed-in user, else address),
+        # across every endpoint; several limits are separated by ";".
+        self.API_RATE_LIMIT = _env("API_RATE_LIMIT", "300 per minute")
+        # An Idempotency-Key and its answer are kept this long, then pruned daily.
+        self.IDEMPOTENCY_KEY_HOURS = _int("IDEMPOTENCY_KEY_HOURS", 24)
         # Server-side sessions (Flask-Session): in Redis when this is set, else in the
         # database.
         self.SESSION_REDIS_URL = _env("SESSION_REDIS_URL")
@@ -147,6 +154,9 @@ class Config:
             raise RuntimeError("PASSWORD_RESET_MINUTES must be at least 1")
         if self.API_TOKEN_DAYS < 1 or self.SESSION_LIFETIME_DAYS < 1:
             raise RuntimeError("API_TOKEN_DAYS and SESSION_LIFETIME_DAYS must be at least 1")
+        if self.IDEMPOTENCY_KEY_HOURS < 1:
+            raise RuntimeError("IDEMPOTENCY_KEY_HOURS must be at least 1")
+        _check_rate_limit("API_RATE_LIMIT", self.API_RATE_LIMIT)
         if self.FIELD_ENCRYPTION_KEYS is not None:
             parse_keys(self.FIELD_ENCRYPTION_KEYS)  # a malformed key stops the start
         if self.METRICS_ALLOWED_IPS:
@@ -163,6 +173,16 @@ class Config:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def _check_rate_limit(name: str, value: str) -> None:
+    try:
+        if not parse_many(value):
+            raise ValueError(value)
+    except ValueError:
+        raise RuntimeError(
+            f"{name} must be like '300 per minute' (several: separated by ';')"
+        ) from None
 
 
 def _normalise_db_url(url: str) -> str:

@@ -10,6 +10,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+from portal.api_limits import API_LIMIT
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -27,5 +29,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Routes name their own limits (sign-in, sign-up); the API has one per caller, `API_LIMIT`.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], application_limits=[API_LIMIT])
 mail = Mail()

@@ -10,6 +10,7 @@ from portal.accounts.models import (  # noqa: F401
 )
 from portal.audit.models import AuditLog  # noqa: F401
 from portal.bookings.models import Booking  # noqa: F401
+from portal.idempotency.models import IdempotencyKey  # noqa: F401
 from portal.invoices.models import (  # noqa: F401
     CreditNote,
     CreditNoteCounter,

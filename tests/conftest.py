@@ -43,11 +43,12 @@ def _test_config(tmp_path_factory) -> dict:
         else url,
         "CELERY_BROKER_URL": None,
         "CELERY_RESULT_BACKEND": None,
-        # Limits stay on (a disabled limiter never registers its hooks); the sign-in limit is
-        # high here and lowered by the test that checks it.
+        # Limits stay on (a disabled limiter never registers its hooks); the sign-in and API
+        # limits are high here and lowered by the tests that check them.
         "RATELIMIT_ENABLED": True,
         "SIGN_IN_RATE_LIMIT": "10000 per minute",
         "SIGN_UP_RATE_LIMIT": "10000 per minute",
+        "API_RATE_LIMIT": "100000 per minute",
         "MAIL_SUPPRESS_SEND": True,
         "SERVER_NAME": None,
     }

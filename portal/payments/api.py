@@ -144,7 +144,6 @@ def refund(payment_id):
         payment_id,
         amount=data.get("amount"),
         reason=reason,
-        request_key=request.headers.get("Idempotency-Key"),
     )
     return _commit({**payment_json(made.payment), "refund": refund_json(made)}, 201)
 

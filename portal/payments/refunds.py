@@ -50,8 +50,9 @@ def process_refund(
 
     A student refunds a paid lesson in full until REFUND_CUTOFF_HOURS before it starts;
     an admin refunds any amount up to what remains. A full refund cancels the lesson.
-    With a `request_key` (the form's, or the API's Idempotency-Key) asking again returns
-    the first refund: a double click refunds once.
+    With a `request_key` (the refund form's hidden key) asking again returns the first
+    refund: a double click refunds once. The API's `Idempotency-Key` is kept apart, by
+    `portal.idempotency`.
     """
     if actor.role == Role.TUTOR:
         raise Forbidden("Tutors cannot refund payments; ask an admin.")

@@ -76,9 +76,9 @@ def request_payout(
 
     Refuses an amount under MIN_PAYOUT_AMOUNT or over MAX_AMOUNT (400), a method without
     its details (400), and an amount over available or any amount while in debt (409).
-    Moves `amount` from available into in flight. With a `request_key` (the form's, or
-    the API's Idempotency-Key) asking again returns the first payout: a double click
-    makes one payout.
+    Moves `amount` from available into in flight. With a `request_key` (the form's hidden
+    key) asking again returns the first payout: a double click makes one payout (the API's
+    `Idempotency-Key` is kept apart, by `portal.idempotency`).
     """
     if tutor.role != Role.TUTOR:
         raise Forbidden("Only tutors can request payouts.")

@@ -30,6 +30,7 @@ TASK_PAGES = {
     "send_missing_receipts": ("invoices_admin.index", {}),
     "verify_ledger": ("ledger_admin.index", {"check": "now"}),
     "prune_task_runs": ("system_admin.index", {}),
+    "prune_idempotency_keys": ("system_admin.index", {}),
     "beat_heartbeat": ("system_admin.index", {}),
 }
 

@@ -3,7 +3,7 @@ statement line."""
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from flask_login import current_user
 
 from portal.accounts.decorators import admin_required
@@ -24,7 +24,5 @@ def adjustments(tutor_id):
     amount = int_field(data, "amount")
     reason = str_field(data, "reason")
     with unit_of_work():
-        line = make_adjustment(
-            current_user, tutor_id, amount, reason, request.headers.get("Idempotency-Key")
-        )
+        line = make_adjustment(current_user, tutor_id, amount, reason, None)
     return jsonify(transaction_json(line)), 201

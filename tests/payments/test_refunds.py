@@ -205,7 +205,7 @@ def test_the_api_takes_an_idempotency_key_for_refunds(client, admin, bearer, pai
     assert first.status_code == again.status_code == 201
     assert first.json["refund"]["id"] == again.json["refund"]["id"]
     other = client.post(url, json={"amount": 500}, headers=headers)
-    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_conflict"
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_key_reused"
     bad = client.post(url, json={"amount": 500}, headers={**headers, "Idempotency-Key": "no"})
     assert bad.status_code == 400
     assert (db.session.get(Payment, paid.id).amount_refunded, len(refunds_sent)) == (1000, 1)

@@ -329,7 +329,7 @@ def test_the_same_idempotency_key_asks_for_one_payout(client, bank_tutor, bearer
     assert first.json["id"] == second.json["id"]
     assert figures(bank_tutor.id) == {"available": 3000, "in_flight": 2000, "withdrawn": 0}
     other = client.post("/api/v1/payouts/", json={**body, "amount": 1500}, headers=headers)
-    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_conflict"
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_key_reused"
     bad = client.post("/api/v1/payouts/", json=body, headers={**headers, "Idempotency-Key": "x"})
     assert bad.status_code == 400
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PayoutRequest)) == 1

@@ -103,7 +103,7 @@ def test_only_admins_and_only_tutors(client, anon, bearer, admin, earning_tutor,
 
 
 def test_the_same_idempotency_key_is_one_adjustment(client, bearer, admin, earning_tutor):
-    headers = {**bearer(admin), "Idempotency-Key": "bonus-7"}
+    headers = {**bearer(admin), "Idempotency-Key": "bonus-0007"}
     for _ in range(2):
         response = client.post(
             URL.format(earning_tutor.id), json={"amount": 700, "reason": "Bonus"}, headers=headers
