@@ -123,6 +123,7 @@ TASK_MODULES = (
     "portal.bookings.tasks",
     "portal.books.tasks",
     "portal.invoices.tasks",
+    "portal.payments.refund_notices",
     "portal.payments.tasks",
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",
