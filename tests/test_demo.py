@@ -8,15 +8,17 @@ import sqlalchemy as sa
 
 from portal.accounts.models import Role, User
 from portal.bookings.models import Booking, BookingStatus
+from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.extensions import db
 from portal.invoices.models import Invoice
 from portal.ledger.accounts import platform_balances
-from portal.ledger.models import LedgerAccount, LedgerPosting
+from portal.ledger.models import LedgerAccount, LedgerEntry, LedgerPosting
 from portal.money import format_money
 from portal.payments import refunds
 from portal.payments.models import COLLECTED_STATUSES, Payment, Refund
 from portal.payments.reports import platform_totals
+from portal.wallets.models import TutorWallet
 from tests.support.ledger import assert_ledger_ok
 
 
@@ -117,3 +119,16 @@ def test_a_demo_payment_has_no_charge_to_refund_and_the_admin_is_told(app, login
     db.session.rollback()
     page = login(admin, password="demo-password-1").get(f"/admin/payments/{payment.uuid}").text
     assert "no charge to refund" in page and "Review refund" not in page
+
+
+def test_under_a_long_hold_the_demo_releases_nothing_early(app, monkeypatch):
+    monkeypatch.setitem(app.config, "EARNINGS_HOLD_DAYS", 30)
+    _demo(app)
+    wallet = db.session.scalar(
+        sa.select(TutorWallet).join(User, User.id == TutorWallet.tutor_id)
+        .where(User.email == "tutor@m4sh.app")
+    )  # fmt: skip
+    assert (wallet.pending, wallet.available) == (3825 + 5737 + 3825, 0)
+    later = db.session.scalar(sa.select(sa.func.max(LedgerEntry.created_at)))
+    assert later <= utcnow()
+    assert_ledger_ok()

@@ -68,10 +68,14 @@ LESSONS = (
 
 def load_lesson_demo(users: dict[str, User], admin: User) -> list[Booking]:
     """Live the demo lessons' story, every step in the order it happened; then release
-    what is due now. Not idempotent by itself: the caller loads it once."""
+    what is due now. A step not due yet (a release under a long EARNINGS_HOLD_DAYS) is
+    left to the scheduler. Not idempotent by itself: the caller loads it once."""
     booked: dict[DemoLesson, Booking] = {}
     steps = [step for lesson in LESSONS for step in _steps(lesson, users, admin, booked)]
+    now = utcnow()
     for moment, step in sorted(steps, key=lambda pair: pair[0]):
+        if moment > now:
+            continue
         with as_of(moment):
             step()
     release_pending_earnings()
