@@ -127,6 +127,7 @@ TASK_MODULES = (
     "portal.books.tasks",
     "portal.idempotency.tasks",
     "portal.invoices.tasks",
+    "portal.payments.refund_notices",
     "portal.payments.tasks",
     "portal.payouts.destination_changes",
     "portal.payouts.notifications",

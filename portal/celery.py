@@ -29,6 +29,7 @@ BEAT_SCHEDULE = {
     "process_pending_payouts": crontab(hour=6, minute=30),  # daily
     "send_missing_receipts": crontab(minute=35),  # hourly
     "send_missing_invoice_mail": crontab(minute=40),  # hourly
+    "send_missing_refund_notices": crontab(minute=50),  # hourly
     "send_overdue_invoice_reminders": crontab(hour=9, minute=0),  # daily, in office hours
     "delete_expired_sessions": crontab(hour=3, minute=15),  # daily
     "verify_ledger": crontab(hour=2, minute=0),  # nightly, the full check of the books

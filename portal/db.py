@@ -13,7 +13,8 @@ import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -21,9 +22,28 @@ from werkzeug.routing import IntegerConverter
 
 from portal.extensions import db
 
+# What `utcnow()` adds to the real time inside `as_of`: unset everywhere else.
+_CLOCK_SHIFT: ContextVar[timedelta | None] = ContextVar("clock_shift", default=None)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: the one clock every service stamps rows with and checks rules against."""
+    now = datetime.now(UTC)
+    shift = _CLOCK_SHIFT.get()
+    return now if shift is None else now + shift
+
+
+@contextmanager
+def as_of(moment: datetime) -> Iterator[None]:
+    """Run the block as if it were `moment`: every `utcnow()` in this context (thread or
+    task) reads that moment and goes on from there. The demo lives its past lessons
+    through the real services this way (booked, paid, completed and released when they
+    were), so every row and ledger entry carries the day it happened."""
+    token = _CLOCK_SHIFT.set(moment - datetime.now(UTC))
+    try:
+        yield
+    finally:
+        _CLOCK_SHIFT.reset(token)
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,5 +1,7 @@
-"""Demo data: an admin, two tutors, two students, a few lessons, invoices and two plans.
-Idempotent."""
+"""Demo data: an admin, two tutors, two students, their lessons (paid, completed, released
+and refunded through the real services: see `portal/payments/demo.py`), a few lessons to
+pay, two open invoices and two plans. Idempotent: the lessons are loaded once, while
+neither demo student has any."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from flask import current_app
 
 from portal.accounts.models import User
 from portal.accounts.services import create_user, get_user_by_email
-from portal.bookings.models import Booking, BookingStatus
-from portal.bookings.services import lesson_price
+from portal.bookings.models import Booking
+from portal.bookings.services import create_booking
 from portal.db import utcnow
 from portal.extensions import db
 from portal.invoices.demo import load_invoice_demo
+from portal.payments.demo import load_lesson_demo
 from portal.payouts.demo import load_payout_demo
 from portal.subscriptions.models import Plan
 from portal.subscriptions.plans import create_plan
@@ -33,38 +36,38 @@ DEMO_USERS = [
 def load_demo() -> list[User]:
     users = [_user(*row) for row in DEMO_USERS]
     by_email = {u.email: u for u in users}
-    student, tutor, tutor2 = (
-        by_email["student@m4sh.app"],
-        by_email["tutor@m4sh.app"],
-        by_email["tutor2@m4sh.app"],
-    )
+    load_payout_demo(by_email["tutor@m4sh.app"])
+    students = [by_email["student@m4sh.app"], by_email["student2@m4sh.app"]]
     has_lessons = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Booking).where(Booking.student_id == student.id)
+        sa.select(sa.func.count())
+        .select_from(Booking)
+        .where(Booking.student_id.in_([s.id for s in students]))
     )
     if not has_lessons:
-        today = utcnow().replace(minute=0, second=0, microsecond=0)
-        for tutor_, days, hour, minutes in (
-            (tutor, 2, 15, 60),
-            (tutor, 5, 16, 90),
-            (tutor2, 3, 10, 45),
-        ):
-            starts = (today + timedelta(days=days)).replace(hour=hour)
-            db.session.add(
-                Booking(
-                    tutor_id=tutor_.id,
-                    student_id=student.id,
-                    starts_at=starts,
-                    ends_at=starts + timedelta(minutes=minutes),
-                    duration_minutes=minutes,
-                    price=lesson_price(tutor_.hourly_rate, minutes),
-                    currency=current_app.config["PLATFORM_CURRENCY"],
-                    status=BookingStatus.PENDING_PAYMENT,
-                )
-            )
-        db.session.flush()
-    load_payout_demo(tutor, by_email["student2@m4sh.app"])
-    load_invoice_demo(student)
+        load_lesson_demo(by_email, by_email["admin@m4sh.app"])
+        _book_unpaid_lessons(by_email)
+    load_invoice_demo(by_email["student@m4sh.app"])
     return users
+
+
+# Lessons the demo student has booked and not paid yet: (tutor, days ahead, hour, minutes).
+UNPAID_LESSONS = (
+    ("tutor@m4sh.app", 2, 15, 60),
+    ("tutor@m4sh.app", 5, 16, 90),
+    ("tutor2@m4sh.app", 3, 10, 45),
+)
+
+
+def _book_unpaid_lessons(by_email: dict[str, User]) -> None:
+    today = utcnow().replace(minute=0, second=0, microsecond=0)
+    for tutor, days, hour, minutes in UNPAID_LESSONS:
+        create_booking(
+            by_email["student@m4sh.app"],
+            by_email[tutor].id,
+            (today + timedelta(days=days)).replace(hour=hour),
+            minutes,
+            currency=current_app.config["PLATFORM_CURRENCY"],
+        )
 
 
 def _user(email: str, role: str, name: str, hourly_rate: int | None) -> User:

@@ -17,7 +17,7 @@ from flask_mail import Message
 from portal import emails
 from portal.db import utcnow
 from portal.errors import InvalidTransition
-from portal.extensions import db, mail
+from portal.extensions import db
 from portal.invoices.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from portal.money import format_money
 from portal.rendering import portal_url
@@ -86,7 +86,7 @@ def credit_note_message(note: CreditNote) -> Message:
     }
     message = emails.compose(
         "credit_note",
-        subject=f"Credit note {note.number} for invoice {invoice.number}",
+        subject=credit_note_subject(note),
         to=[note.user.email],
         note=note,
         invoice=invoice,
@@ -96,20 +96,20 @@ def credit_note_message(note: CreditNote) -> Message:
     return message
 
 
+def credit_note_subject(note: CreditNote) -> str:
+    """A credit note's e-mail is the student's notice of the refund it records, so its
+    subject names the refund first."""
+    amount = format_money(abs(note.amount), note.currency)
+    if note.is_reversal:
+        return f"Refund of {amount} not paid out: credit note {note.number}"
+    return f"Your refund of {amount}: credit note {note.number}"
+
+
 def send_credit_note(note_id: int) -> bool:
-    """E-mail a credit note unless it has been; True if this call sent it. Locked and
-    marked like a receipt (`send_receipt`): at least once, rarely twice, never lost."""
-    note = db.session.scalar(
-        sa.select(CreditNote)
-        .where(CreditNote.id == note_id, CreditNote.sent_at.is_(None))
-        .with_for_update(skip_locked=True)
-    )
-    if note is None:
-        return False
-    mail.send(credit_note_message(note))
-    note.sent_at = utcnow()
-    db.session.flush()
-    return True
+    """E-mail a credit note unless it has been; True if this call sent it (at least once,
+    rarely twice, never lost: `emails.send_once`)."""
+    unsent = sa.select(CreditNote).where(CreditNote.id == note_id, CreditNote.sent_at.is_(None))
+    return emails.send_once(unsent, credit_note_message, "sent_at")
 
 
 def invoice_message(invoice: Invoice) -> Message:
@@ -128,23 +128,13 @@ def invoice_message(invoice: Invoice) -> Message:
 
 
 def send_invoice(invoice_id: int) -> bool:
-    """E-mail an opened invoice unless it has gone out; True if this call sent it (locked
-    and marked like a receipt, `send_receipt`)."""
-    invoice = db.session.scalar(
-        sa.select(Invoice)
-        .where(
-            Invoice.id == invoice_id,
-            Invoice.status != InvoiceStatus.DRAFT,
-            Invoice.sent_at.is_(None),
-        )
-        .with_for_update(skip_locked=True)
+    """E-mail an opened invoice unless it has gone out; True if this call sent it."""
+    unsent = sa.select(Invoice).where(
+        Invoice.id == invoice_id,
+        Invoice.status != InvoiceStatus.DRAFT,
+        Invoice.sent_at.is_(None),
     )
-    if invoice is None:
-        return False
-    mail.send(invoice_message(invoice))
-    invoice.sent_at = utcnow()
-    db.session.flush()
-    return True
+    return emails.send_once(unsent, invoice_message, "sent_at")
 
 
 def receipt_message(invoice: Invoice) -> Message:
@@ -163,28 +153,16 @@ def receipt_message(invoice: Invoice) -> Message:
 
 
 def send_receipt(invoice_id: int) -> bool:
-    """Send the receipt of a paid invoice unless it has been sent; True if this call sent it.
-
-    The invoice row stays locked while the mail goes out (another worker skips it) and is
-    marked sent in the same transaction, which the caller (the task) commits. If the
-    process dies before that commit, the receipt still counts as unsent and goes out again
-    (retry or `send_missing_receipts`): a payer may rarely get it twice, never not at all.
-    """
-    invoice = db.session.scalar(
-        sa.select(Invoice)
-        .where(
-            Invoice.id == invoice_id,
-            Invoice.status == InvoiceStatus.PAID,
-            Invoice.receipt_sent_at.is_(None),
-        )
-        .with_for_update(skip_locked=True)
+    """Send the receipt of a paid invoice unless it has been sent; True if this call sent
+    it. The invoice row stays locked while the mail goes out and is marked sent in the
+    same transaction (`emails.send_once`): a payer may rarely get it twice, never not at
+    all (a retry or `send_missing_receipts` sends one whose commit was lost)."""
+    unsent = sa.select(Invoice).where(
+        Invoice.id == invoice_id,
+        Invoice.status == InvoiceStatus.PAID,
+        Invoice.receipt_sent_at.is_(None),
     )
-    if invoice is None:
-        return False
-    mail.send(receipt_message(invoice))
-    invoice.receipt_sent_at = utcnow()
-    db.session.flush()
-    return True
+    return emails.send_once(unsent, receipt_message, "receipt_sent_at")
 
 
 def unsent_receipt_ids(now: datetime) -> list[int]:

@@ -120,13 +120,14 @@ class Invoice(db.Model):
 
     @property
     def badge_status(self) -> str:
-        """The status the pages show: a paid invoice that was refunded reads as credited."""
+        """The status the pages show: a paid invoice whose payment was refunded (its credit
+        notes give back all of it, or some) reads as refunded, as the payment does."""
         if self.status == InvoiceStatus.PAID and self.credit_notes:
             credited = self.credited
             if credited >= self.total:
-                return "credited"
+                return "refunded"
             if credited > 0:
-                return "partly_credited"
+                return "partially_refunded"
         return self.display_status
 
     def __repr__(self) -> str:

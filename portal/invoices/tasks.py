@@ -9,6 +9,7 @@ import smtplib
 from celery import shared_task
 
 from portal.db import unit_of_work, utcnow
+from portal.emails import send_from_task
 from portal.invoices.documents import (
     send_credit_note,
     send_invoice,
@@ -21,55 +22,24 @@ from portal.invoices.reminders import overdue_invoice_ids, send_reminder
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
-BACKOFF_SECONDS = 60
 
 
 @shared_task(bind=True, name="send_payment_receipt", max_retries=MAX_RETRIES, ignore_result=True)
 def send_payment_receipt(self, invoice_id: int) -> bool:
-    if self.request.is_eager:
-        # No worker (the embedded default): this runs right after the payment committed,
-        # which must not fail because of mail; the sweep sends it later.
-        try:
-            with unit_of_work():
-                return send_receipt(invoice_id)
-        except Exception:
-            log.exception("receipt for invoice %s not sent", invoice_id)
-            return False
-    try:
-        with unit_of_work():
-            return send_receipt(invoice_id)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise self.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**self.request.retries) from exc
-
-
-def _send_mail(task, send, object_id: int, what: str) -> bool:
-    """One e-mail under its own unit of work. Eager (no worker, the embedded default) it
-    runs right after the caller's commit and must not fail it: it logs, and the sweep or
-    the next run picks it up. With a worker, mail-server trouble is retried with backoff."""
-    if task.request.is_eager:
-        try:
-            with unit_of_work():
-                return send(object_id)
-        except Exception:
-            log.exception("%s %s not sent", what, object_id)
-            return False
-    try:
-        with unit_of_work():
-            return send(object_id)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise task.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**task.request.retries) from exc
+    """E-mail a paid invoice's receipt, after the payment's transaction committed."""
+    return send_from_task(self, send_receipt, invoice_id, "receipt for invoice")
 
 
 @shared_task(bind=True, name="send_invoice_mail", max_retries=MAX_RETRIES, ignore_result=True)
 def send_invoice_mail(self, invoice_id: int) -> bool:
     """E-mail an invoice just opened to its student, with a link to pay it and the PDF."""
-    return _send_mail(self, send_invoice, invoice_id, "invoice")
+    return send_from_task(self, send_invoice, invoice_id, "invoice")
 
 
 @shared_task(bind=True, name="send_credit_note_mail", max_retries=MAX_RETRIES, ignore_result=True)
 def send_credit_note_mail(self, note_id: int) -> bool:
     """E-mail a credit note to its student, after the refund's transaction committed."""
-    return _send_mail(self, send_credit_note, note_id, "credit note")
+    return send_from_task(self, send_credit_note, note_id, "credit note")
 
 
 @shared_task(name="send_missing_receipts")

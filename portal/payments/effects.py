@@ -10,7 +10,8 @@ inside their unit of work, after the payment row is flushed and before the commi
   invoice is marked paid (locking its row), and the receipt is queued;
 - a payment is refunded: the tutor's share of the refund comes back out of the wallet,
   then a credit note is written against the payment's invoice (it takes the year's
-  credit note number) and e-mailed after the commit;
+  credit note number) and e-mailed after the commit; a payment without an invoice gets
+  a refund notice e-mailed instead;
 - a refund fails at the provider: that share goes back to the tutor, and the refund's
   credit note is cancelled by a reversing note, also e-mailed;
 - an attempt fails: no money moves.
@@ -33,6 +34,7 @@ from portal.invoices.revenue import (
 from portal.invoices.services import create_lesson_invoice, invoice_of_payment, settle_invoice
 from portal.invoices.tasks import send_credit_note_mail, send_payment_receipt
 from portal.payments.models import Payment, PaymentType, Refund
+from portal.payments.refund_notices import send_refund_notice
 from portal.payments.signals import (
     payment_failed,
     payment_refunded,
@@ -151,10 +153,13 @@ def on_refund_reversed(payment: Payment, refund: Refund, *, actor_id: int | None
 
 
 def _credit_invoice(payment: Payment, refund: Refund) -> None:
-    """The refund's credit note against the payment's invoice (a payment without one has
-    nothing to credit). Its number is taken last, as the invoice's is."""
+    """The refund's credit note against the payment's invoice, whose e-mail tells the
+    student; its number is taken last, as the invoice's is. A payment without an invoice
+    has nothing to credit, and the student gets the refund notice instead: one e-mail per
+    refund either way."""
     invoice = invoice_of_payment(payment.id)
     if invoice is None:
+        enqueue_after_commit(send_refund_notice, refund.id)
         return
     note = credit_notes.issue_for_refund(
         invoice, refund_id=refund.id, amount=refund.amount, reason=refund.reason

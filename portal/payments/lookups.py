@@ -24,7 +24,7 @@ from portal.bookings.models import Booking
 from portal.db import parse_id
 from portal.errors import Forbidden, NotFound, ValidationError
 from portal.extensions import db
-from portal.payments.models import Payment, PaymentStatus
+from portal.payments.models import COLLECTED_STATUSES, Payment, PaymentStatus
 
 # Payment and refund uuids are derived from their idempotency keys, so a replayed
 # request carries the same metadata as the first one (Stripe compares parameters).
@@ -63,14 +63,14 @@ def visible_payments(user: User) -> sa.Select:
 
 
 def paid_payments_by_lesson(booking_ids) -> dict[int, Payment]:
-    """The payment that paid each of these lessons (and may still be refunded), by lesson id."""
+    """The payment that paid each of these lessons, by lesson id: one that may still be
+    refunded, or one refunded since (the lesson lists say so)."""
     ids = list(booking_ids)
     if not ids:
         return {}
     rows = db.session.scalars(
         sa.select(Payment).where(
-            Payment.booking_id.in_(ids),
-            Payment.status.in_((PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)),
+            Payment.booking_id.in_(ids), Payment.status.in_(COLLECTED_STATUSES)
         )
     )
     return {payment.booking_id: payment for payment in rows}

@@ -187,6 +187,9 @@ class Refund(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
     # When we learnt the provider could not pay it out (failed or canceled).
     failed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the payer was e-mailed about it, for a payment without an invoice (an invoiced
+    # payment's refund is told by its credit note's e-mail, `CreditNote.sent_at`).
+    notice_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     payment: so.Mapped[Payment] = so.relationship(back_populates="refunds")
     requested_by: so.Mapped[User | None] = so.relationship()

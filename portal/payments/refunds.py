@@ -67,8 +67,7 @@ def process_refund(
                     "That request key was used for another refund.", code="idempotency_conflict"
                 )
             return asked
-    if payment.status not in REFUNDABLE_STATUSES:
-        raise InvalidTransition(_not_refundable_message(payment), code="not_refundable")
+    check_refundable(payment)
     reason_text = _check_reason(reason)
     value = _refund_amount(actor, payment, amount)
     refund = new_refund(payment, value, reason_text, requested_by=actor, key=key)
@@ -85,8 +84,7 @@ def process_refund(
 def refund_preview(actor: User, payment: Payment, amount: int | None) -> FeeSplit:
     """What refunding `amount` (None: all that remains) would give back, checked as the
     refund itself would be: the platform's fee part and the tutor's share. Changes nothing."""
-    if payment.status not in REFUNDABLE_STATUSES:
-        raise InvalidTransition(_not_refundable_message(payment), code="not_refundable")
+    check_refundable(payment)
     value = _refund_amount(actor, payment, amount)
     return split_refund(
         value,
@@ -97,10 +95,21 @@ def refund_preview(actor: User, payment: Payment, amount: int | None) -> FeeSpli
     )
 
 
-def _not_refundable_message(payment: Payment) -> str:
+def check_refundable(payment: Payment) -> None:
+    """Refuse a payment with nothing left to give back at the provider."""
     if payment.status == PaymentStatus.REFUNDED:
-        return "This payment has already been refunded in full."
-    return "Only a payment that went through can be refunded."
+        message = "This payment has already been refunded in full."
+    elif payment.status not in REFUNDABLE_STATUSES:
+        message = "Only a payment that went through can be refunded."
+    elif payment.provider_payment_id is None:
+        message = NO_CHARGE
+    else:
+        return
+    raise InvalidTransition(message, code="not_refundable")
+
+
+# A payment recorded without the provider (the demo's) has no charge to refund.
+NO_CHARGE = "This payment was recorded without the payment provider, so it has no charge to refund."
 
 
 def _check_reason(reason: object) -> str:
@@ -143,6 +152,8 @@ def student_refund_problem(payment: Payment, amount: int | None = None) -> str |
         return "Only lesson payments can be refunded here."
     if payment.status != PaymentStatus.SUCCEEDED or payment.amount_refunded:
         return "This payment has already been refunded."
+    if payment.provider_payment_id is None:
+        return NO_CHARGE
     if amount is not None and amount != payment.amount:
         return "Lesson refunds are for the full amount."
     if booking.status != BookingStatus.SCHEDULED:

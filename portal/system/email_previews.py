@@ -6,16 +6,19 @@ from objects that are never added to the session: previewing writes nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from portal.accounts.models import Role, User
+from portal.bookings.models import Booking, BookingStatus
 from portal.dates import format_local
 from portal.db import utcnow
 from portal.invoices.models import CreditNote, Invoice, InvoiceItem, InvoiceStatus
 from portal.ledger.checks import Drift
 from portal.money import format_money
+from portal.payments.models import Payment, Refund
 from portal.payouts.models import PayoutRequest, PayoutStatus
 from portal.rendering import portal_url
 from portal.subscriptions.models import Plan, Subscription
@@ -126,6 +129,30 @@ def _credit_note(reversal: bool) -> Callable[[], dict]:
     return context
 
 
+def _refund() -> dict:
+    """A full refund of a lesson paid without an invoice (one paid before invoices)."""
+    starts = utcnow() + timedelta(days=3)
+    booking = Booking(tutor=_tutor(), starts_at=starts, status=BookingStatus.CANCELLED)
+    payment = Payment(
+        uuid=uuid.uuid4(),
+        payer=_student(),
+        booking=booking,
+        amount=4500,
+        amount_refunded=4500,
+        currency="usd",
+        card_brand="visa",
+        card_last4="4242",
+    )
+    refund = Refund(amount=4500, currency="usd", reason="Plans changed", payment=payment)
+    return {
+        "refund": refund,
+        "payment": payment,
+        "booking": booking,
+        "amount": format_money(refund.amount, refund.currency),
+        "payment_url": portal_url("payments.history"),
+    }
+
+
 def _payout(status: str) -> Callable[[], dict]:
     def context() -> dict:
         payout = PayoutRequest(
@@ -226,14 +253,18 @@ PREVIEWS: dict[str, Preview] = {
         _reminder,
     ),
     "credit_note": Preview(
-        "credit_note", "Credit note", "Credit note CN-… for invoice INV-…", _credit_note(False)
+        "credit_note",
+        "Credit note (a refund)",
+        "Your refund of $15.00: credit note CN-…",
+        _credit_note(False),
     ),
     "credit_note_reversal": Preview(
         "credit_note",
         "Credit note reversal",
-        "Credit note CN-… for invoice INV-…",
+        "Refund of $15.00 not paid out: credit note CN-…",
         _credit_note(True),
     ),
+    "refund": Preview("refund", "Refund", "Your refund of $45.00 from M4SH", _refund),
     "payout_sent": Preview(
         "payout_status",
         "Payout sent",

@@ -38,11 +38,11 @@ def test_a_students_full_refund_credits_the_whole_invoice(paid_lesson, inbox):
     )
     assert (note.amount, note.currency, note.reason) == (4500, "usd", "plans changed")
     assert note.number == f"CN-{note.issued_at.year}-000001"
-    assert invoice.status == "paid" and invoice.badge_status == "credited"
+    assert invoice.status == "paid" and invoice.badge_status == "refunded"
     assert invoice.credited == invoice.total == 4500
     # The student is told, with the PDF attached; the receipt came first.
     receipt, mail = inbox
-    assert mail["Subject"] == f"Credit note {note.number} for invoice {invoice.number}"
+    assert mail["Subject"] == (f"Your refund of $45.00: credit note {note.number}")
     assert mail["To"] == payment.payer.email
     assert "$45.00" in mail.get_body(("plain",)).get_content()
     [attachment] = list(mail.iter_attachments())
@@ -52,13 +52,13 @@ def test_a_students_full_refund_credits_the_whole_invoice(paid_lesson, inbox):
     assert_ledger_ok()
 
 
-def test_an_admins_partial_refunds_each_get_a_note_and_the_invoice_reads_partly_credited(
+def test_an_admins_partial_refunds_each_get_a_note_and_the_invoice_reads_partly_refunded(
     paid_lesson, admin
 ):
     payment = paid_lesson()
     refunds.process_refund(admin, payment.uuid, amount=1000, reason="late start")
     db.session.commit()
-    assert invoice_of(payment).badge_status == "partly_credited"
+    assert invoice_of(payment).badge_status == "partially_refunded"
     refunds.process_refund(admin, payment.uuid, amount=500)
     db.session.commit()
     first, second = notes()
@@ -68,12 +68,12 @@ def test_an_admins_partial_refunds_each_get_a_note_and_the_invoice_reads_partly_
         (f"CN-{year}-000002", 500, "Refund"),
     ]
     invoice = invoice_of(payment)
-    assert (invoice.credited, invoice.badge_status) == (1500, "partly_credited")
-    # The rest refunded: credited in full.
+    assert (invoice.credited, invoice.badge_status) == (1500, "partially_refunded")
+    # The rest refunded: refunded in full.
     refunds.process_refund(admin, payment.uuid)
     db.session.commit()
     assert [n.amount for n in notes()] == [1000, 500, 3000]
-    assert invoice_of(payment).badge_status == "credited"
+    assert invoice_of(payment).badge_status == "refunded"
     assert_ledger_ok()
 
 
@@ -99,8 +99,8 @@ def test_a_refund_that_fails_later_is_cancelled_by_a_reversing_note(paid_lesson,
     assert (invoice.credited, invoice.badge_status) == (0, "paid")
     subjects = [m["Subject"] for m in inbox]
     assert subjects[1:] == [
-        f"Credit note {note.number} for invoice {invoice.number}",
-        f"Credit note {reversal.number} for invoice {invoice.number}",
+        f"Your refund of $20.00: credit note {note.number}",
+        f"Refund of $20.00 not paid out: credit note {reversal.number}",
     ]
     assert "could not be paid out" in inbox[2].get_body(("plain",)).get_content()
     assert_ledger_ok()
@@ -150,9 +150,9 @@ def test_the_api_and_the_page_list_the_credit_notes(paid_lesson, admin, client, 
         }
     ]
     page = login(payment.payer).get(f"/billing/invoices/{invoice.uuid}").get_data(as_text=True)
-    assert note.number in page and "partly credited" in page and "late start" in page
+    assert note.number in page and "partly refunded" in page and "late start" in page
     listing = login(admin).get("/admin/invoices").get_data(as_text=True)
-    assert "partly credited" in listing
+    assert "partly refunded" in listing
 
 
 def test_somebody_elses_credit_note_is_not_found(paid_lesson, admin, client, bearer, tutor):

@@ -81,7 +81,7 @@ def test_an_admin_drafts_and_opens_an_invoice_and_the_student_pays_it(
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_overdue_and_credited_invoices_read_as_such(
+def test_overdue_and_refunded_invoices_read_as_such(
     chromium, live_server, sign_in, admin, student, paid_lesson, width
 ):
     from datetime import timedelta
@@ -112,9 +112,9 @@ def test_overdue_and_credited_invoices_read_as_such(
     page.get_by_role("heading", name="Overdue invoices").wait_for()
     screenshot(page, f"invoices-billing-overdue-{width}")
     page.goto("/billing/invoices")
-    assert page.get_by_text("partly credited").is_visible()
+    assert page.get_by_text("partly refunded").is_visible()
     assert page.get_by_text("overdue").first.is_visible()
-    screenshot(page, f"invoices-student-list-credited-{width}")
+    screenshot(page, f"invoices-student-list-refunded-{width}")
     page.get_by_role("link", name=lesson_invoice.number).click()
     page.get_by_role("heading", name="Credit notes").wait_for()
     screenshot(page, f"invoices-credit-notes-{width}")
