@@ -59,16 +59,7 @@ def create():
     amount = int_field(data, "amount")
     method = str_field(data, "payout_method", max_length=32)
     with unit_of_work():
-<<<<<<< HEAD
-        payout = requesting.request_payout(
-            current_user,
-            amount=amount,
-            payout_method=method,
-            request_key=request.headers.get("Idempotency-Key"),
-        )
-=======
-        payout = services.request_payout(current_user, amount=amount, payout_method=method)
->>>>>>> idem
+        payout = requesting.request_payout(current_user, amount=amount, payout_method=method)
     return jsonify(payout_json(payout)), 201
 
 
