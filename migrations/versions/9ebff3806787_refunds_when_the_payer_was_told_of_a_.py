@@ -4,7 +4,7 @@ Rows already there stay NULL: the hourly sweep sends the notice of a refund of t
 week that was never told (a refund of a payment without an invoice), older ones not.
 
 Revision ID: 9ebff3806787
-Revises: 83e7dcf5b419
+Revises: ea7ade2dad9b
 Create Date: 2026-12-03 06:43:45.514455
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '9ebff3806787'
-down_revision = '83e7dcf5b419'
+down_revision = 'ea7ade2dad9b'
 branch_labels = None
 depends_on = None
 
