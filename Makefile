@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := app
 
-.PHONY: run up test production-check install assets lint check-migrations clean bench
+.PHONY: run up test production-check install assets lint check-migrations clean bench openapi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ production-check: install
 ## --profile for pyinstrument profiles under bench/out/.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+## Write docs/openapi.json, the checked-in copy of /api/v1/openapi.json (a test diffs them).
+openapi: install
+	$(VENV)/bin/flask --app app openapi
 
 lint: install
 	$(VENV)/bin/ruff check .
