@@ -59,7 +59,7 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True, validate_by_name=True)
 
 
-def _digits(value: Any) -> Any:
+def digits(value: Any) -> Any:
     """A query value of ASCII digits as an int; anything else (blanks, "²", "+1", "1.5",
     "0x10") is left for the int check to refuse."""
     if isinstance(value, str) and _DIGITS.fullmatch(value):
@@ -73,7 +73,7 @@ Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[42])]
 Money = Annotated[StrictInt, Field(ge=-MAX_ID, le=MAX_ID, examples=[4500])]
 PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[4500])]
 # A number typed in a query string: ASCII digits only.
-Digits = Annotated[int, BeforeValidator(_digits), Field(strict=True)]
+Digits = Annotated[int, BeforeValidator(digits), Field(strict=True)]
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", examples=["usd"])]
 # Times are UTC ISO 8601 with a Z, e.g. 2026-10-25T00:30:00Z.
 Timestamp = datetime
