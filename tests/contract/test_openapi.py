@@ -17,7 +17,6 @@ from portal.contract.spec import _names as schemas_by_name
 # Blueprints whose operations are not described yet; each leaves this list when its
 # module declares its schemas.
 NOT_YET_DESCRIBED = {
-    "webhooks",
     "wallets_api",
     "wallets_admin_api",
     "payouts_api",
