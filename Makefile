@@ -11,12 +11,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-static/vendor/htmx.min.js: package.json package-lock.json
+## Front-end assets from npm (pinned in package.json): htmx, and Redoc for /api/docs.
+static/vendor/.copied: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	# Redoc's sidebar shows Redocly's logo from their CDN; the copy asks for nothing
+	# outside the portal (the image hides itself when it does not load).
+	sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:,#' \
+		node_modules/redoc/bundles/redoc.standalone.js > static/vendor/redoc.standalone.js
+	touch $@
 
-install: $(VENV)/.installed static/vendor/htmx.min.js
+assets: static/vendor/.copied
+
+install: $(VENV)/.installed static/vendor/.copied
 
 ## Install, prepare the SQLite database and demo data, start localstripe and the portal.
 run: install

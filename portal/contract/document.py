@@ -203,6 +203,16 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
     operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
+def _tidy_schema(schema: dict) -> None:
+    """Plainer schemas for readers: no generated property titles, and `str | None` as
+    `"type": ["string", "null"]` rather than an `anyOf` of two."""
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        options = prop.get("anyOf", [])
+        if options and all(set(option) == {"type"} for option in options):
+            prop["type"] = [option["type"] for option in prop.pop("anyOf")]
+
+
 def _tidy_parameter(parameter: dict) -> None:
     """An id in a path is a positive BIGINT; a query parameter is absent rather than null."""
     schema = parameter["schema"]
@@ -262,6 +272,9 @@ def build_document(app: Flask) -> dict[str, Any]:
     document["components"]["securitySchemes"] = SECURITY_SCHEMES
     document.pop("security", None)
     components = document["components"]["schemas"]
+    for schema in components.values():
+        _tidy_schema(schema)
+    document["tags"] = sorted(document["tags"], key=lambda tag: tag["name"])
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(API_PREFIX):
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, g, render_template
 
 from portal.config import ROOT
 from portal.contract.document import build_document
@@ -33,4 +33,5 @@ def openapi_json():
 
 @bp.get("/api/docs")
 def docs():
+    g.workers_from_blobs = True  # Redoc's search runs in a worker of its own
     return render_template("contract/docs.html")
