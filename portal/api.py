@@ -1,13 +1,16 @@
 """Helpers shared by the JSON API of every feature, under `/api/v1/`.
 
-Lists are `{"count", "next", "previous", "results"}`; a body that is not a JSON object, an
-unknown field or a value of the wrong type is a 400 naming the field.
+`api_blueprint` and `paginate` (lists are `{"count", "next", "previous", "results"}`)
+serve every module. Requests and answers are described by schemas (`portal.contract`):
+`json_body`, `int_field`, `str_field`, `query_int` and `iso` are the hand-made parsing
+of the modules not described yet, and go with the last of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, request
@@ -120,8 +123,6 @@ def paginate(
 def _page_url(page: int) -> str:
     args = request.args.to_dict()
     args["page"] = str(page)
-    from urllib.parse import urlencode
-
     return f"{request.base_url}?{urlencode(args)}"
 
 
