@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := app
 
-.PHONY: run up test production-check install assets lint check-migrations clean bench
+.PHONY: run up test production-check install assets lint check-migrations clean bench openapi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -11,12 +11,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-static/vendor/htmx.min.js: package.json package-lock.json
+## Front-end assets from npm (pinned in package.json): htmx, and Redoc for /api/docs.
+static/vendor/.copied: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	# Redoc's sidebar shows Redocly's logo from their CDN; the copy asks for nothing
+	# outside the portal (the image hides itself when it does not load).
+	sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:,#' \
+		node_modules/redoc/bundles/redoc.standalone.js > static/vendor/redoc.standalone.js
+	touch $@
 
-install: $(VENV)/.installed static/vendor/htmx.min.js
+assets: static/vendor/.copied
+
+install: $(VENV)/.installed static/vendor/.copied
 
 ## Install, prepare the SQLite database and demo data, start localstripe and the portal.
 run: install
@@ -41,6 +49,10 @@ production-check: install
 ## --profile for pyinstrument profiles under bench/out/.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+## Write docs/openapi.json, the checked-in copy of /api/v1/openapi.json (a test diffs them).
+openapi: install
+	$(VENV)/bin/flask --app app openapi
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -178,6 +178,7 @@ BLUEPRINT_MODULES = (
     "portal.system.health",
     "portal.system.admin",
     "portal.system.metrics",
+    "portal.contract.views",
 )
 
 

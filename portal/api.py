@@ -1,25 +1,24 @@
 """Helpers shared by the JSON API of every feature, under `/api/v1/`.
 
-Lists are `{"count", "next", "previous", "results"}`; a body that is not a JSON object, an
-unknown field or a value of the wrong type is a 400 naming the field.
+`api_blueprint` and `paginate` (lists are `{"count", "next", "previous", "results"}`)
+serve every module. Requests and answers are described by schemas (`portal.contract`):
+`json_body`, `int_field`, `str_field`, `query_int` and `iso` are the hand-made parsing
+of the modules not described yet, and go with the last of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, request
 
+from portal.contract.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageQuery
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.input import int_filter
-
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-# Far past any real list; a larger page number would overflow the database's OFFSET.
-MAX_PAGE = 1_000_000
 
 
 def api_blueprint(name: str, import_name: str, prefix: str) -> Blueprint:
@@ -91,17 +90,24 @@ def query_int(name: str, default: int, *, minimum: int = 1, maximum: int | None 
 
 def paginate(
     select: sa.Select,
-    serialize: Callable[[object], dict] | None = None,
+    serialize: Callable[[object], object] | None = None,
     *,
-    serialize_page: Callable[[list], list[dict]] | None = None,
+    serialize_page: Callable[[list], list] | None = None,
+    page: PageQuery | None = None,
 ) -> dict:
     """`{"count", "next", "previous", "results"}` for a select, paged by ?page=&page_size=.
 
-    `serialize` turns one row into JSON; `serialize_page` takes the page's rows at once, for
-    serializers that look up related rows in one query rather than one per row.
+    `page` is the operation's validated query (`PageQuery` or a subclass); without it the
+    query string is read here. `serialize` turns one row into its answer; `serialize_page`
+    takes the page's rows at once, for serializers that look up related rows in one query
+    rather than one per row.
     """
-    page = query_int("page", 1, maximum=MAX_PAGE)
-    size = query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    if page is None:
+        page = PageQuery(
+            page=query_int("page", 1, maximum=MAX_PAGE),
+            page_size=query_int("page_size", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE),
+        )
+    page, size = page.page, page.page_size
     count = db.session.scalar(
         sa.select(sa.func.count()).select_from(select.order_by(None).subquery())
     )
@@ -117,8 +123,6 @@ def paginate(
 def _page_url(page: int) -> str:
     args = request.args.to_dict()
     args["page"] = str(page)
-    from urllib.parse import urlencode
-
     return f"{request.base_url}?{urlencode(args)}"
 
 

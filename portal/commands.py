@@ -16,6 +16,7 @@ from portal.accounts.tasks import send_news
 from portal.accounts.tokens import issue_token, revoke_all_tokens
 from portal.audit.services import record
 from portal.books.commands import ledger_cli
+from portal.contract.commands import openapi_command
 from portal.crypto import DecryptionError, KeyConfigError, rotate_all
 from portal.db import unit_of_work
 from portal.demo import DEMO_PASSWORD, load_demo, load_demo_plans
@@ -157,3 +158,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(plans_cli)
+    app.cli.add_command(openapi_command)

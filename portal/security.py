@@ -89,12 +89,15 @@ def _security_headers(response):
     if g.get("frames_own_pages"):
         frames.add("'self'")
     frames = " ".join(sorted(frames))
+    # The API reference (Redoc) runs its search in a worker made from a blob of its own
+    # script; elsewhere workers keep script-src's rule.
+    workers = "worker-src 'self' blob:; " if g.get("workers_from_blobs") else ""
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; "
         f"script-src 'self' {stripe_js}; "
         f"connect-src 'self' {stripe_api} {stripe_js}; "
-        f"frame-src {frames}; "
+        f"frame-src {frames}; {workers}"
         "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         "base-uri 'self'; form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'",
     )

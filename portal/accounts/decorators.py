@@ -19,6 +19,9 @@ def roles_required(*roles: str):
                 raise Forbidden("Your account cannot do this.")
             return view(*args, **kwargs)
 
+        # The API's document reads who may call an operation from here (empty: anyone
+        # signed in).
+        wrapped.api_roles = roles
         return wrapped
 
     return decorator

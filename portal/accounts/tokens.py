@@ -17,7 +17,6 @@ from flask import current_app
 
 from portal.accounts.bookkeeping import commit_bookkeeping
 from portal.accounts.models import ApiToken, User
-from portal.api import iso
 from portal.db import utcnow
 from portal.errors import NotFound, ValidationError
 from portal.extensions import db
@@ -135,14 +134,3 @@ def revoke_all_tokens(user_id: int) -> int:
         )
         .values(revoked_at=now)
     ).rowcount
-
-
-def token_json(token: ApiToken) -> dict:
-    """A token as the API lists it: never the secret, nor its hash."""
-    return {
-        "id": token.id,
-        "name": token.name,
-        "created_at": iso(token.created_at),
-        "last_used_at": iso(token.last_used_at),
-        "expires_at": iso(token.expires_at),
-    }

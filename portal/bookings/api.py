@@ -1,78 +1,97 @@
-from flask import current_app, jsonify
+"""The bookings JSON API: booking, listing, completing and cancelling lessons."""
+
+from __future__ import annotations
+
+from flask import current_app
 from flask_login import current_user
 
 from portal.accounts.decorators import login_required, roles_required, student_required
-from portal.api import api_blueprint, iso, json_body, paginate
+from portal.api import api_blueprint, paginate
 from portal.bookings import services
 from portal.bookings.models import Booking
+from portal.bookings.schemas import BookingAnswer, BookingRequest
+from portal.contract.schemas import Page, PageQuery
+from portal.contract.spec import operation
 from portal.db import unit_of_work
 
 bp = api_blueprint("bookings_api", __name__, "/bookings")
 
 
-def booking_json(booking: Booking, payment_id: str | None = None) -> dict:
-    return {
-        "id": booking.id,
-        "tutor_id": booking.tutor_id,
-        "student_id": booking.student_id,
-        "starts_at": iso(booking.starts_at),
-        "duration_minutes": booking.duration_minutes,
-        "price": booking.price,
-        "currency": booking.currency,
-        "status": booking.status,
-        "payment_id": payment_id,
-        "subscription_id": booking.subscription_id,
-    }
-
-
-def bookings_json(bookings: list[Booking]) -> list[dict]:
+def bookings_answer(bookings: list[Booking]) -> list[BookingAnswer]:
     payment_ids = services.payment_ids_for(bookings)
-    return [booking_json(b, payment_ids.get(b.id)) for b in bookings]
+    return [BookingAnswer.of(b, payment_ids.get(b.id)) for b in bookings]
 
 
-def one_booking_json(booking: Booking) -> dict:
-    return booking_json(booking, services.payment_id_for(booking))
+def booking_answer(booking: Booking) -> BookingAnswer:
+    return BookingAnswer.of(booking, services.payment_id_for(booking))
 
 
 @bp.post("/")
 @student_required
-def create():
-    data = json_body({"tutor_id", "starts_at", "duration_minutes", "use_subscription"})
+@operation({201: BookingAnswer}, errors=(409,))
+def create(json: BookingRequest):
+    """Book a lesson
+
+    The price comes from the tutor's hourly rate. The lesson waits for payment
+    (`pending_payment`) and holds its slot for a while, or is `scheduled` at once when a
+    subscription covers it. A slot that overlaps the tutor's or the student's other
+    lessons is 409 `slot_taken`.
+    """
     with unit_of_work():
         booking = services.create_booking(
             current_user,
-            data.get("tutor_id"),
-            data.get("starts_at"),
-            data.get("duration_minutes"),
+            json.tutor_id,
+            json.starts_at,
+            json.duration_minutes,
             currency=current_app.config["PLATFORM_CURRENCY"],
-            use_subscription=data.get("use_subscription", False),
+            use_subscription=json.use_subscription,
         )
-    return jsonify(one_booking_json(booking)), 201
+    return booking_answer(booking), 201
 
 
 @bp.get("/")
 @login_required
-def index():
-    return jsonify(paginate(services.visible_bookings(current_user), serialize_page=bookings_json))
+@operation({200: Page[BookingAnswer]})
+def index(query: PageQuery):
+    """List lessons
+
+    A student's or a tutor's own, every lesson for an admin; the latest start first.
+    """
+    select = services.visible_bookings(current_user)
+    return paginate(select, serialize_page=bookings_answer, page=query)
 
 
 @bp.get("/<int:booking_id>/")
 @login_required
+@operation({200: BookingAnswer})
 def detail(booking_id: int):
-    return jsonify(one_booking_json(services.get_booking_for(current_user, booking_id)))
+    """One lesson"""
+    return booking_answer(services.get_booking_for(current_user, booking_id))
 
 
 @bp.post("/<int:booking_id>/complete/")
 @roles_required("tutor", "admin")
+@operation({200: BookingAnswer}, errors=(409,))
 def complete(booking_id: int):
+    """Mark a lesson completed
+
+    Its tutor once it has started, an admin at any time; the tutor's earning starts its
+    hold.
+    """
     with unit_of_work():
         booking = services.complete_booking(current_user, booking_id)
-    return jsonify(one_booking_json(booking))
+    return booking_answer(booking)
 
 
 @bp.post("/<int:booking_id>/cancel/")
 @login_required
+@operation({200: BookingAnswer}, errors=(409,))
 def cancel(booking_id: int):
+    """Cancel a lesson
+
+    Before it starts (an admin at any time); a payment in progress is abandoned, and a
+    covered lesson goes back to its subscription period.
+    """
     with unit_of_work():
         booking = services.cancel_booking(current_user, booking_id)
-    return jsonify(one_booking_json(booking))
+    return booking_answer(booking)

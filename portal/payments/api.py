@@ -7,188 +7,172 @@ with the issuer's message in `failure_message`.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
 from flask_login import current_user
 
 from portal.accounts.decorators import login_required, roles_required, student_required
-from portal.api import api_blueprint, iso, json_body, paginate, str_field
-from portal.errors import ValidationError
+from portal.api import api_blueprint, paginate
+from portal.contract.schemas import Page, PageQuery
+from portal.contract.spec import operation
 from portal.extensions import db
 from portal.payments import cards, confirmation, intents, lookups, refunds
-from portal.payments.models import Payment, PaymentMethod, PaymentStatus, Refund
+from portal.payments.models import Payment
+from portal.payments.schemas import (
+    ConfirmRequest,
+    IntentRequest,
+    MethodAnswer,
+    MethodRequest,
+    PaymentAnswer,
+    PaymentDetail,
+    PaymentQuery,
+    PaymentStepAnswer,
+    RefundMade,
+    RefundRequest,
+    SetupAnswer,
+)
 
 bp = api_blueprint("payments_api", __name__, "/payments")
 
 
-def payment_json(payment: Payment) -> dict:
-    return {
-        "id": str(payment.uuid),
-        "status": payment.display_status,
-        "payment_type": payment.payment_type,
-        "amount": payment.amount,
-        "platform_fee": payment.platform_fee,
-        "net_amount": payment.net_amount,
-        "amount_refunded": payment.amount_refunded,
-        "currency": payment.currency,
-        "provider": payment.provider,
-        "provider_payment_id": payment.provider_payment_id,
-        "booking_id": payment.booking_id,
-        "subscription_id": payment.subscription_id,
-        "card_brand": payment.card_brand,
-        "card_last4": payment.card_last4,
-        "failure_code": payment.failure_code,
-        "failure_message": payment.failure_message,
-        "created_at": iso(payment.created_at),
-        "succeeded_at": iso(payment.succeeded_at),
-    }
-
-
 def step_json(step: intents.PaymentStep) -> dict:
-    """A payment with the client secret Stripe.js needs for the next step, if any."""
-    return {**payment_json(step.payment), "client_secret": step.client_secret}
+    """A payment step as JSON, for the API modules that answer one (invoice payments)."""
+    return PaymentStepAnswer.of_step(step).model_dump(mode="json")
 
 
-def refund_json(refund: Refund) -> dict:
-    return {
-        "id": str(refund.uuid),
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "status": refund.status,
-        "reason": refund.reason,
-        "provider_refund_id": refund.provider_refund_id,
-        "created_at": iso(refund.created_at),
-    }
-
-
-def method_json(method: PaymentMethod) -> dict:
-    return {
-        "id": method.id,
-        "card_brand": method.card_brand,
-        "card_last4": method.card_last4,
-        "exp_month": method.exp_month,
-        "exp_year": method.exp_year,
-        "is_default": method.is_default,
-    }
-
-
-def _commit(body: dict, status: int = 200):
+def _commit(answer, status: int = 200):
     # The answer is built before the commit, which would expire the objects it reads.
     db.session.commit()
-    return jsonify(body), status
+    return answer, status
 
 
 @bp.post("/intent/")
 @student_required
-def create_intent():
-    # `amount` is accepted and ignored: the price always comes from the lesson.
-    data = json_body({"booking_id", "payment_method_id", "amount", "currency"})
-    _check_currency(data.get("currency"))
+@operation(
+    {201: (PaymentStepAnswer, "A new payment attempt."),
+     200: (PaymentStepAnswer, "The lesson's attempt already under way.")},
+    errors=(404, 409, 502),
+    idempotent=True,
+)  # fmt: skip
+def create_intent(json: IntentRequest):
+    """Start paying for a lesson
+
+    The amount is the lesson's price, whatever the client sends. Asked again for the same
+    unpaid lesson it answers the same payment (200); two requests at once still make one.
+    """
+    intents.require_platform_currency(json.currency)
     step = intents.create_payment_intent(
-        current_user, data.get("booking_id"), payment_method_id=data.get("payment_method_id")
+        current_user, json.booking_id, payment_method_id=json.payment_method_id
     )
-    return _commit(step_json(step), 201 if step.created else 200)
-
-
-def _check_currency(currency: object) -> None:
-    platform = current_app.config["PLATFORM_CURRENCY"]
-    if currency is not None and (not isinstance(currency, str) or currency.lower() != platform):
-        raise ValidationError(
-            f"Payments are taken in {platform.upper()} only.",
-            fields={"currency": [f"Must be {platform}."]},
-            code="currency_not_supported",
-        )
+    return _commit(PaymentStepAnswer.of_step(step), 201 if step.created else 200)
 
 
 @bp.post("/<uuid:payment_id>/confirm/")
 @student_required
-def confirm(payment_id):
-    data = json_body({"provider_method_id", "payment_method_id"}, required=False)
+@operation({200: PaymentStepAnswer}, errors=(409, 502), idempotent=True)
+def confirm(payment_id, json: ConfirmRequest):
+    """Confirm a payment with a card
+
+    A declined card answers the payment, now `failed`, with the issuer's message. When the
+    bank asks for 3-D Secure the status is `requires_action` with `client_secret` for
+    Stripe.js; confirm again without a body afterwards to read the outcome.
+    """
     step = confirmation.confirm_payment(
         current_user,
         payment_id,
-        provider_method_id=data.get("provider_method_id"),
-        payment_method_id=data.get("payment_method_id"),
+        provider_method_id=json.provider_method_id,
+        payment_method_id=json.payment_method_id,
     )
-    return _commit(step_json(step))
-
-
-STATUS_FILTERS = {s.value for s in PaymentStatus}
+    return _commit(PaymentStepAnswer.of_step(step))
 
 
 @bp.get("/")
 @login_required
-def index():
-    query = lookups.visible_payments(current_user)
-    status = request.args.get("status")
-    if status:
-        if status not in STATUS_FILTERS:
-            raise ValidationError("Unknown status.", fields={"status": ["Unknown status."]})
-        query = query.where(Payment.status == status)
-    return jsonify(paginate(query, payment_json))
+@operation({200: Page[PaymentAnswer]})
+def index(query: PaymentQuery):
+    """List payments
+
+    A student's own, a tutor's lessons', every payment for an admin; newest first.
+    """
+    select = lookups.visible_payments(current_user)
+    if query.status is not None:
+        select = select.where(Payment.status == query.status)
+    return paginate(select, PaymentAnswer.model_validate, page=query)
 
 
 @bp.get("/<uuid:payment_id>/")
 @login_required
+@operation({200: PaymentDetail})
 def detail(payment_id):
-    payment = lookups.get_payment_for(current_user, payment_id)
-    return jsonify({**payment_json(payment), "refunds": [refund_json(r) for r in payment.refunds]})
+    """One payment, with its refunds"""
+    return PaymentDetail.model_validate(lookups.get_payment_for(current_user, payment_id))
 
 
 @bp.post("/<uuid:payment_id>/refund/")
 @roles_required("student", "admin")
-def refund(payment_id):
-    data = json_body({"amount", "reason"}, required=False)
-    reason = str_field(data, "reason", required=False, max_length=refunds.MAX_REASON_LENGTH)
+@operation({201: RefundMade}, errors=(409, 502), idempotent=True)
+def refund(payment_id, json: RefundRequest):
+    """Refund a payment
+
+    A student refunds a paid lesson in full until the refund cut-off before it starts; an
+    admin refunds any amount up to what remains. The tutor's share comes back out of their
+    earnings.
+    """
     made = refunds.process_refund(
         current_user,
         payment_id,
-        amount=data.get("amount"),
-        reason=reason,
+        amount=json.amount,
+        reason=json.reason,
     )
-    return _commit({**payment_json(made.payment), "refund": refund_json(made)}, 201)
+    return _commit(RefundMade.of_refund(made), 201)
 
 
 @bp.get("/methods/")
 @student_required
-def methods():
-    query = cards.payment_methods_query(current_user)
-    return jsonify(paginate(query, method_json))
+@operation({200: Page[MethodAnswer]})
+def methods(query: PageQuery):
+    """List saved cards (the default first)"""
+    return paginate(
+        cards.payment_methods_query(current_user), MethodAnswer.model_validate, page=query
+    )
 
 
 @bp.post("/methods/")
 @student_required
-def add_method():
-    data = json_body({"provider_method_id", "make_default"})
-    make_default = data.get("make_default", False)
-    if not isinstance(make_default, bool):
-        raise ValidationError(
-            "make_default must be true or false.", fields={"make_default": ["Must be a boolean."]}
-        )
+@operation({201: MethodAnswer}, errors=(502,))
+def add_method(json: MethodRequest):
+    """Save a card
+
+    Attaches a Stripe.js payment method to the student's Stripe customer; only its brand,
+    last four digits and expiry are kept. The first saved card is the default. A declined
+    card is 400 `card_declined`.
+    """
     method = cards.add_payment_method(
-        current_user, data.get("provider_method_id"), make_default=make_default
+        current_user, json.provider_method_id, make_default=json.make_default
     )
-    return _commit(method_json(method), 201)
+    return _commit(MethodAnswer.model_validate(method), 201)
 
 
 @bp.post("/methods/setup/")
 @student_required
+@operation({201: SetupAnswer}, errors=(502,))
 def setup_method():
-    """A SetupIntent for Stripe.js `confirmCardSetup` (saving a card with 3-D Secure)."""
+    """Start saving a card with 3-D Secure (a SetupIntent for `confirmCardSetup`)"""
     setup = cards.start_card_setup(current_user)
-    db.session.commit()
-    return jsonify({"id": setup.id, "client_secret": setup.client_secret}), 201
+    return _commit(SetupAnswer(id=setup.id, client_secret=setup.client_secret), 201)
 
 
 @bp.delete("/methods/<int:method_id>/")
 @student_required
+@operation({204: None}, errors=(502,))
 def remove_method(method_id: int):
+    """Remove a saved card"""
     cards.remove_payment_method(current_user, method_id)
-    db.session.commit()
-    return "", 204
+    return _commit("", 204)
 
 
 @bp.patch("/methods/<int:method_id>/default/")
 @student_required
+@operation({200: MethodAnswer})
 def default_method(method_id: int):
+    """Make a saved card the default"""
     method = cards.set_default_payment_method(current_user, method_id)
-    return _commit(method_json(method))
+    return _commit(MethodAnswer.model_validate(method))

@@ -76,6 +76,17 @@ def create_payment_intent(
 _ATTEMPTS = sa.select(Payment).where(Payment.booking_id == sa.bindparam("booking_id"))
 
 
+def require_platform_currency(currency: str | None) -> None:
+    """A currency a client names (any case) must be the platform's; none is fine."""
+    platform = current_app.config["PLATFORM_CURRENCY"]
+    if currency is not None and currency.lower() != platform:
+        raise ValidationError(
+            f"Payments are taken in {platform.upper()} only.",
+            fields={"currency": [f"Must be {platform}."]},
+            code="currency_not_supported",
+        )
+
+
 def check_payable(booking: Booking) -> None:
     """Refuse a lesson that is not waiting for a card payment from its student."""
     if booking.subscription_id is not None:

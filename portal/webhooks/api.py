@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify, request
+from flask import current_app, request
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import api_blueprint
+from portal.contract.spec import operation
 from portal.extensions import limiter
 from portal.input import raw_body
 from portal.security import csrf_exempt
 from portal.webhooks.models import EventStatus
 from portal.webhooks.receive import BadSignature, record_event, secrets_from, verify_event
+from portal.webhooks.schemas import StripeEvent, WebhookReceipt
 from portal.webhooks.tasks import process_webhook_event
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,22 @@ bp = api_blueprint("webhooks", __name__, "/webhooks")
 @csrf_exempt
 @raw_body
 @limiter.exempt  # Stripe sends from a few addresses; a burst of events is normal.
+@operation(
+    {200: WebhookReceipt},
+    errors=(400, 413),
+    tags=("webhooks",),
+    security="stripe_signature",
+    rate_limited=False,
+    body=StripeEvent,
+)
 def stripe_webhook():
+    """Receive a Stripe event
+
+    Signed by Stripe (`Stripe-Signature`, 300 s tolerance): a missing, bad or stale
+    signature is 400 and changes nothing. Each event is stored once by its Stripe id (a
+    duplicate answers 200 with `duplicate: true`), answered at once and processed by a
+    task with bounded retries, in any order of arrival.
+    """
     header = request.headers.get("Stripe-Signature")
     if not header:
         raise BadSignature("The Stripe-Signature header is missing.", code="missing_signature")
@@ -39,7 +56,7 @@ def stripe_webhook():
     receipt = record_event(event)
     if not receipt.duplicate and receipt.status == EventStatus.RECEIVED:
         _queue(receipt.event_id)
-    return jsonify(received=True, id=receipt.stripe_id, duplicate=receipt.duplicate)
+    return WebhookReceipt(received=True, id=receipt.stripe_id, duplicate=receipt.duplicate)
 
 
 def _read_body(limit: int) -> bytes:

@@ -1,0 +1,136 @@
+"""The pieces every API schema is made of: request and answer bases, the error body, the
+list shape, and the field types that carry the API's rules.
+
+- A request body is strict JSON: an integer field takes a JSON integer only (not `true`,
+  not `"5"`, not `5.0`), a string field a JSON string only, a boolean `true` or `false`;
+  an unknown field is refused. Money is an integer of minor units (cents).
+- A query string is text: its numbers are ASCII digits (`Digits`); unknown parameters are
+  ignored, as browsers and proxies add their own.
+- An answer lists every field it may hold; absent values are `null`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
+
+# The largest id a BIGINT (and SQLite's INTEGER) holds: a larger one is no row of ours.
+MAX_ID = 2**63 - 1
+# Far past any real list; a larger page number would overflow the database's OFFSET.
+MAX_PAGE = 1_000_000
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def examples(*values: dict) -> ConfigDict:
+    """`model_config` extra that puts examples on a schema (shown by the reference)."""
+    return {"json_schema_extra": {"examples": list(values)}}
+
+
+class RequestBody(BaseModel):
+    """A JSON request body: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Query(BaseModel):
+    """A query string: text parsed into its types; unknown parameters ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Answer(BaseModel):
+    """A JSON answer: exactly the fields listed. `Model.model_validate(row)` reads them
+    from a row's attributes of the same names (`Field(validation_alias=...)` for others)."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True, validate_by_name=True)
+
+
+def digits(value: Any) -> Any:
+    """A query value of ASCII digits as an int; anything else (blanks, "²", "+1", "1.5",
+    "0x10") is left for the int check to refuse."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return value
+
+
+# Ids of rows (integers in JSON, never booleans or strings).
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[42])]
+# Money in minor units (cents): an integer, never a float or a string.
+Money = Annotated[StrictInt, Field(ge=-MAX_ID, le=MAX_ID, examples=[4500])]
+PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[4500])]
+# A number typed in a query string: ASCII digits only.
+Digits = Annotated[int, BeforeValidator(digits), Field(strict=True)]
+Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", examples=["usd"])]
+# Times are UTC ISO 8601 with a Z, e.g. 2026-10-25T00:30:00Z.
+Timestamp = datetime
+
+
+def row_uuid(description: str = "") -> Any:
+    """An answer's `id` that is the row's `uuid` (payments, payouts, invoices)."""
+    return Field(validation_alias=AliasChoices("uuid", "id"), description=description)
+
+
+def text(max_length: int, *, min_length: int = 0) -> Any:
+    """A JSON string of at most `max_length` characters."""
+    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
+
+
+class PageQuery(Query):
+    """`?page=&page_size=` of every list."""
+
+    page: Digits = Field(1, ge=1, le=MAX_PAGE, description="Which page, from 1.")
+    page_size: Digits = Field(
+        DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Results on a page."
+    )
+
+
+T = TypeVar("T")
+
+
+class Page(Answer, Generic[T]):
+    """One page of a list, with links to its neighbours."""
+
+    count: int = Field(description="How many results the whole list holds.")
+    next: str | None = Field(description="The next page's URL, or null on the last.")
+    previous: str | None = Field(description="The previous page's URL, or null on the first.")
+    results: list[T]
+
+
+class ErrorDetail(Answer):
+    code: str = Field(description="A stable code, e.g. invalid, not_found, insufficient_funds.")
+    message: str = Field(description="What went wrong, for a person.")
+    fields: dict[str, list[str]] | None = Field(
+        None, description="The fields at fault, each with its messages (bad input only)."
+    )
+
+
+class ErrorBody(Answer):
+    """Every error answer: `{"error": {"code", "message", "fields"?}}`."""
+
+    model_config = ConfigDict(
+        **examples(
+            {
+                "error": {
+                    "code": "invalid",
+                    "message": "booking_id: This field is required.",
+                    "fields": {"booking_id": ["This field is required."]},
+                }
+            }
+        )
+    )
+
+    error: ErrorDetail
