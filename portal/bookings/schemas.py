@@ -62,5 +62,5 @@ class BookingAnswer(Answer):
     subscription_id: int | None = Field(description="Set when a subscription covers it.")
 
     @classmethod
-    def of(cls, booking: Booking, payment_id: str | None) -> BookingAnswer:
+    def of(cls, booking: Booking, payment_id: UUID | None) -> BookingAnswer:
         return cls.model_validate(booking).model_copy(update={"payment_id": payment_id})

@@ -9,6 +9,7 @@ or task that owns the unit of work commits.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -318,7 +319,7 @@ def complete_ended_lessons(now: datetime | None = None) -> int:
     return done
 
 
-def payment_ids_for(bookings: list[Booking]) -> dict[int, str]:
+def payment_ids_for(bookings: list[Booking]) -> dict[int, uuid.UUID]:
     """The uuid of each booking's latest payment attempt, in one query; bookings without one
     are left out."""
     rows = db.session.execute(
@@ -326,9 +327,9 @@ def payment_ids_for(bookings: list[Booking]) -> dict[int, str]:
         .where(Payment.booking_id.in_([b.id for b in bookings]))
         .order_by(Payment.id)
     )
-    return {booking_id: str(payment_uuid) for booking_id, payment_uuid in rows}
+    return {booking_id: payment_uuid for booking_id, payment_uuid in rows}
 
 
-def payment_id_for(booking: Booking) -> str | None:
+def payment_id_for(booking: Booking) -> uuid.UUID | None:
     """The uuid of the booking's latest payment attempt, if any."""
     return payment_ids_for([booking]).get(booking.id)
