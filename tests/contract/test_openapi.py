@@ -20,7 +20,6 @@ NOT_YET_DESCRIBED = {
     "accounts_api",
     "bookings_api",
     "webhooks",
-    "payouts_api",
     "invoices_api",
     "invoices_admin_api",
     "subscriptions_api",
