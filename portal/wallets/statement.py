@@ -54,11 +54,25 @@ def parse_statement_filters(type_: object, date_from: object, date_to: object) -
         errors["type"] = [f"Unknown transaction type {kind!r}."]
     start = parse_day(date_from, "from", errors)
     end = parse_day(date_to, "to", errors)
-    if start and end and start > end:
-        errors["from"] = ["The start date is after the end date."]
+    _check_range(start, end, errors)
     if errors:
         raise ValidationError(next(iter(errors.values()))[0], fields=errors)
     return StatementFilters(kind or None, start, end)
+
+
+def statement_filters(kind: str | None, start: date | None, end: date | None) -> StatementFilters:
+    """Filters from values already of their types (the API's query): refuses a range that
+    ends before it starts."""
+    errors: dict[str, list[str]] = {}
+    _check_range(start, end, errors)
+    if errors:
+        raise ValidationError(errors["from"][0], fields=errors)
+    return StatementFilters(kind, start, end)
+
+
+def _check_range(start: date | None, end: date | None, errors: dict) -> None:
+    if start and end and start > end:
+        errors["from"] = ["The start date is after the end date."]
 
 
 def statement_query(wallet_id: int, filters: StatementFilters) -> sa.Select:

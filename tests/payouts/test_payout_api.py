@@ -350,3 +350,45 @@ def test_submitting_the_payout_form_twice_asks_once(browser, bank_tutor):
     assert figures(bank_tutor.id)["in_flight"] == 2000
     fresh = me.get("/payouts").get_data(as_text=True)
     assert key not in fresh  # the next form asks for a new payout
+
+
+def test_a_payout_reads_as_its_viewer_may_see_it(client, bank_tutor, admin, bearer):
+    credit(bank_tutor, 5000)
+    made = post(client, "/api/v1/payouts/", bearer(bank_tutor),
+                {"amount": 2000, "payout_method": "bank_transfer"})  # fmt: skip
+    url = f"/api/v1/payouts/{made.json['id']}/"
+    mine = client.get(url, headers=bearer(bank_tutor)).json
+    theirs = client.get(url, headers=bearer(admin)).json
+    assert mine == made.json
+    assert not {"tutor_id", "provider_transfer_id", "allowed_actions"} & set(mine)
+    assert theirs == {**mine, "tutor_id": bank_tutor.id, "provider_transfer_id": None,
+                      "allowed_actions": ["approve", "fail"]}  # fmt: skip
+
+
+def test_steps_without_fields_take_no_body_or_an_empty_object(client, bank_tutor, admin, bearer):
+    credit(bank_tutor, 5000)
+    payout = _payout_in(client, bank_tutor, admin, bearer, "pending", amount=2000)
+    base, boss = f"/api/v1/admin/payouts/{payout}", bearer(admin)
+    assert post(client, f"{base}/approve/", boss, {}).json["allowed_actions"] == ["process", "fail"]
+    assert post(client, f"{base}/process/", boss).json["status"] == "processing"
+    done = post(client, f"{base}/complete/", boss, {})
+    assert (done.json["status"], done.json["bank_reference"]) == ("completed", None)
+    assert done.json["allowed_actions"] == []
+    assert figures(bank_tutor.id) == {"available": 3000, "in_flight": 0, "withdrawn": 2000}
+
+
+def test_admin_list_reads_the_short_names_and_refuses_a_long_tutor(client, admin, bearer):
+    tutor = factories.UserFactory(role="tutor", name="Ana Lima")
+    with_bank(tutor)
+    credit(tutor, 10000)
+    post(client, "/api/v1/payouts/", bearer(tutor),
+         {"amount": 2000, "payout_method": "bank_transfer"})  # fmt: skip
+    boss = bearer(admin)
+
+    def count(query):
+        return client.get(f"/api/v1/admin/payouts/?{query}", headers=boss).json["count"]
+
+    assert count("tutor=%20ana%20") == count("method=bank_transfer&status=") == 1
+    assert count("tutor=Bo") == count("method=stripe") == 0
+    refused = client.get(f"/api/v1/admin/payouts/?tutor={'a' * 121}", headers=boss)
+    assert refused.status_code == 400 and "tutor" in refused.json["error"]["fields"]

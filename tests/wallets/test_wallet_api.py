@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.payouts.models import PayoutDestination
 from portal.wallets.earnings import process_lesson_earning, release_pending_earnings
 from portal.wallets.models import TutorWallet
 from portal.wallets.movement import get_wallet
@@ -181,3 +183,51 @@ def test_session_patch_needs_csrf(app, login, tutor):
     with app.app_context():
         accepted = browser.api("PATCH", "/api/v1/wallet/settings/", json={"payout_threshold": 2000})
     assert accepted.status_code == 200
+
+
+def test_analytics_names_its_range(client, bearer, earning_tutor):
+    headers = bearer(earning_tutor)
+    today = utcnow().date()
+    days = client.get("/api/v1/wallet/analytics/?period=day", headers=headers).json
+    assert (days["from"], days["to"]) == (
+        (today - timedelta(days=29)).isoformat(),
+        today.isoformat(),
+    )
+    assert [b["period_start"] for b in days["results"]][-1] == today.isoformat()
+    chosen = client.get(
+        "/api/v1/wallet/analytics/?period=week&from=2026-01-05&to=2026-01-18", headers=headers
+    ).json
+    assert (chosen["period"], chosen["from"], chosen["to"]) == ("week", "2026-01-05", "2026-01-18")
+    assert [b["period_start"] for b in chosen["results"]] == ["2026-01-05", "2026-01-12"]
+
+
+def test_null_or_absent_settings_change_nothing_but_null_disconnects_stripe(client, bearer, tutor):
+    headers = bearer(tutor)
+    url = "/api/v1/wallet/settings/"
+    account = "acct_1Nv0FGQ9RKHgCVdK"
+    first = client.patch(url, json={"payout_threshold": 5000, "stripe_account_id": account},
+                         headers=headers)  # fmt: skip
+    assert first.status_code == 200, first.json
+    kept = client.patch(url, json={"payout_threshold": None, "auto_payout_enabled": True},
+                        headers=headers)  # fmt: skip
+    assert (kept.json["payout_threshold"], kept.json["auto_payout_enabled"]) == (5000, True)
+    destination = db.session.scalar(sa.select(PayoutDestination))
+    assert destination.stripe_account_id == account
+    removed = client.patch(url, json={"stripe_account_id": None}, headers=headers)
+    assert removed.status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(PayoutDestination)).stripe_account_id is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"auto_payout_enabled": 1}, {"auto_payout_enabled": "true"}, {"payout_threshold": True},
+     {"bank_name": 7}, {"stripe_account_id": ["acct_1Nv0FGQ9RKHgCVdK"]}],
+)  # fmt: skip
+def test_settings_of_the_wrong_json_type_are_400_naming_the_field(client, bearer, tutor, body):
+    response = client.patch("/api/v1/wallet/settings/", json=body, headers=bearer(tutor))
+    assert response.status_code == 400
+    [field] = body
+    assert response.json["error"]["code"] == "invalid"
+    assert list(response.json["error"]["fields"]) == [field]
+    assert get_wallet(tutor.id) is None
