@@ -12,7 +12,7 @@ list shape, and the field types that carry the API's rules.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -24,6 +24,9 @@ from pydantic import (
     StrictInt,
     StrictStr,
 )
+from pydantic_core import PydanticCustomError
+
+from portal.validation import FIRST_DAY, LAST_DAY
 
 # The largest id a BIGINT (and SQLite's INTEGER) holds: a larger one is no row of ours.
 MAX_ID = 2**63 - 1
@@ -44,6 +47,12 @@ class RequestBody(BaseModel):
     """A JSON request body: strict types, unknown fields refused."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class EmptyBody(RequestBody):
+    """No fields: the path says it all. No body, or `{}`; any field is refused."""
+
+    model_config = examples({})
 
 
 class Query(BaseModel):
@@ -67,6 +76,22 @@ def _digits(value: Any) -> Any:
     return value
 
 
+def _day(value: Any) -> Any:
+    """A query value like "2026-01-31" as a date, within the days filters take."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise PydanticCustomError("day", "Use a date like 2026-01-31") from None
+    if isinstance(value, date) and not FIRST_DAY <= value <= LAST_DAY:
+        raise PydanticCustomError(
+            "day_range",
+            "Choose a date from {first} to {last}",
+            {"first": FIRST_DAY.year, "last": LAST_DAY.year},
+        )
+    return value
+
+
 # Ids of rows (integers in JSON, never booleans or strings).
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[42])]
 # Money in minor units (cents): an integer, never a float or a string.
@@ -74,6 +99,8 @@ Money = Annotated[StrictInt, Field(ge=-MAX_ID, le=MAX_ID, examples=[4500])]
 PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[4500])]
 # A number typed in a query string: ASCII digits only.
 Digits = Annotated[int, BeforeValidator(_digits), Field(strict=True)]
+# A day typed in a query string (a filter): ISO 8601, from 1970 to 2999.
+Day = Annotated[date, BeforeValidator(_day), Field(strict=True, examples=["2026-01-31"])]
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", examples=["usd"])]
 # Times are UTC ISO 8601 with a Z, e.g. 2026-10-25T00:30:00Z.
 Timestamp = datetime
