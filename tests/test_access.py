@@ -18,6 +18,8 @@ PUBLIC |= {"password_reset.forgot", "password_reset.reset"}
 PUBLIC |= {"health.healthz", "health.readyz", "metrics.metrics"}
 # The plans on offer are open to anybody.
 PUBLIC |= {"subscriptions_api.plans"}
+# The API's contract and its reference are for anybody writing a client.
+PUBLIC |= {"contract.openapi_json", "contract.docs"}
 
 
 def _concrete(rule) -> str:
