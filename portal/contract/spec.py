@@ -91,17 +91,28 @@ _MESSAGES = {
 }
 
 
+def _field_name(location: tuple) -> str:
+    """A field inside a list's item (`items.0.quantity`) is named by its own name
+    (`quantity`), as the services name it; the message says where it is."""
+    names = [part for part in location if isinstance(part, str)]
+    return names[-1] if names else ".".join(map(str, location))
+
+
 def _refuse_invalid(req, resp, error, instance, adapter) -> None:
     """Spectree's `before` hook: a refused request is the API's 400 with its fields."""
     if error is None:
         return
     fields: dict[str, list[str]] = {}
+    where: dict[str, list[str]] = {}
     for item in error.errors(include_url=False):
         if not item["loc"]:
             raise ValidationError("The request body must be a JSON object.")
-        name = ".".join(str(part) for part in item["loc"])
-        fields.setdefault(name, []).append(_MESSAGES.get(item["type"], item["msg"] + "."))
-    message = " ".join(f"{name}: {' '.join(texts)}" for name, texts in fields.items())
+        text = _MESSAGES.get(item["type"], item["msg"] + ".")
+        texts = fields.setdefault(_field_name(item["loc"]), [])
+        if text not in texts:
+            texts.append(text)
+        where.setdefault(".".join(str(part) for part in item["loc"]), []).append(text)
+    message = " ".join(f"{name}: {' '.join(texts)}" for name, texts in where.items())
     raise ValidationError(message, fields=fields)
 
 
