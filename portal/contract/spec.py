@@ -53,6 +53,7 @@ class Operation:
     rate_limited: bool = True
     security: str | None = None
     body: Any = None
+    file: str | None = None
 
 
 class _PortalFlaskPlugin(FlaskPlugin):
@@ -169,15 +170,18 @@ def operation(
     rate_limited: bool = True,
     security: str | None = None,
     body: Any = None,
+    file: str | None = None,
 ):
     """Declare a view's contract: its answers by status (a model, None for no body, or
     `(model, description)`), the errors it may answer beyond those every operation of its
     kind has (400 for input, 401/403 from its role decorator, 404 for a path with ids, 429),
     whether it creates money (`idempotent`: the `Idempotency-Key` header), and `security`
-    to name a scheme other than the API's token or session (`"stripe_signature"`), and
-    `body` for a body the view reads itself (documented, not validated)."""
+    to name a scheme other than the API's token or session (`"stripe_signature"`),
+    `body` for a body the view reads itself (documented, not validated), and `file` for
+    an operation whose success answer (declared `None`) is a download of that media type,
+    e.g. `"application/pdf"`."""
     response = Response(**{f"HTTP_{code}": model for code, model in answers.items()})
-    details = Operation(tuple(errors), idempotent, rate_limited, security, body)
+    details = Operation(tuple(errors), idempotent, rate_limited, security, body, file)
 
     def decorate(func):
         feature = func.__module__.split(".")[1]
