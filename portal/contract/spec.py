@@ -31,6 +31,7 @@ from flask import current_app, request
 from spectree import Response, SpecTree
 from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from portal.contract.schemas import ErrorBody
 from portal.errors import ValidationError
@@ -70,6 +71,10 @@ class _PortalFlaskPlugin(FlaskPlugin):
         )
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        if isinstance(resp, WerkzeugResponse) and resp.direct_passthrough:
+            # A download (`send_file`) streams its bytes: there is no JSON to check, and
+            # reading the stream here would take it from the client.
+            return resp, None
         response, error = super().validate_response(
             resp, resp_model, skip_validation, force_resp_serialize
         )
