@@ -23,8 +23,6 @@ NOT_YET_DESCRIBED = {
     "wallets_api",
     "wallets_admin_api",
     "payouts_api",
-    "invoices_api",
-    "invoices_admin_api",
     "subscriptions_api",
 }
 # The operations that create money: their POSTs take an Idempotency-Key.
