@@ -23,7 +23,6 @@ NOT_YET_DESCRIBED = {
     "wallets_api",
     "wallets_admin_api",
     "payouts_api",
-    "subscriptions_api",
 }
 # The operations that create money: their POSTs take an Idempotency-Key.
 MONEY_POSTS = {
