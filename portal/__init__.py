@@ -193,7 +193,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_idempotency(app: Flask) -> None:
-    """`Idempotency-Key` on the API calls that create money objects (`IDEMPOTENT_ENDPOINTS`),
+    """`Idempotency-Key` on the API calls that create money objects (those declared `idempotent`),
     hooked after every other before-request check (sign-in, CSRF, input)."""
     from portal.idempotency.keys import register_idempotency as register
 

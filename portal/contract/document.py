@@ -195,6 +195,8 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
     _add_errors(operation, sorted(set(errors) | set(details.errors)))
     for parameter in parameters:
         _tidy_parameter(parameter)
+    if details.file:
+        _file_answers(operation, details.file)
     if details.idempotent:
         idempotency_key(operation)
     if details.rate_limited:
@@ -225,6 +227,13 @@ def _tidy_parameter(parameter: dict) -> None:
             schema.update(options[0])
         if schema.get("default", 0) is None:
             del schema["default"]
+
+
+def _file_answers(operation: dict, media_type: str) -> None:
+    """A download: its success answers are the file's bytes, not JSON."""
+    for status, answer in operation["responses"].items():
+        if status.startswith("2") and "content" not in answer:
+            answer["content"] = {media_type: {"schema": {"contentMediaType": media_type}}}
 
 
 def _documented_body(operation: dict, model, components: dict) -> None:

@@ -31,6 +31,7 @@ from flask import current_app, request
 from spectree import Response, SpecTree
 from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from portal.contract.schemas import ErrorBody
 from portal.errors import ValidationError
@@ -53,6 +54,7 @@ class Operation:
     rate_limited: bool = True
     security: str | None = None
     body: Any = None
+    file: str | None = None
 
 
 class _PortalFlaskPlugin(FlaskPlugin):
@@ -69,6 +71,10 @@ class _PortalFlaskPlugin(FlaskPlugin):
         )
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        if isinstance(resp, WerkzeugResponse) and resp.direct_passthrough:
+            # A download (`send_file`) streams its bytes: there is no JSON to check, and
+            # reading the stream here would take it from the client.
+            return resp, None
         response, error = super().validate_response(
             resp, resp_model, skip_validation, force_resp_serialize
         )
@@ -91,17 +97,28 @@ _MESSAGES = {
 }
 
 
+def _field_name(location: tuple) -> str:
+    """A field inside a list's item (`items.0.quantity`) is named by its own name
+    (`quantity`), as the services name it; the message says where it is."""
+    names = [part for part in location if isinstance(part, str)]
+    return names[-1] if names else ".".join(map(str, location))
+
+
 def _refuse_invalid(req, resp, error, instance, adapter) -> None:
     """Spectree's `before` hook: a refused request is the API's 400 with its fields."""
     if error is None:
         return
     fields: dict[str, list[str]] = {}
+    where: dict[str, list[str]] = {}
     for item in error.errors(include_url=False):
         if not item["loc"]:
             raise ValidationError("The request body must be a JSON object.")
-        name = ".".join(str(part) for part in item["loc"])
-        fields.setdefault(name, []).append(_MESSAGES.get(item["type"], item["msg"] + "."))
-    message = " ".join(f"{name}: {' '.join(texts)}" for name, texts in fields.items())
+        text = _MESSAGES.get(item["type"], item["msg"] + ".")
+        texts = fields.setdefault(_field_name(item["loc"]), [])
+        if text not in texts:
+            texts.append(text)
+        where.setdefault(".".join(str(part) for part in item["loc"]), []).append(text)
+    message = " ".join(f"{name}: {' '.join(texts)}" for name, texts in where.items())
     raise ValidationError(message, fields=fields)
 
 
@@ -158,15 +175,18 @@ def operation(
     rate_limited: bool = True,
     security: str | None = None,
     body: Any = None,
+    file: str | None = None,
 ):
     """Declare a view's contract: its answers by status (a model, None for no body, or
     `(model, description)`), the errors it may answer beyond those every operation of its
     kind has (400 for input, 401/403 from its role decorator, 404 for a path with ids, 429),
     whether it creates money (`idempotent`: the `Idempotency-Key` header), and `security`
-    to name a scheme other than the API's token or session (`"stripe_signature"`), and
-    `body` for a body the view reads itself (documented, not validated)."""
+    to name a scheme other than the API's token or session (`"stripe_signature"`),
+    `body` for a body the view reads itself (documented, not validated), and `file` for
+    an operation whose success answer (declared `None`) is a download of that media type,
+    e.g. `"application/pdf"`."""
     response = Response(**{f"HTTP_{code}": model for code, model in answers.items()})
-    details = Operation(tuple(errors), idempotent, rate_limited, security, body)
+    details = Operation(tuple(errors), idempotent, rate_limited, security, body, file)
 
     def decorate(func):
         feature = func.__module__.split(".")[1]

@@ -1,5 +1,6 @@
-"""The hooks that make a POST with `Idempotency-Key` happen once, for the endpoints named in
-`IDEMPOTENT_ENDPOINTS` (every API call that creates a money object).
+"""The hooks that make a POST with `Idempotency-Key` happen once, for every API call that
+creates a money object: those whose contract says so (`@operation(..., idempotent=True)`),
+so the document and the behaviour come from one declaration.
 
 Before the view: the key is checked (400 if malformed) and claimed by inserting its row in
 the request's own transaction. A second request with the same key blocks on the row's
@@ -21,6 +22,7 @@ import sqlalchemy.orm as so
 from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_login import current_user
 
+from portal.contract.spec import operation_of
 from portal.db import unit_of_work, utcnow
 from portal.errors import Conflict, ValidationError
 from portal.extensions import db
@@ -30,23 +32,7 @@ from portal.validation import check_request_key
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-# Every POST under /api/v1/ that creates a money object (blueprint.view). The factory
-# refuses to start when one of them is not a route, so a renamed view cannot silently lose
-# its protection.
-IDEMPOTENT_ENDPOINTS = frozenset(
-    {
-        "payments_api.create_intent",
-        "payments_api.confirm",
-        "payments_api.refund",
-        "payouts_api.create",
-        "subscriptions_api.create",
-        "subscriptions_api.change",
-        "invoices_api.pay",
-        "invoices_admin_api.create",
-        "invoices_admin_api.finalize",
-        "wallets_admin_api.adjustments",
-    }
-)
+ENDPOINTS = "portal_idempotent_endpoints"
 
 # How long a request that found its key taken waits for the first request's answer to be
 # stored: the first has committed by then, so this covers only its last few statements.
@@ -65,19 +51,26 @@ class Claim:
 
 
 def register_idempotency(app: Flask) -> None:
-    """Install the hooks; after the blueprints, so every endpoint named can be checked."""
-    missing = sorted(IDEMPOTENT_ENDPOINTS - set(app.view_functions))
-    if missing:
-        raise RuntimeError(f"idempotent endpoints that are no route: {', '.join(missing)}")
+    """Install the hooks; after the blueprints, whose operations say which are idempotent."""
+    app.extensions[ENDPOINTS] = idempotent_endpoints(app)
     app.before_request(claim_or_replay)
     app.after_request(remember_answer)
     if not sa.event.contains(so.Session, "after_commit", _note_commit):
         sa.event.listen(so.Session, "after_commit", _note_commit)
 
 
+def idempotent_endpoints(app: Flask) -> frozenset[str]:
+    """The endpoints whose operation is declared idempotent (the POSTs that create money)."""
+    return frozenset(
+        name
+        for name, view in app.view_functions.items()
+        if (declared := operation_of(view)) is not None and declared.idempotent
+    )
+
+
 def claim_or_replay() -> Response | None:
     """Before-request hook: claim the request's key, or answer from the request that did."""
-    if request.method != "POST" or request.endpoint not in IDEMPOTENT_ENDPOINTS:
+    if request.method != "POST" or request.endpoint not in current_app.extensions[ENDPOINTS]:
         return None
     raw = request.headers.get(HEADER)
     if raw is None:

@@ -8,86 +8,72 @@ draft; `…/{id}/finalize/` opens it and e-mails it to the student once committe
 
 from __future__ import annotations
 
-from flask import jsonify
 from flask_login import current_user
 
 from portal.accounts.decorators import admin_required
 from portal.after_commit import enqueue_after_commit
-from portal.api import api_blueprint, int_field, json_body, str_field
-from portal.errors import InvalidTransition, ValidationError
-from portal.extensions import db
+from portal.api import api_blueprint
+from portal.contract.spec import operation
+from portal.db import unit_of_work
+from portal.errors import InvalidTransition
 from portal.invoices import services
-from portal.invoices.api import invoice_json
 from portal.invoices.models import InvoiceStatus
+from portal.invoices.schemas import DraftRequest, InvoiceAnswer
 from portal.invoices.services import Line
 from portal.invoices.tasks import send_invoice_mail
 from portal.payments.invoice_payments import void_open_invoice
 
 bp = api_blueprint("invoices_admin_api", __name__, "/admin/invoices")
 
-ITEM_FIELDS = {"description", "quantity", "unit_price"}
-
-
-def lines_from_json(items: object) -> list[Line]:
-    """The request's items as lines, or a 400 naming the first thing wrong with them."""
-    if not isinstance(items, list) or not items:
-        raise ValidationError(
-            "items must be a list of at least one line.", fields={"items": ["Add a line."]}
-        )
-    if len(items) > services.MAX_LINES:
-        raise ValidationError(
-            f"At most {services.MAX_LINES} lines.", fields={"items": ["Too many lines."]}
-        )
-    lines = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValidationError(
-                "Each item must be an object.", fields={"items": ["Not an object."]}
-            )
-        unknown = sorted(set(item) - ITEM_FIELDS)
-        if unknown:
-            raise ValidationError(
-                f"Unknown item field(s): {', '.join(unknown)}.",
-                fields={name: ["Unknown field."] for name in unknown},
-            )
-        description = str_field(item, "description") or ""
-        quantity = int_field(item, "quantity", minimum=1, maximum=services.MAX_QUANTITY)
-        unit_price = int_field(item, "unit_price", minimum=1)
-        lines.append(Line(description, quantity, unit_price))
-    return services.check_lines(lines)
-
 
 @bp.post("/")
 @admin_required
-def create():
-    data = json_body({"student_id", "items", "discount"})
-    discount = int_field(data, "discount", required=False, minimum=0)
-    invoice = services.draft_manual_invoice(
-        student_id=data.get("student_id"),
-        lines=lines_from_json(data.get("items")),
-        discount=discount or 0,
-    )
-    body = invoice_json(invoice)
-    db.session.commit()
-    return jsonify(body), 201
+@operation({201: InvoiceAnswer}, idempotent=True)
+def create(json: DraftRequest):
+    """Draft a manual invoice for a student
+
+    The draft shows its totals without tax; opening it fixes the tax at the day's rate,
+    its number and its due date. A student who is not an active student, a blank
+    description or a discount above the subtotal is 400.
+    """
+    lines = [Line(item.description, item.quantity, item.unit_price) for item in json.items]
+    with unit_of_work():
+        invoice = services.draft_manual_invoice(
+            student_id=json.student_id, lines=lines, discount=json.discount
+        )
+        answer = InvoiceAnswer.model_validate(invoice)
+    return answer, 201
 
 
 @bp.post("/<uuid:invoice_id>/finalize/")
 @admin_required
+@operation({200: InvoiceAnswer}, errors=(409,), idempotent=True)
 def finalize(invoice_id):
-    invoice = services.finalize_invoice(services.get_invoice_for(current_user, invoice_id))
-    enqueue_after_commit(send_invoice_mail, invoice.id)
-    body = invoice_json(invoice)
-    db.session.commit()
-    return jsonify(body)
+    """Open a draft invoice
+
+    Numbers it (INV-YYYY-NNNNNN), fixes its tax at the day's rate and its due date, and
+    e-mails it to the student with its PDF once committed. Only a draft opens (409).
+    """
+    with unit_of_work():
+        invoice = services.finalize_invoice(services.get_invoice_for(current_user, invoice_id))
+        enqueue_after_commit(send_invoice_mail, invoice.id)
+        answer = InvoiceAnswer.model_validate(invoice)
+    return answer
 
 
 @bp.post("/<uuid:invoice_id>/void/")
 @admin_required
+@operation({200: InvoiceAnswer}, errors=(409, 502))
 def void(invoice_id):
-    invoice = void_open_invoice(current_user, invoice_id)
-    body = invoice_json(invoice)
-    db.session.commit()
+    """Void an open invoice
+
+    An attempt to pay it still under way at Stripe is cancelled first; if that attempt was
+    paid after all, the payment is recorded, the invoice is paid and the answer is 409.
+    Drafts, paid and void invoices are 409.
+    """
+    with unit_of_work():
+        invoice = void_open_invoice(current_user, invoice_id)
+        answer = InvoiceAnswer.model_validate(invoice)
     if invoice.status != InvoiceStatus.VOID:
         raise InvalidTransition("This invoice was paid just now and cannot be voided.")
-    return jsonify(body)
+    return answer

@@ -120,3 +120,32 @@ def test_an_answer_that_breaks_its_schema_fails_in_tests_and_is_sent_in_producti
         finally:
             app.testing = True
     assert error is None and sent.status_code == 200 and sent.json == {"amount": "many"}
+
+
+def test_a_field_inside_a_list_item_is_named_by_its_own_name_and_the_message_says_where():
+    from pydantic import StrictInt
+    from pydantic import ValidationError as Refused
+
+    from portal.contract.schemas import RequestBody
+    from portal.contract.spec import _refuse_invalid
+    from portal.errors import ValidationError
+
+    class Line(RequestBody):
+        quantity: StrictInt
+
+    class Lines(RequestBody):
+        items: list[Line]
+
+    body = '{"items": [{"quantity": 1}, {"quantity": "2"}, {"quantity": 1.5, "colour": "red"}]}'
+    with pytest.raises(Refused) as refused:
+        Lines.model_validate_json(body)
+    with pytest.raises(ValidationError) as raised:
+        _refuse_invalid(None, None, refused.value, None, None)
+    assert raised.value.fields == {
+        "quantity": ["Must be an integer."],
+        "colour": ["Unknown field."],
+    }
+    assert raised.value.message == (
+        "items.1.quantity: Must be an integer. items.2.quantity: Must be an integer. "
+        "items.2.colour: Unknown field."
+    )

@@ -50,6 +50,11 @@ def counts() -> tuple[int, int, int]:
         ({"items": [GOOD], "student_id": 999999}, "student_id"),
         ({"items": [GOOD], "student_id": "abc"}, "student_id"),
         ({"items": [GOOD], "tax": 0}, "tax"),
+        ({"items": [GOOD] * 51}, "items"),
+        ({"items": [{**GOOD, "quantity": 1001}]}, "quantity"),
+        ({"items": [GOOD, {**GOOD, "description": "x" * 256}]}, "description"),
+        ({"items": [GOOD, None]}, "items"),
+        ({"items": [GOOD], "discount": "5"}, "discount"),
     ],
 )
 def test_a_bad_draft_is_refused_and_nothing_is_written(client, admin, student, bearer, body, field):
@@ -174,3 +179,26 @@ def test_the_draft_service_refuses_what_the_api_refuses(student, lines, discount
         services.draft_manual_invoice(student_id=student.id, lines=lines, discount=discount)
     db.session.rollback()
     assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "body", [{"payment_method_id": "7"}, {"payment_method_id": 0}, {"amount": 3000}]
+)
+def test_a_bad_payment_body_is_refused_before_anything_is_written(client, student, bearer, body):
+    invoice = services.create_invoice(
+        user_id=student.id, currency="usd", lines=[Line("Course book", 1, 3000)], kind="manual"
+    )
+    services.finalize_invoice(invoice)
+    db.session.commit()
+    url = f"/api/v1/invoices/{invoice.uuid}/pay/"
+    response = client.post(url, json=body, headers=bearer(student))
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid"
+    assert set(response.json["error"]["fields"]) == set(body)
+    assert counts() == (1, 1, 0)
+
+
+def test_the_pdfs_are_described_as_pdf_downloads(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    for path in ("/api/v1/invoices/{invoice_id}/pdf/",
+                 "/api/v1/invoices/{invoice_id}/credit-notes/{note_id}/pdf/"):  # fmt: skip
+        assert set(paths[path]["get"]["responses"]["200"]["content"]) == {"application/pdf"}

@@ -183,3 +183,27 @@ def test_3d_secure_gives_the_client_secret_until_it_is_done(
     current = client.get(f"{BASE}/current/", headers=headers).get_json()
     assert current["status"] == "active" and "client_secret" not in current
     assert len(periods()) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/", {"plan": "monthly-4", "plan_id": 1}, "plan"),
+        ("/", {"plan": "Monthly 4"}, "plan"),
+        ("/", {"plan_id": 0}, "plan_id"),
+        ("/change/", {"plan": "monthly-4", "plan_id": 1}, "plan"),
+        ("/change/", {"plan": "monthly-4", "payment_method_id": 7}, "payment_method_id"),
+        ("/cancel/", {"immediately": 1}, "immediately"),
+        ("/cancel/", {"immediately": True, "reason": "moving"}, "reason"),
+        ("/reactivate/", {"now": True}, "now"),
+    ],
+)
+def test_the_body_is_checked_before_stripe_is_asked(
+    client, bearer, stripe_plan, card_holder, path, body, field
+):
+    stripe_plan()
+    student = card_holder()
+    response = client.post(f"{BASE}{path}", json=body, headers=bearer(student))
+    assert (response.status_code, _error(response)) == (400, "invalid")
+    assert field in response.get_json()["error"]["fields"]
+    assert subscriptions() == []
