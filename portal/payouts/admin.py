@@ -16,7 +16,7 @@ from portal.bookings.forms import EmptyForm
 from portal.db import unit_of_work
 from portal.errors import PortalError, ValidationError
 from portal.forms import apply_field_errors
-from portal.payouts import admin_queue, services
+from portal.payouts import admin_queue, processing, transitions
 from portal.payouts.forms import CompleteForm, FailForm
 from portal.payouts.models import PayoutMethod, PayoutStatus
 from portal.payouts.nav import badge
@@ -53,7 +53,7 @@ def _queue_context(filters: admin_queue.QueueFilters, notice: str | None = None)
         "complete_form": CompleteForm(formdata=None),
         "notice": notice,
         "methods": list(PayoutMethod),
-        "allowed_actions": services.allowed_actions,
+        "allowed_actions": transitions.allowed_actions,
     }
 
 
@@ -80,7 +80,7 @@ def _row_response(payout, *, error: str | None = None, complete_form=None, statu
         filters=_filters(),
         complete_form=complete_form or CompleteForm(formdata=None),
         row_error=error,
-        allowed_actions=services.allowed_actions,
+        allowed_actions=transitions.allowed_actions,
     )
     return html + _fresh_figures(payout), status, {"HX-Trigger": "payouts-changed"}
 
@@ -109,7 +109,7 @@ def _act(payout_id, action: str, call, *, form=None):
             raise
         if form is not None:
             apply_field_errors(form, exc.fields, exc.message)
-        payout = services.get_payout_for(current_user, payout_id)
+        payout = transitions.get_payout_for(current_user, payout_id)
         return _row_response(payout, error=exc.message, complete_form=form, status=422)
     if in_place:
         return _row_response(payout)
@@ -125,7 +125,7 @@ def _act(payout_id, action: str, call, *, form=None):
 @bp.post("/<uuid:payout_id>/approve")
 @admin_required
 def approve(payout_id):
-    return _act(payout_id, "approve", lambda: services.approve_payout(current_user, payout_id))
+    return _act(payout_id, "approve", lambda: processing.approve_payout(current_user, payout_id))
 
 
 # localstripe (the demo's Stripe) has no Connect transfers, as it has no Checkout.
@@ -140,7 +140,7 @@ LOCAL_NO_TRANSFERS = (
 def process(payout_id):
     def call():
         try:
-            return services.process_payout(current_user, payout_id)
+            return processing.process_payout(current_user, payout_id)
         except ProviderUnavailable as exc:
             if uses_localstripe(current_app.config):
                 raise ProviderUnavailable(LOCAL_NO_TRANSFERS) from exc
@@ -153,13 +153,13 @@ def process(payout_id):
 @admin_required
 def complete(payout_id):
     form = CompleteForm()
-    payout = services.get_payout_for(current_user, payout_id)
+    payout = transitions.get_payout_for(current_user, payout_id)
     reference = (form.reference.data or "").strip()
 
     def call():
         if payout.payout_method == PayoutMethod.BANK_TRANSFER and not reference:
             raise _missing_reference()
-        return services.complete_payout(current_user, payout_id, reference=reference or None)
+        return processing.complete_payout(current_user, payout_id, reference=reference or None)
 
     return _act(payout_id, "complete", call, form=form)
 
@@ -175,7 +175,7 @@ def _missing_reference() -> ValidationError:
 @bp.get("/<uuid:payout_id>/fail")
 @admin_required
 def fail_dialog(payout_id):
-    payout = services.get_payout_for(current_user, payout_id)
+    payout = transitions.get_payout_for(current_user, payout_id)
     return _fail_page(payout, FailForm(formdata=None))
 
 
@@ -192,13 +192,13 @@ def _fail_page(payout, form, status: int = 200):
 @admin_required
 def fail(payout_id):
     form = FailForm()
-    payout = services.get_payout_for(current_user, payout_id)
+    payout = transitions.get_payout_for(current_user, payout_id)
     if not form.validate():
         return _fail_page(payout, form, status=422)
     return _act(
         payout_id,
         "fail",
-        lambda: services.fail_payout(current_user, payout_id, reason=form.reason.data),
+        lambda: processing.fail_payout(current_user, payout_id, reason=form.reason.data),
     )
 
 
@@ -212,7 +212,7 @@ def bulk_approve():
     ids = request.form.getlist("ids")
     try:
         with unit_of_work():
-            result = services.approve_payouts(current_user, ids)
+            result = processing.approve_payouts(current_user, ids)
     except PortalError as exc:
         notice = exc.message
     else:
@@ -223,7 +223,7 @@ def bulk_approve():
     return redirect(url_for("payouts_admin.index", **filters.as_args()))
 
 
-def _bulk_notice(result: services.BulkResult) -> str:
+def _bulk_notice(result: processing.BulkResult) -> str:
     text = f"Approved {len(result.approved)} payout{'s' if len(result.approved) != 1 else ''}."
     if result.skipped:
         text += f" Skipped {len(result.skipped)} no longer pending."

@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.accounts.decorators import admin_required, login_required, tutor_required
 from portal.api import api_blueprint, int_field, iso, json_body, paginate, str_field
 from portal.db import unit_of_work
-from portal.payouts import admin_queue, services
+from portal.payouts import admin_queue, processing, requesting, transitions
 from portal.payouts.models import PayoutRequest
 
 bp = api_blueprint("payouts_api", __name__, "")
@@ -39,7 +39,7 @@ def admin_payout_json(payout: PayoutRequest) -> dict:
         **payout_json(payout),
         "tutor_id": payout.tutor_id,
         "provider_transfer_id": payout.provider_transfer_id,
-        "allowed_actions": [a for a in services.allowed_actions(payout.status) if a != "cancel"],
+        "allowed_actions": [a for a in transitions.allowed_actions(payout.status) if a != "cancel"],
     }
 
 
@@ -49,7 +49,7 @@ def admin_payout_json(payout: PayoutRequest) -> dict:
 @bp.get("/payouts/")
 @tutor_required
 def index():
-    return jsonify(paginate(services.payouts_of(current_user.id), payout_json))
+    return jsonify(paginate(transitions.payouts_of(current_user.id), payout_json))
 
 
 @bp.post("/payouts/")
@@ -59,7 +59,7 @@ def create():
     amount = int_field(data, "amount")
     method = str_field(data, "payout_method", max_length=32)
     with unit_of_work():
-        payout = services.request_payout(
+        payout = requesting.request_payout(
             current_user,
             amount=amount,
             payout_method=method,
@@ -71,7 +71,7 @@ def create():
 @bp.get("/payouts/<uuid:payout_id>/")
 @login_required
 def detail(payout_id):
-    payout = services.get_payout_for(current_user, payout_id)
+    payout = transitions.get_payout_for(current_user, payout_id)
     return jsonify(admin_payout_json(payout) if current_user.is_admin else payout_json(payout))
 
 
@@ -79,7 +79,7 @@ def detail(payout_id):
 @tutor_required
 def cancel(payout_id):
     with unit_of_work():
-        payout = services.cancel_payout(current_user, payout_id)
+        payout = requesting.cancel_payout(current_user, payout_id)
     return jsonify(payout_json(payout))
 
 
@@ -98,7 +98,7 @@ def admin_index():
 def approve(payout_id):
     json_body(set(), required=False)
     with unit_of_work():
-        payout = services.approve_payout(current_user, payout_id)
+        payout = processing.approve_payout(current_user, payout_id)
     return jsonify(admin_payout_json(payout))
 
 
@@ -107,7 +107,7 @@ def approve(payout_id):
 def process(payout_id):
     json_body(set(), required=False)
     with unit_of_work():
-        payout = services.process_payout(current_user, payout_id)
+        payout = processing.process_payout(current_user, payout_id)
     return jsonify(admin_payout_json(payout))
 
 
@@ -116,7 +116,9 @@ def process(payout_id):
 def complete(payout_id):
     data = json_body({"reference"}, required=False)
     with unit_of_work():
-        payout = services.complete_payout(current_user, payout_id, reference=data.get("reference"))
+        payout = processing.complete_payout(
+            current_user, payout_id, reference=data.get("reference")
+        )
     return jsonify(admin_payout_json(payout))
 
 
@@ -125,5 +127,5 @@ def complete(payout_id):
 def fail(payout_id):
     data = json_body({"reason"})
     with unit_of_work():
-        payout = services.fail_payout(current_user, payout_id, reason=data.get("reason"))
+        payout = processing.fail_payout(current_user, payout_id, reason=data.get("reason"))
     return jsonify(admin_payout_json(payout))

@@ -1,7 +1,7 @@
 """Payout requests and where a tutor's payouts go.
 
 `PayoutRequest` follows the payout state machine (the table is
-`portal.payouts.services.TRANSITIONS`). Each request keeps a snapshot of its destination:
+`portal.payouts.transitions.TRANSITIONS`). Each request keeps a snapshot of its destination:
 the masked text people see, and for a bank transfer the encrypted bank details as they
 were when the tutor asked, so a later change of bank account never redirects money
 already on its way.

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from portal.db import unit_of_work, utcnow
 from portal.errors import GatewayError, PortalError
-from portal.payouts import services
+from portal.payouts import processing, requesting
 from portal.payouts.models import PayoutStatus
 
 
@@ -18,10 +18,10 @@ def process_pending_payouts() -> dict:
     payout approved for the next run, which reuses the same idempotency key.
     """
     outcome = {"completed": 0, "failed": 0, "retry_later": 0, "skipped": 0}
-    for payout_id in services.approved_stripe_payouts():
+    for payout_id in processing.approved_stripe_payouts():
         try:
             with unit_of_work():
-                payout = services.process_payout(None, payout_id)
+                payout = processing.process_payout(None, payout_id)
         except GatewayError:
             outcome["retry_later"] += 1
             continue
@@ -40,10 +40,10 @@ def process_auto_payouts() -> dict:
     """
     today = utcnow().date()
     outcome = {"requested": 0, "skipped": 0}
-    for tutor_id in services.auto_payout_candidates():
+    for tutor_id in requesting.auto_payout_candidates():
         try:
             with unit_of_work():
-                payout = services.request_auto_payout(tutor_id, today)
+                payout = requesting.request_auto_payout(tutor_id, today)
         except PortalError:
             payout = None
         outcome["skipped" if payout is None else "requested"] += 1

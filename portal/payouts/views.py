@@ -12,7 +12,7 @@ from portal.errors import PortalError
 from portal.forms import apply_field_errors
 from portal.money import format_major_plain, format_money
 from portal.pagination import Page
-from portal.payouts import destinations, services
+from portal.payouts import destinations, requesting, transitions
 from portal.payouts.arrival import expected_arrival
 from portal.payouts.forms import BankDetailsForm, PayoutRequestForm, StripeAccountForm
 from portal.payouts.models import PayoutMethod
@@ -34,7 +34,7 @@ def _index_context(form: PayoutRequestForm | None = None) -> dict:
         default = next((m for m in PayoutMethod if m in ready), PayoutMethod.BANK_TRANSFER)
         form = PayoutRequestForm(formdata=None, payout_method=default)
     summary = get_wallet_summary(current_user.id)
-    page = Page.of(services.payouts_of(current_user.id), request.args.get("page"))
+    page = Page.of(transitions.payouts_of(current_user.id), request.args.get("page"))
     return {
         "summary": summary,
         "sources": _sources(summary.wallet_id, page.items),
@@ -87,7 +87,7 @@ def create():
     if form.validate_on_submit():
         try:
             with unit_of_work():
-                payout = services.request_payout(
+                payout = requesting.request_payout(
                     current_user,
                     amount=form.amount.data,
                     payout_method=form.payout_method.data,
@@ -115,7 +115,7 @@ def check():
             message = next(iter(form.errors.values()))[0]
         else:
             try:
-                services.check_request(current_user.id, form.amount.data, form.payout_method.data)
+                requesting.check_request(current_user.id, form.amount.data, form.payout_method.data)
             except PortalError as exc:
                 message = exc.message
             else:
@@ -128,7 +128,7 @@ def check():
 @tutor_required
 def row(payout_id):
     """One payout's row: polled while the payout is on its way."""
-    payout = services.get_payout_for(current_user, payout_id)
+    payout = transitions.get_payout_for(current_user, payout_id)
     return render_block(INDEX, "row", payout=payout)
 
 
@@ -138,12 +138,12 @@ def cancel(payout_id):
     in_place = htmx_target() == f"payout-{payout_id}"
     try:
         with unit_of_work():
-            payout = services.cancel_payout(current_user, payout_id)
+            payout = requesting.cancel_payout(current_user, payout_id)
     except PortalError as exc:
         if not in_place:
             raise
         # E.g. an admin approved it meanwhile: show the row as it is now, and why.
-        payout = services.get_payout_for(current_user, payout_id)
+        payout = transitions.get_payout_for(current_user, payout_id)
         return render_block(INDEX, "row", payout=payout, error=exc.message), 422
     if in_place:
         return render_block(INDEX, "row", payout=payout) + _fresh_balances()

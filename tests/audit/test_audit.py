@@ -127,13 +127,13 @@ def test_every_committed_admin_action_is_recorded_even_without_a_service_row(bro
 
 
 def test_an_action_a_service_recorded_is_not_recorded_twice(browser, admin):
-    from portal.payouts import services
+    from portal.payouts import requesting
     from tests.payouts.conftest import credit, with_bank
 
     tutor = factories.UserFactory(role="tutor")
     with_bank(tutor)
     credit(tutor, 5000)
-    payout = services.request_payout(tutor, amount=2000, payout_method="bank_transfer")
+    payout = requesting.request_payout(tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     browser(admin).post(f"/admin/payouts/{payout.uuid}/approve")
     db.session.expire_all()

@@ -12,7 +12,7 @@ import pytest
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.payouts import services as payouts
+from portal.payouts import requesting
 from portal.wallets.earnings import release_pending_earnings
 from tests.conftest import LAPTOP, PHONE
 from tests.factories import BookingFactory
@@ -46,7 +46,7 @@ def journeys(student, tutor, admin, pay):
     release_pending_earnings(utcnow() + timedelta(days=400))
     with_bank(tutor)
     credit(tutor, 5000)
-    payouts.request_payout(tutor, amount=2000, payout_method="bank_transfer")
+    requesting.request_payout(tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     return payment
 

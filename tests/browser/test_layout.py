@@ -5,7 +5,7 @@ enough to read, and a compact navigation."""
 import pytest
 
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import requesting
 from portal.wallets.earnings import process_lesson_earning
 from tests.conftest import PHONE, look
 from tests.payouts.conftest import credit, with_bank
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 def queued(tutor):
     with_bank(tutor)
     credit(tutor, 8000)
-    payout = services.request_payout(tutor, amount=3000, payout_method="bank_transfer")
+    payout = requesting.request_payout(tutor, amount=3000, payout_method="bank_transfer")
     db.session.commit()
     return payout
 

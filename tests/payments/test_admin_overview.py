@@ -7,7 +7,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.invoices.models import Invoice
 from portal.payments import refunds
-from portal.payouts import services as payouts
+from portal.payouts import requesting
 from portal.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import look
 from tests.payouts.conftest import credit, with_bank
@@ -21,7 +21,7 @@ def money(admin, student, tutor, lesson, pay):
     refunds.process_refund(admin, payment.uuid, amount=1000, reason="Late start")
     with_bank(tutor)
     credit(tutor, 5000)
-    payouts.request_payout(tutor, amount=2500, payout_method="bank_transfer")
+    requesting.request_payout(tutor, amount=2500, payout_method="bank_transfer")
     db.session.add(
         WebhookEvent(stripe_id="evt_broken", type="payment_intent.succeeded",
                      stripe_created=utcnow(), payload={}, status=EventStatus.FAILED)

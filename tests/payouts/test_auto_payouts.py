@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from portal.db import utcnow
 from portal.extensions import db
 from portal.payouts.models import PayoutRequest
-from portal.payouts.services import request_auto_payout
+from portal.payouts.requesting import request_auto_payout
 from portal.payouts.settings import update_payout_settings
 from portal.payouts.tasks import process_auto_payouts
 from tests import factories

@@ -17,7 +17,7 @@ from portal.errors import NotFound, ValidationError
 from portal.extensions import db
 from portal.payouts import destinations
 from portal.payouts.models import PayoutDestination, PayoutRequest
-from portal.payouts.services import request_payout
+from portal.payouts.requesting import request_payout
 from tests import factories
 from tests.payouts.conftest import KEY, credit
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import requesting
 from tests import factories
 from tests.conftest import look
 from tests.payouts.conftest import credit, with_bank
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def _request(tutor, amount):
-    payout = services.request_payout(tutor, amount=amount, payout_method="bank_transfer")
+    payout = requesting.request_payout(tutor, amount=amount, payout_method="bank_transfer")
     db.session.commit()
     return payout
 

@@ -10,7 +10,7 @@ from portal.audit.services import history
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.payouts.models import PayoutRequest, PayoutStatus
-from portal.payouts.services import TRANSITIONS
+from portal.payouts.transitions import TRANSITIONS
 from tests import factories
 from tests.payouts.conftest import credit, earn, figures, with_bank
 from tests.support.ledger import assert_ledger_ok

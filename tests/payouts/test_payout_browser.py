@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import requesting
 from portal.payouts.models import PayoutRequest
 from tests import factories
 from tests.conftest import screenshot
@@ -85,7 +85,7 @@ def test_tutor_withdraws_and_an_admin_pays_by_bank(page, second_page, sign_in, b
 
 def test_admin_fails_a_payout_in_a_dialog(page, sign_in, bank_tutor, admin):
     credit(bank_tutor, 5000)
-    payout = services.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
     db.session.commit()
     sign_in(page, admin)
     page.goto("/admin/payouts")
@@ -111,7 +111,7 @@ def test_admin_bulk_approves_the_selected(page, sign_in, admin):
         tutor = factories.UserFactory(role="tutor")
         with_bank(tutor)
         credit(tutor, 5000)
-        services.request_payout(tutor, amount=2000, payout_method="bank_transfer")
+        requesting.request_payout(tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     sign_in(page, admin)
     page.goto("/admin/payouts")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import processing, requesting
 from tests.payouts.conftest import IBAN, credit
 
 
@@ -13,12 +13,12 @@ def _body(message) -> str:
 
 def test_a_sent_payout_is_mailed_with_the_reference_and_no_account_number(bank_tutor, admin, inbox):
     credit(bank_tutor, 5000)
-    payout = services.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
-    services.approve_payout(admin, payout.uuid)
-    services.process_payout(admin, payout.uuid)
+    payout = requesting.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
+    processing.approve_payout(admin, payout.uuid)
+    processing.process_payout(admin, payout.uuid)
     db.session.commit()
     assert inbox == []  # asked, approved, processing: shown on the page, not mailed
-    services.complete_payout(admin, payout.uuid, reference="BANK-REF-77")
+    processing.complete_payout(admin, payout.uuid, reference="BANK-REF-77")
     db.session.commit()
     [message] = inbox
     assert message["To"] == bank_tutor.email
@@ -31,8 +31,8 @@ def test_a_sent_payout_is_mailed_with_the_reference_and_no_account_number(bank_t
 
 def test_a_failed_payout_is_mailed_with_the_reason(bank_tutor, admin, inbox):
     credit(bank_tutor, 5000)
-    payout = services.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
-    services.fail_payout(admin, payout.uuid, reason="The account holder's name does not match")
+    payout = requesting.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
+    processing.fail_payout(admin, payout.uuid, reason="The account holder's name does not match")
     db.session.commit()
     [message] = inbox
     assert message["Subject"] == "Your payout of $30.00 could not be made"
@@ -42,8 +42,8 @@ def test_a_failed_payout_is_mailed_with_the_reason(bank_tutor, admin, inbox):
 
 def test_a_rolled_back_change_mails_nothing(bank_tutor, admin, inbox):
     credit(bank_tutor, 5000)
-    payout = services.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=3000, payout_method="bank_transfer")
     db.session.commit()
-    services.fail_payout(admin, payout.uuid, reason="Not sure")
+    processing.fail_payout(admin, payout.uuid, reason="Not sure")
     db.session.rollback()
     assert inbox == []

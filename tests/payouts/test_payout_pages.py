@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import processing, requesting
 from portal.payouts.models import PayoutRequest
 from tests import factories
 from tests.payouts.conftest import IBAN, credit, earn, figures, with_bank
@@ -98,7 +98,7 @@ def test_the_form_validates_as_you_type(browser, bank_tutor):
 
 def test_tutor_cancels_in_place(browser, bank_tutor):
     credit(bank_tutor, 3000)
-    payout = services.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     me = browser(bank_tutor)
     row = f"payout-{payout.uuid}"
@@ -142,9 +142,9 @@ def test_queue_tabs_filters_and_counts(browser, admin):
         credit(tutor, 10000)
     for tutor, count in ((ana, 3), (bo, 2)):
         for _ in range(count):
-            services.request_payout(tutor, amount=1000, payout_method="bank_transfer")
+            requesting.request_payout(tutor, amount=1000, payout_method="bank_transfer")
     first = _payouts()[0]
-    services.approve_payout(admin, first.uuid)
+    processing.approve_payout(admin, first.uuid)
     db.session.commit()
     boss = browser(admin)
     page = boss.get("/admin/payouts").get_data(as_text=True)
@@ -164,7 +164,7 @@ def test_queue_tabs_filters_and_counts(browser, admin):
 
 def test_row_action_refused_comes_back_in_the_row(browser, bank_tutor, admin):
     credit(bank_tutor, 3000)
-    payout = services.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     boss, row = browser(admin), f"payout-{payout.uuid}"
     boss.post(f"/admin/payouts/{payout.uuid}/approve", headers=htmx(row))
@@ -184,7 +184,7 @@ def test_row_action_refused_comes_back_in_the_row(browser, bank_tutor, admin):
 
 def test_fail_in_a_dialog(browser, bank_tutor, admin):
     credit(bank_tutor, 3000)
-    payout = services.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     boss, row = browser(admin), f"payout-{payout.uuid}"
     dialog = boss.get(f"/admin/payouts/{payout.uuid}/fail", headers=htmx("dialog-slot"))
@@ -210,10 +210,10 @@ def test_bulk_approve(browser, admin):
     for tutor in tutors:
         with_bank(tutor)
         credit(tutor, 5000)
-        services.request_payout(tutor, amount=2000, payout_method="bank_transfer")
+        requesting.request_payout(tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     first, second, third = _payouts()
-    services.cancel_payout(tutors[2], third.uuid)
+    requesting.cancel_payout(tutors[2], third.uuid)
     db.session.commit()
     boss = browser(admin)
     response = boss.post(
@@ -232,7 +232,7 @@ def test_bulk_approve(browser, admin):
 
 def test_csrf_is_required(browser, bank_tutor, admin):
     credit(bank_tutor, 3000)
-    payout = services.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     boss = browser(admin)
     response = boss.session.client.post(f"/admin/payouts/{payout.uuid}/approve")
@@ -264,7 +264,7 @@ def test_queue_costs_the_same_queries_for_10_or_60_payouts(browser, admin, count
             tutor = factories.UserFactory(role="tutor")
             with_bank(tutor)
             credit(tutor, 5000)
-            services.request_payout(tutor, amount=2000, payout_method="bank_transfer")
+            requesting.request_payout(tutor, amount=2000, payout_method="bank_transfer")
             db.session.commit()
         boss.get("/admin/payouts")  # warm
         with count_queries() as statements:
@@ -276,10 +276,10 @@ def test_queue_costs_the_same_queries_for_10_or_60_payouts(browser, admin, count
 
 def test_a_cancel_after_an_admin_approved_shows_the_row_and_why(browser, bank_tutor, admin):
     credit(bank_tutor, 3000)
-    payout = services.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
+    payout = requesting.request_payout(bank_tutor, amount=2000, payout_method="bank_transfer")
     db.session.commit()
     me = browser(bank_tutor)
-    services.approve_payout(admin, payout.uuid)  # while the tutor's page is open
+    processing.approve_payout(admin, payout.uuid)  # while the tutor's page is open
     db.session.commit()
     response = me.post(f"/payouts/{payout.uuid}/cancel", headers=htmx(f"payout-{payout.uuid}"))
     body = response.get_data(as_text=True)
@@ -294,14 +294,14 @@ def test_sending_via_stripe_without_htmx_says_what_happened(
 ):
     credit(stripe_tutor, 8000)
     boss = browser(admin)
-    sent = services.request_payout(stripe_tutor, amount=5000, payout_method="stripe")
-    services.approve_payout(admin, sent.uuid)
+    sent = requesting.request_payout(stripe_tutor, amount=5000, payout_method="stripe")
+    processing.approve_payout(admin, sent.uuid)
     db.session.commit()
     boss.post(f"/admin/payouts/{sent.uuid}/process")
     assert "Payout sent via Stripe." in boss.get("/admin/payouts").get_data(as_text=True)
 
-    refused = services.request_payout(stripe_tutor, amount=2000, payout_method="stripe")
-    services.approve_payout(admin, refused.uuid)
+    refused = requesting.request_payout(stripe_tutor, amount=2000, payout_method="stripe")
+    processing.approve_payout(admin, refused.uuid)
     db.session.commit()
     transfers.fail_with("transfer_balance_insufficient")
     boss.post(f"/admin/payouts/{refused.uuid}/process")

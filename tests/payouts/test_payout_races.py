@@ -11,7 +11,7 @@ from portal.accounts.models import User
 from portal.audit.models import AuditLog
 from portal.errors import InsufficientFunds, InvalidTransition
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import processing, requesting
 from portal.payouts.models import PayoutRequest
 from tests import factories
 from tests.payouts.conftest import credit, figures
@@ -41,7 +41,7 @@ def test_twenty_requests_for_sixty_percent_exactly_one_wins(app, postgres, bank_
 
     def ask():
         tutor = db.session.get(User, tutor_id)
-        services.request_payout(tutor, amount=6000, payout_method="bank_transfer")
+        requesting.request_payout(tutor, amount=6000, payout_method="bank_transfer")
 
     outcomes = _race(app, [ask] * 20, InsufficientFunds)
     assert outcomes == ["InsufficientFunds"] * 19 + ["ok"]
@@ -53,25 +53,25 @@ def test_twenty_requests_for_sixty_percent_exactly_one_wins(app, postgres, bank_
 def test_two_admins_processing_at_once_make_one_transfer(app, postgres, stripe_tutor, transfers):
     credit(stripe_tutor, 10000)
     admins = [factories.UserFactory(role="admin").id for _ in range(2)]
-    payout = services.request_payout(stripe_tutor, amount=7000, payout_method="stripe")
-    services.approve_payout(None, payout.uuid)
+    payout = requesting.request_payout(stripe_tutor, amount=7000, payout_method="stripe")
+    processing.approve_payout(None, payout.uuid)
     db.session.commit()
     payout_id, row_id = payout.uuid, payout.id  # threads must not touch the test's session
     transfers.delay = 0.5  # Stripe is slow: the second admin arrives while the first waits
 
     def process_as(admin_id):
-        return lambda: services.process_payout(db.session.get(User, admin_id), payout_id)
+        return lambda: processing.process_payout(db.session.get(User, admin_id), payout_id)
 
     outcomes = _race(app, [process_as(a) for a in admins], InvalidTransition)
     assert outcomes == ["InvalidTransition", "ok"]
     assert len(transfers.requests) == 1 and len(transfers.created) == 1
     assert db.session.get(PayoutRequest, row_id).status == "completed"
-    processing = db.session.scalar(
+    processing_rows = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(AuditLog)
         .where(AuditLog.action == "payout.processing")
     )
-    assert processing == 1
+    assert processing_rows == 1
     assert figures(stripe_tutor.id) == {"available": 3000, "in_flight": 0, "withdrawn": 7000}
     assert_ledger_ok()
 
@@ -81,12 +81,12 @@ def test_cancel_and_approve_at_once_one_of_them_wins(app, postgres, bank_tutor):
     admin_id, tutor_id = factories.UserFactory(role="admin").id, bank_tutor.id
     in_flight = 0
     for _ in range(3):  # whichever locks first wins; the other is refused, never both
-        payout = services.request_payout(bank_tutor, amount=5000, payout_method="bank_transfer")
+        payout = requesting.request_payout(bank_tutor, amount=5000, payout_method="bank_transfer")
         db.session.commit()
         payout_id, row_id = payout.uuid, payout.id
         jobs = [
-            lambda p=payout_id: services.cancel_payout(db.session.get(User, tutor_id), p),
-            lambda p=payout_id: services.approve_payout(db.session.get(User, admin_id), p),
+            lambda p=payout_id: requesting.cancel_payout(db.session.get(User, tutor_id), p),
+            lambda p=payout_id: processing.approve_payout(db.session.get(User, admin_id), p),
         ]
         assert _race(app, jobs, InvalidTransition) == ["InvalidTransition", "ok"]
         status = db.session.get(PayoutRequest, row_id).status
@@ -103,7 +103,7 @@ def test_ten_clicks_with_one_request_key_make_one_payout(app, postgres, bank_tut
 
     def click():
         tutor = db.session.get(User, tutor_id)
-        services.request_payout(
+        requesting.request_payout(
             tutor, amount=2000, payout_method="bank_transfer", request_key="one-click-0001"
         )
 

@@ -4,15 +4,15 @@ a Stripe account id checked for its shape."""
 import pytest
 
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import processing, requesting
 from portal.payouts.models import PayoutRequest
 from tests.conftest import look
 from tests.payouts.conftest import credit, figures
 
 
 def _approved(tutor, admin):
-    payout = services.request_payout(tutor, amount=5000, payout_method="stripe")
-    services.approve_payout(admin, payout.uuid)
+    payout = requesting.request_payout(tutor, amount=5000, payout_method="stripe")
+    processing.approve_payout(admin, payout.uuid)
     db.session.commit()
     return payout
 

@@ -8,7 +8,7 @@ import pytest
 
 from portal.extensions import db
 from portal.payouts.models import PayoutRequest, PayoutStatus
-from portal.payouts.services import request_payout
+from portal.payouts.requesting import request_payout
 from portal.wallets.refunds import process_refund_deduction
 from tests.payouts.conftest import credit, figures
 from tests.support.ledger import assert_ledger_ok
@@ -19,15 +19,15 @@ API = "/api/v1/admin/payouts"
 def _payout_then_debt(tutor, *, status=PayoutStatus.PENDING, admin=None) -> PayoutRequest:
     """The tutor asks for 3000 of 3000; then a refund of a released earning takes 1700
     more than is left, so available is -1700 while the payout waits."""
-    from portal.payouts import services
+    from portal.payouts import processing
 
     credit(tutor, 3000)
     payout = request_payout(tutor, amount=3000, payout_method="bank_transfer")
     db.session.commit()
     if status in (PayoutStatus.APPROVED, PayoutStatus.PROCESSING):
-        services.approve_payout(admin, payout.uuid)
+        processing.approve_payout(admin, payout.uuid)
     if status == PayoutStatus.PROCESSING:
-        services.process_payout(admin, payout.uuid)
+        processing.process_payout(admin, payout.uuid)
     process_refund_deduction(
         tutor_id=tutor.id, refund=2000, fee_part=300, idempotency_key=f"r:{payout.id}"
     )
@@ -73,7 +73,7 @@ def test_the_queue_button_and_bulk_approve_refuse_too(browser, bank_tutor, admin
 
 
 def test_bulk_approve_skips_a_payout_in_debt_and_says_why(bank_tutor, admin):
-    from portal.payouts.services import approve_payouts
+    from portal.payouts.processing import approve_payouts
 
     payout = _payout_then_debt(bank_tutor)
     result = approve_payouts(admin, [payout.uuid])

@@ -6,15 +6,15 @@ import sqlalchemy as sa
 
 from portal.audit.services import history
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import processing, requesting
 from portal.payouts.models import PayoutRequest
 from tests.payouts.conftest import STRIPE_ACCOUNT, credit, earn, figures, with_bank
 from tests.support.ledger import assert_ledger_ok
 
 
 def _approved(tutor, admin, amount=5000):
-    payout = services.request_payout(tutor, amount=amount, payout_method="stripe")
-    services.approve_payout(admin, payout.uuid)
+    payout = requesting.request_payout(tutor, amount=amount, payout_method="stripe")
+    processing.approve_payout(admin, payout.uuid)
     db.session.commit()
     return payout
 
@@ -61,7 +61,7 @@ def test_unknown_destination_fails_the_payout(stripe_tutor, admin, transfers):
     credit(stripe_tutor, 8000)
     payout = _approved(stripe_tutor, admin)
     transfers.fail_with("transfer_no_such_destination")
-    services.process_payout(admin, payout.uuid)
+    processing.process_payout(admin, payout.uuid)
     db.session.commit()
     assert payout.status == "failed" and "resource_missing" in payout.failure_reason
     assert figures(stripe_tutor.id)["available"] == 8000
@@ -85,12 +85,12 @@ def test_process_pending_payouts_task(app, stripe_tutor, admin, transfers, tutor
     credit(stripe_tutor, 20000)
     first = _approved(stripe_tutor, admin, 5000)
     second = _approved(stripe_tutor, admin, 6000)
-    waiting = services.request_payout(stripe_tutor, amount=1000, payout_method="stripe")
+    waiting = requesting.request_payout(stripe_tutor, amount=1000, payout_method="stripe")
     banker = factories.UserFactory(role="tutor")
     with_bank(banker)
     credit(banker, 5000)
-    by_bank = services.request_payout(banker, amount=5000, payout_method="bank_transfer")
-    services.approve_payout(admin, by_bank.uuid)
+    by_bank = requesting.request_payout(banker, amount=5000, payout_method="bank_transfer")
+    processing.approve_payout(admin, by_bank.uuid)
     db.session.commit()
 
     runner = app.test_cli_runner()
@@ -141,7 +141,7 @@ def test_a_transfer_whose_answer_was_lost_is_found_and_not_made_again(
     credit(stripe_tutor, 8000)
     payout = _approved(stripe_tutor, admin)
     earlier = _paid_earlier_without_an_answer(payout)
-    services.process_payout(admin, payout.uuid)
+    processing.process_payout(admin, payout.uuid)
     db.session.commit()
     assert (payout.status, payout.provider_transfer_id) == ("completed", earlier.id)
     assert len(transfers.created) == 1

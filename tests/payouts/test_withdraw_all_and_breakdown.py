@@ -8,7 +8,7 @@ import pytest
 from portal.bookings.models import BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
-from portal.payouts import services
+from portal.payouts import requesting
 from portal.payouts.arrival import add_business_days, expected_arrival
 from portal.payouts.models import PayoutRequest
 from portal.wallets.adjustments import credit_wallet
@@ -37,8 +37,8 @@ def earned(bank_tutor, student):
 
 
 def test_a_payout_is_traced_to_its_earnings_first_in_first_out(earned):
-    first = services.request_payout(earned, amount=5000, payout_method="bank_transfer")
-    second = services.request_payout(earned, amount=3650, payout_method="bank_transfer")
+    first = requesting.request_payout(earned, amount=5000, payout_method="bank_transfer")
+    second = requesting.request_payout(earned, amount=3650, payout_method="bank_transfer")
     db.session.commit()
     sources = payout_sources(get_wallet(earned.id).id, {first.id, second.id})
     assert [(s.line.type, s.amount) for s in sources[first.id]] == [
