@@ -1,0 +1,29 @@
+"""What the API answers around its operations, as its document says: a method the URL does
+not take, a call from nobody signed in, an id no INTEGER column holds. Each was found by
+fuzzing the live API against its document (scripts/contract-check.sh)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from portal.contract.schemas import ErrorBody
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("TRACE", "/api/v1/payments/", {"GET"}),
+        ("PUT", "/api/v1/payments/intent/", {"POST"}),
+        ("GET", f"/api/v1/payments/{uuid.uuid4()}/refund/", {"POST"}),
+        ("POST", "/api/v1/payments/methods/7/", {"DELETE"}),
+    ],
+)
+def test_a_method_the_url_does_not_take_is_405_naming_those_it_does(
+    client, bearer, student, method, path, allowed
+):
+    response = client.open(path, method=method, headers=bearer(student))
+    assert response.status_code == 405
+    assert ErrorBody.model_validate(response.json).error.code == "method_not_allowed"
+    assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
