@@ -27,3 +27,20 @@ def test_a_method_the_url_does_not_take_is_405_naming_those_it_does(
     assert response.status_code == 405
     assert ErrorBody.model_validate(response.json).error.code == "method_not_allowed"
     assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/payments/methods/setup/", "/api/v1/payments/intent/", "/api/v1/payments/methods/"],
+)
+def test_a_call_from_nobody_signed_in_is_401_not_a_csrf_refusal(client, path):
+    response = client.post(path)
+    assert response.status_code == 401
+    assert ErrorBody.model_validate(response.json).error.code == "not_authenticated"
+
+
+def test_a_signed_in_session_still_needs_its_csrf_token(login, student):
+    browser = login(student)
+    response = browser.client.post("/api/v1/payments/methods/setup/")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "csrf_failed"
