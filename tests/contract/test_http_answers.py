@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from portal.contract.schemas import ErrorBody
+from portal.db import MAX_ID
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,24 @@ def test_a_signed_in_session_still_needs_its_csrf_token(login, student):
     response = browser.client.post("/api/v1/payments/methods/setup/")
     assert response.status_code == 400
     assert response.json["error"]["code"] == "csrf_failed"
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("PATCH", f"/api/v1/payments/methods/{MAX_ID + 1}/default/"),
+        ("DELETE", f"/api/v1/payments/methods/{2**40}/"),
+    ],
+)
+def test_an_id_past_what_an_integer_column_holds_is_no_row(client, bearer, student, method, path):
+    # On PostgreSQL such an id used to reach the database, which refused it: a 500.
+    response = client.open(path, method=method, headers=bearer(student))
+    assert response.status_code == 404
+
+
+def test_the_document_bounds_path_ids_by_what_an_integer_column_holds(client):
+    document = client.get("/api/v1/openapi.json").json
+    (parameter,) = document["paths"]["/api/v1/payments/methods/{method_id}/"]["delete"][
+        "parameters"
+    ]
+    assert parameter["schema"]["maximum"] == MAX_ID == 2**31 - 1

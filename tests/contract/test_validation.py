@@ -25,6 +25,7 @@ PAYMENT = f"/api/v1/payments/{uuid.uuid4()}"
         ("/api/v1/payments/intent/", {"booking_id": "1"}, "booking_id", "Must be an integer."),
         ("/api/v1/payments/intent/", {"booking_id": 0}, "booking_id", None),
         ("/api/v1/payments/intent/", {"booking_id": 2**70}, "booking_id", None),
+        ("/api/v1/payments/intent/", {"booking_id": 2**31}, "booking_id", None),
         ("/api/v1/payments/intent/", {}, "booking_id", "This field is required."),
         ("/api/v1/payments/intent/", {"booking_id": 1, "tip": 5}, "tip", "Unknown field."),
         ("/api/v1/payments/intent/", {"booking_id": 1, "currency": 7}, "currency", None),
