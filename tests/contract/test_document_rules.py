@@ -1,12 +1,13 @@
 """Rules the server keeps that the OpenAPI document states too, so a client (or a fuzzer)
 generating requests from the document sends what the server takes: no control characters
-in a request's strings, the Idempotency-Key's form."""
+in a request's strings, the Idempotency-Key's form, a saved card or a new one."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from portal.contract.document import TEXT_PATTERN
 from portal.errors import ValidationError
@@ -72,3 +73,25 @@ def test_the_documented_idempotency_key_is_the_one_the_server_takes(document, ke
     except ValidationError:
         taken = False
     assert documented == taken
+
+
+@pytest.mark.parametrize(
+    "body, valid",
+    [
+        ({"payment_method_id": 7, "provider_method_id": "pm_1"}, False),
+        ({"payment_method_id": 7, "provider_method_id": None}, True),
+        ({"provider_method_id": "pm_1"}, True),
+        ({}, True),
+    ],
+)
+def test_a_confirmation_names_a_saved_card_or_a_new_one_not_both(
+    document, client, bearer, student, body, valid
+):
+    schema = document["components"]["schemas"]["ConfirmRequest"]
+    assert Draft202012Validator(schema).is_valid(body) == valid
+    response = client.post(
+        "/api/v1/payments/3f6c1a9e-8d4b-4a51-9d0e-2b7f5c1e4a10/confirm/",
+        json=body,
+        headers=bearer(student),
+    )
+    assert response.status_code == (404 if valid else 400)
