@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := app
 
-.PHONY: run up test production-check install assets lint check-migrations clean bench openapi
+.PHONY: run up test production-check contract-check install assets lint check-migrations clean bench openapi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ test: install
 ## `make up` on a fresh database: ready, a task run by the real worker, metrics, SIGTERM.
 production-check: install
 	./scripts/production-check.sh
+
+## The live API against /api/v1/openapi.json: Schemathesis per role, a generated client's
+## journey (tools in .venv-contract from requirements-contract.txt). CONTRACT_SEED=N again.
+contract-check: install
+	./scripts/contract-check.sh
 
 ## Every bench briefly (bench/run.py) and one table of figures against their goals; fails
 ## when a figure falls more than 25% short. BENCH_ARGS=--full for the long runs,

@@ -69,8 +69,10 @@ def new_uuid() -> uuid.UUID:
     return uuid.uuid4()
 
 
-# The largest id a BIGINT (and SQLite's INTEGER) holds: a larger one is no row of ours.
-MAX_ID = 2**63 - 1
+# The largest id an INTEGER primary key holds on PostgreSQL (int4, the type of every id the
+# portal looks up by): a larger one is no row of ours, and PostgreSQL refuses to compare it
+# with the column (an overflow, not "no row").
+MAX_ID = 2**31 - 1
 
 
 def parse_id(value: object) -> int | None:

@@ -125,10 +125,18 @@ def _handle_http_error(exc: HTTPException):
     status = exc.code or 500
     if is_api_request():
         message = exc.description if status != 500 else "Something went wrong on our side."
-        return error_json(status, _HTTP_CODES.get(status, "error"), message)
-    if status == 401:
+        body, status = error_json(status, _HTTP_CODES.get(status, "error"), message)
+    elif status == 401:
         return redirect(url_for("accounts.signin", next=request.full_path.rstrip("?")))
-    return render_template("errors/error.html", status=status, message=exc.description), status
+    else:
+        body = render_template("errors/error.html", status=status, message=exc.description)
+    return body, status, _own_headers(exc)
+
+
+def _own_headers(exc: HTTPException) -> dict[str, str]:
+    """What the error itself says beyond its body: a 405's `Allow` (the methods the URL
+    takes, which HTTP requires), a 429's or 503's `Retry-After`."""
+    return {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
 
 
 def _handle_unexpected(exc: Exception):

@@ -1,9 +1,10 @@
 """Request security: bearer tokens, CSRF and response headers (safe redirects: `portal.urls`).
 
-CSRF applies to every state-changing request that rides on the browser session. Two kinds
+CSRF applies to every state-changing request that rides on the browser session. Three kinds
 of request are exempt because no browser session is involved: calls that carry an
-`Authorization: Bearer` token, and views marked with `@csrf_exempt` (the Stripe webhook,
-which is verified by its signature instead).
+`Authorization: Bearer` token, API calls from nobody signed in (answered 401), and views
+marked with `@csrf_exempt` (the Stripe webhook, which is verified by its signature
+instead).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def request_user_is_admin() -> bool:
 
 def _enforce_csrf() -> None:
     if request.method not in _UNSAFE or g.get("bearer_user") is not None:
+        return
+    if request.path.startswith("/api/") and not current_user.is_authenticated:
+        # No session to ride on: nothing to forge. The API's own check answers 401, as its
+        # document says, instead of a CSRF refusal that would tell the caller to reload.
         return
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is not None and getattr(view, "_csrf_exempt", False):

@@ -135,11 +135,12 @@ def idempotency_key(operation: dict) -> None:
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "description": "A key of the client's choosing (e.g. a UUID) that makes a "
+            "description": "A key of the client's choosing (e.g. a UUID: 8 to 64 letters, "
+            "digits, `-` or `_`) that makes a "
             "retry safe: the same key with the same body answers the first result and "
             "does nothing again; the same key with another body is 409 "
             "`idempotency_conflict`.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
             "example": "9f1c0d52-3c1e-4f0e-9a55-0d0f5b8f9a10",
         }
     )
@@ -192,6 +193,7 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
         errors += [400, 413, 415]
         schema = _component(body["content"]["application/json"]["schema"], components)
         body["required"] = bool(schema.get("required"))
+        _no_control_characters(schema, components, set())
     _add_errors(operation, sorted(set(errors) | set(details.errors)))
     for parameter in parameters:
         _tidy_parameter(parameter)
@@ -234,6 +236,32 @@ def _file_answers(operation: dict, media_type: str) -> None:
     for status, answer in operation["responses"].items():
         if status.startswith("2") and "content" not in answer:
             answer["content"] = {media_type: {"schema": {"contentMediaType": media_type}}}
+
+
+# What the input layer refuses in any string of a JSON body (`portal.input`): the control
+# characters but tab, line feed and carriage return.
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
+_CONSTRAINED = {"pattern", "format", "enum", "const"}
+
+
+def _no_control_characters(schema: dict, components: dict, seen: set[str]) -> None:
+    """Say on every free-text string of a request body what the input layer refuses: a
+    control character (a request holding one is a 400 before any view runs)."""
+    ref = schema.get("$ref", "")
+    if ref:
+        name = ref.rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            _no_control_characters(components.get(name, {}), components, seen)
+        return
+    if schema.get("type") == "string" and not _CONSTRAINED & schema.keys():
+        schema["pattern"] = TEXT_PATTERN
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for part in schema.get(key, []):
+            _no_control_characters(part, components, seen)
+    for part in (*schema.get("properties", {}).values(), schema.get("items")):
+        if isinstance(part, dict):
+            _no_control_characters(part, components, seen)
 
 
 def _documented_body(operation: dict, model, components: dict) -> None:

@@ -28,8 +28,10 @@ from pydantic_core import PydanticCustomError
 
 from portal.validation import FIRST_DAY, LAST_DAY
 
-# The largest id a BIGINT (and SQLite's INTEGER) holds: a larger one is no row of ours.
-MAX_ID = 2**63 - 1
+from portal.db import MAX_ID
+
+# The largest amount a BIGINT holds (money columns are BIGINT).
+MAX_MONEY = 2**63 - 1
 # Far past any real list; a larger page number would overflow the database's OFFSET.
 MAX_PAGE = 1_000_000
 DEFAULT_PAGE_SIZE = 20
@@ -95,8 +97,8 @@ def _day(value: Any) -> Any:
 # Ids of rows (integers in JSON, never booleans or strings).
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[42])]
 # Money in minor units (cents): an integer, never a float or a string.
-Money = Annotated[StrictInt, Field(ge=-MAX_ID, le=MAX_ID, examples=[4500])]
-PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[4500])]
+Money = Annotated[StrictInt, Field(ge=-MAX_MONEY, le=MAX_MONEY, examples=[4500])]
+PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_MONEY, examples=[4500])]
 # A number typed in a query string: ASCII digits only.
 Digits = Annotated[int, BeforeValidator(digits), Field(strict=True)]
 # A day typed in a query string (a filter): ISO 8601, from 1970 to 2999.

@@ -12,7 +12,8 @@ A view declares its contract with `@operation(...)`, under its role decorator:
   view runs and handed to it as model instances; a refusal is the API's 400
   `{"error": {"code": "invalid", "message", "fields"}}`, never spectree's own shape.
 - The body is read as strict JSON (`model_validate_json`), so `true` is no integer and
-  `"5"` no number; the input layer (`portal.input`) has already refused NUL bytes, deep
+  `"5"` no number (a whole number written `5.0` is the integer 5, as JSON Schema counts
+  it: `whole_numbers`); the input layer (`portal.input`) has already refused NUL bytes, deep
   nesting, oversized and non-JSON bodies.
 - The answer is checked against the schema of its status: a view returns a model instance
   (dumped as is) or a dict (validated). An answer that breaks its schema fails loudly in
@@ -21,10 +22,12 @@ A view declares its contract with `@operation(...)`, under its role decorator:
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app, request
@@ -61,7 +64,7 @@ class _PortalFlaskPlugin(FlaskPlugin):
     def request_validation(self, request, query, json, form, headers, cookies):
         # Strict JSON straight from the body; an empty value in a query string is absent.
         args = {k: v for k, v in request.args.items() if v != ""} if query else None
-        body = (request.get_data(cache=True) or b"{}") if json else None
+        body = whole_numbers(request.get_data(cache=True) or b"{}") if json else None
         request.context = Context(
             query.model_validate(args) if query else None,
             json.model_validate_json(body) if json else None,
@@ -85,6 +88,35 @@ class _PortalFlaskPlugin(FlaskPlugin):
         log.error("answer of %s breaks its schema: %s", request.endpoint, error.errors())
         response, _ = super().validate_response(resp, None, True, False)
         return response, None
+
+
+_NUMBER_WITH_POINT = re.compile(rb"[0-9][.eE]")
+# Past this a number written with a point or an exponent is not taken as a whole one: its
+# digits would be made for nothing (every integer field has a smaller maximum).
+_WHOLE_DIGITS = 19
+
+
+def _whole_or_float(text: str) -> int | float:
+    value = Decimal(text)
+    if value.adjusted() < _WHOLE_DIGITS and value == value.to_integral_value():
+        return int(value)
+    return float(text)
+
+
+def whole_numbers(body: bytes) -> bytes:
+    """The body with every whole number written as an integer (`5.0`, `5e2`: `5`, `500`).
+
+    JSON Schema (and so the OpenAPI document) counts a number with a zero fraction as an
+    integer, so an integer field takes `4500.0` as `4500`; the strict check that follows
+    still refuses `4500.5`, `"4500"` and `true`. Read exactly, from the digits, never
+    through a float. A body that holds no such number, or is no JSON, is left as it is."""
+    if not _NUMBER_WITH_POINT.search(body):
+        return body
+    try:
+        data = jsonlib.loads(body, parse_float=_whole_or_float)
+    except ValueError:
+        return body
+    return jsonlib.dumps(data).encode()
 
 
 _MESSAGES = {

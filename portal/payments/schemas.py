@@ -48,6 +48,12 @@ class ConfirmRequest(RequestBody):
     for the intent's state (after 3-D Secure)."""
 
     model_config = examples({"provider_method_id": "pm_1Q2w3E4r5T6y7U8i"}, {})
+    # A saved card or a new one, never both (400).
+    model_config["json_schema_extra"]["not"] = {
+        "required": ["provider_method_id", "payment_method_id"],
+        "properties": {"provider_method_id": {"type": "string"},
+                       "payment_method_id": {"type": "integer"}},
+    }  # fmt: skip
 
     provider_method_id: ProviderId | None = Field(
         None, description="A Stripe payment method id from Stripe.js (a new card)."

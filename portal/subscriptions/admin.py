@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 
 from portal.accounts.decorators import admin_required
 from portal.audit.services import record
-from portal.db import unit_of_work
+from portal.db import MAX_ID, unit_of_work
 from portal.errors import Conflict, NotFound, PortalError
 from portal.extensions import db
 from portal.forms import apply_field_errors
@@ -94,7 +94,7 @@ def _shown(plan: Plan) -> dict:
 @admin_required
 def subscriptions_index():
     status = choice_filter(request.args, "status", STATUSES)
-    plan_id = int_filter(request.args, "plan", minimum=1, maximum=2**63 - 1)
+    plan_id = int_filter(request.args, "plan", minimum=1, maximum=MAX_ID)
     query = reports.filtered_subscriptions(status=status, plan_id=plan_id)
     page = Page.of(query, request.args.get("page"), per_page=50)
     return render_page(

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.contract.schemas import ErrorBody
+from portal.contract.spec import whole_numbers
 from portal.extensions import db
 from portal.payments.models import Payment
 
@@ -21,14 +22,16 @@ PAYMENT = f"/api/v1/payments/{uuid.uuid4()}"
     "path, body, field, message",
     [
         ("/api/v1/payments/intent/", {"booking_id": True}, "booking_id", "Must be an integer."),
-        ("/api/v1/payments/intent/", {"booking_id": 1.0}, "booking_id", "Must be an integer."),
+        ("/api/v1/payments/intent/", {"booking_id": 1.5}, "booking_id", "Must be an integer."),
         ("/api/v1/payments/intent/", {"booking_id": "1"}, "booking_id", "Must be an integer."),
         ("/api/v1/payments/intent/", {"booking_id": 0}, "booking_id", None),
         ("/api/v1/payments/intent/", {"booking_id": 2**70}, "booking_id", None),
+        ("/api/v1/payments/intent/", {"booking_id": 2**31}, "booking_id", None),
         ("/api/v1/payments/intent/", {}, "booking_id", "This field is required."),
         ("/api/v1/payments/intent/", {"booking_id": 1, "tip": 5}, "tip", "Unknown field."),
         ("/api/v1/payments/intent/", {"booking_id": 1, "currency": 7}, "currency", None),
-        (f"{PAYMENT}/refund/", {"amount": 500.0}, "amount", "Must be an integer."),
+        (f"{PAYMENT}/refund/", {"amount": 500.25}, "amount", "Must be an integer."),
+        (f"{PAYMENT}/refund/", {"amount": 5e-1}, "amount", "Must be an integer."),
         (f"{PAYMENT}/refund/", {"amount": "500"}, "amount", "Must be an integer."),
         (f"{PAYMENT}/refund/", {"amount": False}, "amount", "Must be an integer."),
         (f"{PAYMENT}/refund/", {"amount": -5}, "amount", None),
@@ -50,6 +53,29 @@ def test_wrong_types_and_unknown_fields_are_400_naming_the_field(
     if message:
         assert error.fields[field] == [message]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [('{"booking_id": 7.0}', "booking_id"), ('{"booking_id": 7e0}', "booking_id"),
+     ('{"amount": 5.0E2, "reason": "7.5"}', "amount")],
+)  # fmt: skip
+def test_a_whole_number_written_with_a_point_is_the_integer(client, bearer, student, body, field):
+    # JSON Schema counts 7.0 as the integer 7, and so does the document: the call gets past
+    # validation to the view, which finds no such lesson or payment.
+    path = "/api/v1/payments/intent/" if field == "booking_id" else f"{PAYMENT}/refund/"
+    response = client.post(
+        path, data=body, headers={**bearer(student), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 404, response.json
+
+
+def test_whole_numbers_are_read_from_their_digits():
+    assert whole_numbers(b'{"a": 9007199254740993.0}') == b'{"a": 9007199254740993}'
+    assert whole_numbers(b'{"a": -0.0, "b": [2.50, "3.0"]}') == b'{"a": 0, "b": [2.5, "3.0"]}'
+    assert whole_numbers(b'{"a": 1e999999999}') == b'{"a": Infinity}'  # refused as no integer
+    assert whole_numbers(b'{"a": 12}') == b'{"a": 12}'
+    assert whole_numbers(b'{"a": 1.0') == b'{"a": 1.0'
 
 
 @pytest.mark.parametrize("body", ["[1]", '"x"', "42", "true"])

@@ -1,0 +1,68 @@
+"""What the API answers around its operations, as its document says: a method the URL does
+not take, a call from nobody signed in, an id no INTEGER column holds. Each was found by
+fuzzing the live API against its document (scripts/contract-check.sh)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from portal.contract.schemas import ErrorBody
+from portal.db import MAX_ID
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("TRACE", "/api/v1/payments/", {"GET"}),
+        ("PUT", "/api/v1/payments/intent/", {"POST"}),
+        ("GET", f"/api/v1/payments/{uuid.uuid4()}/refund/", {"POST"}),
+        ("POST", "/api/v1/payments/methods/7/", {"DELETE"}),
+    ],
+)
+def test_a_method_the_url_does_not_take_is_405_naming_those_it_does(
+    client, bearer, student, method, path, allowed
+):
+    response = client.open(path, method=method, headers=bearer(student))
+    assert response.status_code == 405
+    assert ErrorBody.model_validate(response.json).error.code == "method_not_allowed"
+    assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/payments/methods/setup/", "/api/v1/payments/intent/", "/api/v1/payments/methods/"],
+)
+def test_a_call_from_nobody_signed_in_is_401_not_a_csrf_refusal(client, path):
+    response = client.post(path)
+    assert response.status_code == 401
+    assert ErrorBody.model_validate(response.json).error.code == "not_authenticated"
+
+
+def test_a_signed_in_session_still_needs_its_csrf_token(login, student):
+    browser = login(student)
+    response = browser.client.post("/api/v1/payments/methods/setup/")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "csrf_failed"
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("PATCH", f"/api/v1/payments/methods/{MAX_ID + 1}/default/"),
+        ("DELETE", f"/api/v1/payments/methods/{2**40}/"),
+    ],
+)
+def test_an_id_past_what_an_integer_column_holds_is_no_row(client, bearer, student, method, path):
+    # On PostgreSQL such an id used to reach the database, which refused it: a 500.
+    response = client.open(path, method=method, headers=bearer(student))
+    assert response.status_code == 404
+
+
+def test_the_document_bounds_path_ids_by_what_an_integer_column_holds(client):
+    document = client.get("/api/v1/openapi.json").json
+    (parameter,) = document["paths"]["/api/v1/payments/methods/{method_id}/"]["delete"][
+        "parameters"
+    ]
+    assert parameter["schema"]["maximum"] == MAX_ID == 2**31 - 1
