@@ -26,9 +26,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from portal.validation import FIRST_DAY, LAST_DAY
-
 from portal.db import MAX_ID
+from portal.validation import FIRST_DAY, LAST_DAY
 
 # The largest amount a BIGINT holds (money columns are BIGINT).
 MAX_MONEY = 2**63 - 1
