@@ -20,3 +20,10 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """The app is loaded: take its objects out of the garbage collector's walks."""
+    from portal.runtime import settle_heap
+
+    settle_heap()

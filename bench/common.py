@@ -38,9 +38,9 @@ def serve(
     raise RuntimeError("gunicorn did not start")
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=20)
+    process.wait(timeout=timeout)
 
 
 def load(url: str, *, session_factory, concurrency: int, seconds: float) -> dict:

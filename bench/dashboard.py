@@ -30,12 +30,15 @@ from bench.common import add_run_options, emit, profiled
 from bench.seed_wallet import seed_statement
 from portal import create_app
 from portal.extensions import db
+from portal.runtime import settle_heap
 
 PASSWORD = "bench-password-1"
 
 
 def build_app(url: str):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "MAIL_SUPPRESS_SEND": True}
+    )
     timings: list[float] = []
 
     @app.before_request
@@ -138,6 +141,7 @@ def main() -> None:
     app, timings = build_app(url)
     big, small = seed(app, [args.lines, 10_000])
     client = sign_in(app, big)
+    settle_heap()  # as a gunicorn worker does once the app is loaded
     print(
         f"\ndatabase: {url.split('://')[0]}; {args.lines:,} statement lines; "
         f"{args.requests} requests each"

@@ -46,6 +46,7 @@ from portal.bookings.models import Booking, BookingStatus
 from portal.db import utcnow
 from portal.extensions import db
 from portal.payments import cards, confirmation, intents
+from portal.runtime import settle_heap
 from tests.support.localstripe import SECRET_KEY, LocalStripe
 from tests.support.servers import free_port
 
@@ -180,6 +181,7 @@ def run(payments: int, database_url: str | None, redis_url: str | None, profile:
             http_client=stripe.RequestsClient(timeout=10),
         )
         client = app.test_client()
+        settle_heap()  # as a gunicorn worker does once the app is loaded
         headers = {"Authorization": f"Bearer {data['token']}"}
         lessons = iter(data["bookings"])
         samples: dict[str, list] = {"direct": [], "api": [], "services": []}

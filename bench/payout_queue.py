@@ -30,6 +30,7 @@ from portal.accounts.services import create_user
 from portal.db import utcnow
 from portal.extensions import db
 from portal.payouts.models import PayoutRequest
+from portal.runtime import settle_heap
 from portal.wallets.movement import get_or_create_wallet
 
 PASSWORD = "bench-password-1"
@@ -41,6 +42,7 @@ def make_app(url: str):
     return create_app({
         "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False,
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "CELERY_BROKER_URL": None,
+        "MAIL_SUPPRESS_SEND": True,
     })  # fmt: skip
 
 
@@ -82,8 +84,9 @@ def add_pending(app, wallets, count: int) -> None:
             db.session.execute(sa.insert(PayoutRequest), rows[offset : offset + CHUNK])
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
-            # What autovacuum does soon after a bulk load in production.
-            with db.engine.connect() as conn:
+            # What autovacuum does soon after a bulk load in production (outside a
+            # transaction: rolled back, the statistics would stay as they were).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("ANALYZE"))
 
 
@@ -154,6 +157,7 @@ def main() -> None:
     wallets = reset(app)
     client, token = signed_in(app)
 
+    settle_heap()  # as a gunicorn worker does once the app is loaded
     add_pending(app, wallets, 10)
     small = time_queue(app, client, args.requests)
     small_bulk = time_bulk(app, client, token, 10)

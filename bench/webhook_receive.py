@@ -180,7 +180,8 @@ def main() -> None:
         queued = queue.llen("celery")
         stored = count_events(url)
     finally:
-        stop(server)
+        # Profiling workers write their reports as they exit, which takes a while.
+        stop(server, timeout=180 if args.profile else 20)
         queue.flushdb()
         shutil.rmtree(bodies)
     emit(args, report(args, url, rounds, queued, stored))

@@ -54,8 +54,12 @@ def zone(name: str | None) -> ZoneInfo:
 
 def viewer_zone() -> str:
     """The signed-in user's zone in a request; UTC elsewhere or for a visitor."""
-    if has_request_context() and getattr(current_user, "is_authenticated", False):
-        return getattr(current_user, "time_zone", None) or DEFAULT_ZONE
+    if not has_request_context():
+        return DEFAULT_ZONE
+    # The proxy resolved once: a page of times asks for the zone once per time.
+    user = current_user._get_current_object()
+    if getattr(user, "is_authenticated", False):
+        return getattr(user, "time_zone", None) or DEFAULT_ZONE
     return DEFAULT_ZONE
 
 

@@ -17,10 +17,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from portal.extensions import db
 from portal.invoices.models import CreditNoteCounter, InvoiceCounter
 
+# Numbers have at least this many digits, zero-padded.
+NUMBER_DIGITS = 6
+
+
+def invoice_prefix(year: int) -> str:
+    return f"INV-{year}-"
+
 
 def next_number(year: int) -> str:
     """The year's next invoice number, `INV-YYYY-NNNNNN`."""
-    return f"INV-{year}-{_take(InvoiceCounter.__table__, year):06d}"
+    return f"{invoice_prefix(year)}{_take(InvoiceCounter.__table__, year):0{NUMBER_DIGITS}d}"
 
 
 def next_credit_note_number(year: int) -> str:

@@ -21,7 +21,6 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.accounts.models import Role, User
-from portal.dates import format_local
 from portal.db import parse_id, utcnow
 from portal.errors import InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
@@ -282,46 +281,6 @@ def lock_invoice(invoice_id: int) -> Invoice:
     )
     if invoice is None:
         raise NotFound("No such invoice.")
-    return invoice
-
-
-# --- lesson invoices ------------------------------------------------------------------
-
-
-def create_lesson_invoice(payment, *, first_success: bool = False) -> Invoice:
-    """The invoice for a lesson payment that went through: issued and paid at the moment of
-    the payment, once per payment (a second call returns it).
-
-    One line, the lesson; a lesson is charged its price with any tax in it, so the
-    invoice totals exactly what was charged (see `split_tax_included`).
-    It is written in its final state in one go (no draft): this runs inside the payment's
-    success, which should stay quick. `first_success`: the caller has just recorded the
-    payment's success under its lock, which happens once per payment, so no invoice can
-    exist yet and none is looked for (the unique `payment_id` would refuse a second).
-    """
-    if not first_success:
-        existing = invoice_of_payment(payment.id)
-        if existing is not None:
-            return existing
-    booking = payment.booking
-    description = "Lesson"
-    if booking is not None:
-        # On the student's clock: the invoice is theirs.
-        when = format_local(booking.starts_at, "short", tz=booking.student.time_zone)
-        description = (
-            f"Lesson with {booking.tutor.name}, {when}, {booking.duration_minutes} minutes"
-        )
-    price, tax = split_tax_included(payment.amount, current_app.config["TAX_RATE_PERCENT"])
-    lines = check_lines([Line(description, 1, price, payment.booking_id)])
-    invoice = _new_invoice(payment.payer_id, payment.currency, lines, 0, payment.id)
-    # What was charged, whatever the rounding: the tax is the part of it that is not price.
-    invoice.tax, invoice.total = tax, payment.amount
-    paid_at = payment.succeeded_at or utcnow()
-    invoice.number = next_number(paid_at.year)
-    invoice.status = InvoiceStatus.PAID
-    invoice.issued_at = invoice.due_at = invoice.paid_at = paid_at
-    db.session.add(invoice)
-    db.session.flush()
     return invoice
 
 

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from portal.after_commit import enqueue_after_commit
 from portal.invoices import credit_notes
+from portal.invoices.lesson_invoices import create_lesson_invoice
 from portal.invoices.revenue import (
     record_invoice_payment,
     record_invoice_refund,
     reverse_invoice_refund,
 )
-from portal.invoices.services import create_lesson_invoice, invoice_of_payment, settle_invoice
+from portal.invoices.services import invoice_of_payment, settle_invoice
 from portal.invoices.tasks import send_credit_note_mail, send_payment_receipt
 from portal.payments.models import Payment, PaymentType, Refund
 from portal.payments.refund_notices import send_refund_notice
@@ -66,8 +67,8 @@ def on_payment_succeeded(payment: Payment, *, actor_id: int | None, previous_sta
         # this transaction ends so that numbers have no gaps: every other payment's
         # success waits here for ours. It comes last, after the ledger, and nothing slow
         # (no provider call, no mail) follows it before the commit.
-        invoice = create_lesson_invoice(payment, first_success=True)
-        enqueue_after_commit(send_payment_receipt, invoice.id)
+        invoice_id = create_lesson_invoice(payment, first_success=True)
+        enqueue_after_commit(send_payment_receipt, invoice_id)
     elif payment.payment_type == PaymentType.INVOICE:
         record_invoice_payment(
             amount=payment.amount,

@@ -107,11 +107,13 @@ def lock_payment_of_payer(user: User, payment_id: object) -> Payment:
 def _locking(*where) -> tuple[sa.Select, sa.Select]:
     """Lock the lesson first, then the payment: the order every payment path takes."""
     lesson_id = sa.select(Payment.booking_id).where(*where).scalar_subquery()
+    # The lesson's tutor and student come with it (only the lesson's row is locked): a
+    # success names them on the invoice and in the ledger, with no query of its own.
     lesson = (
         sa.select(Booking)
         .where(Booking.id == lesson_id)
         .with_for_update(of=Booking)
-        .options(so.lazyload("*"))
+        .options(so.lazyload("*"), so.joinedload(Booking.tutor), so.joinedload(Booking.student))
         .execution_options(populate_existing=True)
     )
     payment = (

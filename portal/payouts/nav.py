@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from flask import g
 from markupsafe import Markup
 
 from portal.payouts.admin_queue import pending_count
 
+_COUNTED = "pending_payouts_counted"
+
 
 class PendingPayoutsLabel:
     """Counted when the navigation is drawn (one indexed COUNT), so every admin page shows
-    the current number without the views passing it around.
+    the current number without the views passing it around; a page that has just counted
+    them (the queue, unfiltered) hands its number over instead (`counted`).
     """
 
     text = "Payouts"
@@ -18,7 +22,13 @@ class PendingPayoutsLabel:
         return self.text
 
     def __html__(self) -> str:
-        return Markup("{} {}").format(self.text, badge(pending_count()))
+        count = g.get(_COUNTED)
+        return Markup("{} {}").format(self.text, badge(pending_count() if count is None else count))
+
+
+def counted(count: int) -> None:
+    """This request has just counted the pending payouts: the navigation shows `count`."""
+    g.setdefault(_COUNTED, count)
 
 
 def badge(count: int, *, oob: bool = False) -> Markup:

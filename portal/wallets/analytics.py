@@ -48,13 +48,14 @@ def _next_start(start: date, period: str) -> date:
 
 
 def get_earnings_analytics(
-    tutor_id: int, period: str, date_from: date, date_to: date
+    tutor_id: int, period: str, date_from: date, date_to: date, *, wallet_id: int | None = None
 ) -> list[Bucket]:
     """Earnings per day / week / month between two dates (inclusive), summed in SQL.
 
     Every bucket in the range is present, zeros included. ``earned`` is the tutors' net
     earnings (after the platform fee), ``fees`` the fee kept on them, ``lessons`` how many
-    lessons earned, ``refunds`` the tutor's share given back.
+    lessons earned, ``refunds`` the tutor's share given back. `wallet_id`: the tutor's
+    wallet, when the caller has read it already.
     """
     if period not in PERIODS:
         raise ValidationError(
@@ -69,10 +70,12 @@ def get_earnings_analytics(
         )
     starts = _bucket_starts(period, date_from, date_to)
     buckets = {start: Bucket(start) for start in starts}
-    wallet = get_wallet(tutor_id)
-    if wallet is None:
-        return list(buckets.values())
-    for row in db.session.execute(_analytics_query(wallet.id, period, date_from, date_to)):
+    if wallet_id is None:
+        wallet = get_wallet(tutor_id)
+        if wallet is None:
+            return list(buckets.values())
+        wallet_id = wallet.id
+    for row in db.session.execute(_analytics_query(wallet_id, period, date_from, date_to)):
         start = row.bucket if isinstance(row.bucket, date) else date.fromisoformat(row.bucket)
         bucket = buckets.setdefault(start, Bucket(start))
         bucket.earned, bucket.fees = int(row.earned or 0), int(row.fees or 0)

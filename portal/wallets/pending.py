@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.bookings.models import Booking, BookingStatus
+from portal.db import MAX_ID
 from portal.extensions import db
 from portal.ledger.models import EARNING_KINDS, EntryKind, LedgerEntry
 from portal.wallets.earnings import remaining_pending
@@ -52,16 +53,15 @@ def pending_earnings(
     if pending is None:
         rows = db.session.execute(_ALL_PENDING, {"tutor_id": tutor_id}).all()
     else:
-        rows, held, before = [], 0, None
+        rows, held, before = [], 0, MAX_ID
         while held < pending:
             params = {"tutor_id": tutor_id, "before": before, "batch": BATCH}
-            statement = _PENDING_IN_BATCH[before is not None]
-            found = db.session.execute(statement, params).all()
+            found = db.session.execute(_PENDING_IN_BATCH, params).all()
             rows += found
             held += sum(amount for _, _, amount, _ in found)
             if held >= pending:
                 break
-            before = db.session.scalar(_BATCH_END[before is not None], params)
+            before = db.session.scalar(_BATCH_END, params)
             if before is None:
                 break
     earnings = []
@@ -79,19 +79,26 @@ def pending_earnings(
 BATCH = 200
 
 
-def _earning_lines(after_cursor: bool) -> sa.Select:
-    """The tutor's next `BATCH` earning lines (their ids), newest first."""
+def _earning_lines() -> sa.Select:
+    """The tutor's next `BATCH` earning lines (their ids) before the line `before`, newest
+    first. The keyset is on (wallet, id), the index's columns, so the database walks
+    that index back from the cursor, however many lines other wallets have."""
     t = WalletTransaction
-    query = (
+    wallet = (
+        sa.select(TutorWallet.id)
+        .where(TutorWallet.tutor_id == sa.bindparam("tutor_id"))
+        .scalar_subquery()
+    )
+    return (
         sa.select(t.id)
-        .join(TutorWallet, TutorWallet.id == t.wallet_id)
-        .where(TutorWallet.tutor_id == sa.bindparam("tutor_id"), t.type.in_(EARNING_LINE_TYPES))
+        .where(
+            t.wallet_id == wallet,
+            sa.tuple_(t.wallet_id, t.id) < sa.tuple_(wallet, sa.bindparam("before")),
+            t.type.in_(EARNING_LINE_TYPES),
+        )
         .order_by(t.id.desc())
         .limit(sa.bindparam("batch", type_=sa.Integer))
     )
-    if after_cursor:
-        query = query.where(t.id < sa.bindparam("before"))
-    return query
 
 
 def _pending_rows() -> sa.Select:
@@ -117,13 +124,7 @@ def _pending_rows() -> sa.Select:
 
 # Built once: composing these costs more than running them (the earnings page runs one).
 _ALL_PENDING = _pending_rows()
-_PENDING_IN_BATCH = {
-    cursor: _pending_rows().where(
-        LedgerEntry.id.in_(_earning_lines(cursor).with_only_columns(WalletTransaction.entry_id))
-    )
-    for cursor in (False, True)
-}
-_BATCH_END = {
-    cursor: sa.select(sa.func.min(_earning_lines(cursor).subquery().c.id))
-    for cursor in (False, True)
-}
+_PENDING_IN_BATCH = _pending_rows().where(
+    LedgerEntry.id.in_(_earning_lines().with_only_columns(WalletTransaction.entry_id))
+)
+_BATCH_END = sa.select(sa.func.min(_earning_lines().subquery().c.id))

@@ -20,7 +20,7 @@ from portal.csv_export import (
     text_or_empty,
     utc_text,
 )
-from portal.db import is_postgres
+from portal.db import MAX_ID, is_postgres
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.money import format_major_plain
@@ -106,23 +106,30 @@ def statement_page(
     """One page of the statement by keyset (id cursors): the same cost on any page.
 
     One query: it fetches one line more than the page to know whether there is another.
+    The keyset is written on (wallet, id), the index's own columns, so the database walks
+    that index from the cursor whatever it believes about how one wallet's lines are
+    spread among the others' (a tutor with most of the lines made it walk every line by
+    id instead, skipping the other wallets' newer ones).
     """
     if wallet_id is None:
         return StatementPage([], None, None)
     # Each line's lesson (with its people) rides along, so a line names it: no extra query.
     query = statement_query(wallet_id, filters).options(so.joinedload(WalletTransaction.booking))
     t = WalletTransaction
+    keyset = sa.tuple_(t.wallet_id, t.id)
     if after is not None:  # the newer page: walk up from the cursor, then flip
         rows = list(
             db.session.scalars(
-                query.where(t.id > after).order_by(None).order_by(t.id.asc()).limit(per_page + 1)
+                query.where(keyset > sa.tuple_(wallet_id, after))
+                .order_by(None)
+                .order_by(t.id.asc())
+                .limit(per_page + 1)
             )
         )
         more = len(rows) > per_page
         lines = list(reversed(rows[:per_page]))
         return StatementPage(lines, lines[0].id if more else None, lines[-1].id if lines else None)
-    if before is not None:
-        query = query.where(t.id < before)
+    query = query.where(keyset < sa.tuple_(wallet_id, MAX_ID if before is None else before))
     rows = list(db.session.scalars(query.limit(per_page + 1)))
     more = len(rows) > per_page
     lines = rows[:per_page]

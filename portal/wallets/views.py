@@ -103,7 +103,9 @@ def _chart_context(summary) -> dict:
     if summary.is_empty:
         return {"chart": None, "months": []}
     start, end = last_months(CHART_MONTHS, utcnow().date())
-    months = get_earnings_analytics(current_user.id, "month", start, end)
+    months = get_earnings_analytics(
+        current_user.id, "month", start, end, wallet_id=summary.wallet_id
+    )
     points = [(m.start.strftime("%b"), m.net) for m in months]
     return {"chart": bar_chart(points, summary.currency), "months": months}
 

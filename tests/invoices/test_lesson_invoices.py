@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from portal.db import utcnow
 from portal.extensions import db
 from portal.invoices.models import Invoice, InvoiceStatus
 from portal.payments.models import PaymentStatus
@@ -149,3 +150,27 @@ def test_an_invoice_shows_the_credit_notes_of_its_refunds(paid_lesson, login, ad
     page = login(student).get(f"/billing/invoices/{invoice.uuid}").get_data(as_text=True)
     assert "Credit notes" in page and "$15.00" in page and "Shortened lesson" in page
     assert invoice.status == InvoiceStatus.PAID and invoice.total == 4500
+
+
+def test_lesson_and_manual_invoices_share_one_series_past_six_digits(paid_lesson, student):
+    """The lesson invoice's number is made in SQL on PostgreSQL and in Python elsewhere:
+    both pad to six digits, grow past them alike, and take turns in one series."""
+    from portal.invoices import services
+    from portal.invoices.models import InvoiceCounter
+    from portal.invoices.services import Line
+
+    year = utcnow().year
+    db.session.merge(InvoiceCounter(year=year, last_number=999_998))
+    db.session.commit()
+    first = invoice_of(paid_lesson())
+    draft = services.create_invoice(
+        user_id=student.id, currency="usd", lines=[Line("Notes", 1, 1000)]
+    )
+    manual = services.finalize_invoice(draft)
+    db.session.commit()
+    second = invoice_of(paid_lesson())
+    assert [first.number, manual.number, second.number] == [
+        f"INV-{year}-999999",
+        f"INV-{year}-1000000",
+        f"INV-{year}-1000001",
+    ]
