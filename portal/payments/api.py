@@ -33,11 +33,6 @@ from portal.payments.schemas import (
 bp = api_blueprint("payments_api", __name__, "/payments")
 
 
-def step_json(step: intents.PaymentStep) -> dict:
-    """A payment step as JSON, for the API modules that answer one (invoice payments)."""
-    return PaymentStepAnswer.of_step(step).model_dump(mode="json")
-
-
 def _commit(answer, status: int = 200):
     # The answer is built before the commit, which would expire the objects it reads.
     db.session.commit()
