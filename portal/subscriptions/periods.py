@@ -10,12 +10,21 @@ a lesson's share       U +share, fee revenue -fee, tutor pending -net         co
 unused                 U +rest, R -rest                                       close
 =====================  =====================================================  ==========
 
-A lesson's share is ``round_half_up(amount_paid / lessons_allowed)``; the last lesson of
-a period takes what remains, so a period's shares never exceed what was paid for it
-(`lesson_share`). When a period closes, its rest becomes revenue, except the shares of
-lessons booked from it that have not happened yet: those stay unearned until the lesson
-completes (the tutor earns it) or is cancelled (it becomes revenue then). A period's
-unearned money is ``amount_paid - shared - to_revenue`` and is never negative.
+A period's funds are what was paid for it plus what it carried in (below). A lesson's
+share is ``round_half_up(funds / lessons_allowed)``; the last lesson of a period takes
+what remains, so a period's shares never exceed its funds (`lesson_share`). When a
+period closes, its rest becomes revenue, except the shares of lessons booked from it
+that have not happened yet: those stay unearned until the lesson completes (the tutor
+earns it) or is cancelled (it becomes revenue then).
+
+**A period replaced before its end** (a plan changed now: Stripe bills the prorated
+difference and a period opens for the new plan from today) does not turn its rest into
+revenue: it hands it to the new period (`carried_out` there, `carried_in` here), so the
+lessons given under the new plan share what the student paid for both, and tutors'
+shares plus the platform's revenue add up to exactly what the student paid. The money
+stays in unearned subscription revenue, so the carry posts nothing; the books check that
+every subscription's carries in and out match. A period's unearned money is
+``amount_paid + carried_in - shared - to_revenue - carried_out`` and is never negative.
 
 Functions here add and flush; the caller owns the unit of work.
 """
@@ -59,9 +68,10 @@ def open_period(
 
     Idempotent per `provider_invoice_id`: a second call returns the period opened the
     first time and posts nothing. Closes the subscription's open periods that started
-    before this one (their rest becomes revenue); a late invoice for an older period
-    opens it closed. Posts `amount_paid` from provider cash to unearned subscription
-    revenue (nothing for a 0-amount trial period).
+    before this one (their rest becomes revenue, or this period's if this one replaces
+    them before their end); a late invoice for an older period opens it closed. Posts
+    `amount_paid` from provider cash to unearned subscription revenue (nothing for a
+    0-amount trial period).
 
     Renewal day runs this for every subscription, so it reads each thing once: the
     subscription's lock brings the invoice's period (if any) and the ledger accounts
@@ -96,6 +106,8 @@ def open_period(
         lessons_shared=0,
         shared=0,
         to_revenue=0,
+        carried_in=0,
+        carried_out=0,
     )
     db.session.add(period)
     db.session.flush()
@@ -111,7 +123,10 @@ def open_period(
         _close_locked(period, accounts, now)  # a late invoice for a period already past
         return period
     for older in open_ones:
-        _close_locked(older, accounts, now)
+        if older.ends_at > starts_at:
+            _carry_locked(older, period, now)
+        else:
+            _close_locked(older, accounts, now)
     subscription.current_period_start = starts_at
     subscription.current_period_end = ends_at
     subscription.lessons_used = 0
@@ -215,6 +230,16 @@ def _close_locked(period: SubscriptionPeriod, accounts: dict[str, int], now: dat
     period.closed_at = now
 
 
+def _carry_locked(older: SubscriptionPeriod, newer: SubscriptionPeriod, now: datetime) -> None:
+    """`newer` replaces `older` before its end: what `older` holds beyond the shares of
+    its lessons still to come becomes `newer`'s."""
+    rest = unearned(older) - reserved(older, outstanding(older))
+    if rest > 0:
+        older.carried_out += rest
+        newer.carried_in += rest
+    older.closed_at = now
+
+
 def close_current_period(subscription: Subscription, *, now: datetime | None = None) -> None:
     """The subscription ended: close what is open of it."""
     period = current_period(subscription)
@@ -225,9 +250,14 @@ def close_current_period(subscription: Subscription, *, now: datetime | None = N
 # --- the arithmetic of shares -----------------------------------------------------------
 
 
+def funds(period: SubscriptionPeriod) -> int:
+    """What the period's lessons share: its price and what it carried in."""
+    return period.amount_paid + period.carried_in
+
+
 def unearned(period: SubscriptionPeriod) -> int:
-    """What of the period's price is still unearned subscription revenue."""
-    return period.amount_paid - period.shared - period.to_revenue
+    """What of the period's funds is still unearned subscription revenue."""
+    return funds(period) - period.shared - period.to_revenue - period.carried_out
 
 
 def outstanding(period: SubscriptionPeriod) -> int:
@@ -238,13 +268,13 @@ def outstanding(period: SubscriptionPeriod) -> int:
 def lesson_share(period: SubscriptionPeriod, lessons_shared: int, shared: int) -> int:
     """The share of the next lesson given, after `lessons_shared` lessons took `shared`.
 
-    ``round_half_up(amount_paid / lessons_allowed)``; the last lesson of the period takes
-    what remains, and no lesson takes more than remains.
+    ``round_half_up(funds / lessons_allowed)``; the last lesson of the period takes what
+    remains, and no lesson takes more than remains.
     """
-    remaining = period.amount_paid - shared
+    remaining = funds(period) - shared
     if lessons_shared + 1 >= period.lessons_allowed:
         return remaining
-    return min(round_half_up(Decimal(period.amount_paid) / period.lessons_allowed), remaining)
+    return min(round_half_up(Decimal(funds(period)) / period.lessons_allowed), remaining)
 
 
 def reserved(period: SubscriptionPeriod, lessons: int) -> int:
