@@ -31,6 +31,7 @@ from portal.db import parse_id
 from portal.errors import PortalError
 from portal.extensions import db
 from portal.providers import get_provider
+from portal.subscriptions import periods
 from portal.subscriptions.billing import (
     is_complete_invoice,
     renew_subscription,
@@ -101,12 +102,19 @@ def invoice_paid(obj: dict) -> str:
     subscription_id = subscription_id_of_invoice(invoice)
     if subscription_id is None:
         return f"Invoice {invoice['id']} bills no subscription; recorded only."
-    subscription = subscription_for(
-        subscription_id,
-        subscription_metadata_of_invoice(invoice),
-        fetch=lambda: get_provider().retrieve_subscription(subscription_id),
+    # Renewal day: the subscription is known, and found and locked in one round trip.
+    lock = periods.lock_for_renewal(
+        Subscription.provider_subscription_id == subscription_id, invoice["id"]
     )
-    renewal = renew_subscription(subscription, invoice)
+    if lock is not None:
+        subscription = lock.subscription
+    else:
+        subscription = subscription_for(
+            subscription_id,
+            subscription_metadata_of_invoice(invoice),
+            fetch=lambda: get_provider().retrieve_subscription(subscription_id),
+        )
+    renewal = renew_subscription(subscription, invoice, lock=lock)
     if renewal is None:
         return f"Invoice {invoice['id']} is {invoice.get('status')}; nothing to apply."
     if subscription.status in (S.INCOMPLETE, S.PAST_DUE):
@@ -114,7 +122,8 @@ def invoice_paid(obj: dict) -> str:
         apply_provider_subscription(
             subscription, get_provider().retrieve_subscription(subscription_id)
         )
-    number = renewal.invoice.number if renewal.invoice is not None else "none (nothing billed)"
+    billed = renewal.invoice
+    number = "none (nothing billed)" if billed is None else billed.number or f"#{billed.id}"
     return (
         f"Subscription {subscription.id} ({subscription.status}): period "
         f"{renewal.period.starts_at:%Y-%m-%d} to {renewal.period.ends_at:%Y-%m-%d}, "

@@ -31,6 +31,7 @@ Functions here add and flush; the caller owns the unit of work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -38,6 +39,7 @@ import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.invoices.models import Invoice
 from portal.ledger import posting as ledger
 from portal.ledger.accounts import platform_account_ids
 from portal.ledger.models import EntryKind, LedgerAccount, PlatformAccount
@@ -63,6 +65,7 @@ def open_period(
     amount_paid: int,
     currency: str,
     provider_invoice_id: str | None = None,
+    lock: RenewalLock | None = None,
 ) -> SubscriptionPeriod:
     """A paid (or trial) invoice starts a period: quota from the plan, usage reset.
 
@@ -75,16 +78,19 @@ def open_period(
 
     Renewal day runs this for every subscription, so it reads each thing once: the
     subscription's lock brings the invoice's period (if any) and the ledger accounts
-    along, and one more locked read brings the open periods.
+    along (`lock_for_renewal`; a caller that took it already passes it as `lock`), and
+    one more locked read brings the open periods.
     """
     require_int(amount_paid, "amount_paid")
     if amount_paid < 0:
         raise ValueError("amount_paid must not be negative")
     if ends_at <= starts_at:
         raise ValueError("a period must end after it starts")
-    subscription, existing_id, accounts = _lock_for_renewal(subscription.id, provider_invoice_id)
-    if existing_id is not None:
-        return db.session.get(SubscriptionPeriod, existing_id)
+    if lock is None:
+        lock = lock_for_renewal(Subscription.id == subscription.id, provider_invoice_id)
+    subscription, accounts = lock.subscription, lock.accounts
+    if lock.period_id is not None:
+        return db.session.get(SubscriptionPeriod, lock.period_id)
     open_ones = db.session.scalars(
         sa.select(SubscriptionPeriod)
         .where(
@@ -152,21 +158,38 @@ def _accounts(values) -> dict[str, int]:
     return accounts
 
 
-def _lock_for_renewal(subscription_id: int, provider_invoice_id: str | None):
-    """The subscription locked, the id of the period `provider_invoice_id` opened (if
-    any) and the ledger accounts, in one round trip."""
-    existing = (
-        sa.select(SubscriptionPeriod.id)
-        .where(SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
-        .scalar_subquery()
+@dataclass(frozen=True)
+class RenewalLock:
+    """A subscription locked for a Stripe invoice, with what the renewal needs to know."""
+
+    subscription: Subscription
+    period_id: int | None  # the period the Stripe invoice opened already, if any
+    invoice_id: int | None  # the portal invoice written for it already, if any
+    accounts: dict[str, int]
+
+
+def lock_for_renewal(where, provider_invoice_id: str | None) -> RenewalLock | None:
+    """The subscription `where` picks, locked, and what the Stripe invoice
+    `provider_invoice_id` has made here already, and the ledger accounts: one round trip.
+    None when no subscription matches."""
+    period = sa.select(SubscriptionPeriod.id).where(
+        SubscriptionPeriod.provider_invoice_id == provider_invoice_id
     )
+    invoice = sa.select(Invoice.id).where(Invoice.provider_invoice_id == provider_invoice_id)
     row = db.session.execute(
-        sa.select(Subscription, existing, *_account_columns())
-        .where(Subscription.id == subscription_id)
+        sa.select(
+            Subscription,
+            period.scalar_subquery(),
+            invoice.scalar_subquery(),
+            *_account_columns(),
+        )
+        .where(where)
         .with_for_update(of=Subscription)
         .execution_options(populate_existing=True)
-    ).one()
-    return row[0], row[1], _accounts(row[2:])
+    ).one_or_none()
+    if row is None:
+        return None
+    return RenewalLock(row[0], row[1], row[2], _accounts(row[3:]))
 
 
 def lock_subscription(subscription_id: int) -> Subscription:

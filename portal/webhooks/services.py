@@ -30,10 +30,28 @@ def lock_event(event_id: int) -> WebhookEvent | None:
     ).one_or_none()
 
 
+def lock_waiting(types: tuple[str, ...], limit: int, *, besides: int) -> list[WebhookEvent]:
+    """Up to `limit` events of `types` never tried yet, oldest first, locked; one that
+    another run holds is skipped (it is that run's)."""
+    return list(
+        db.session.scalars(
+            sa.select(WebhookEvent)
+            .where(
+                WebhookEvent.type.in_(types),
+                WebhookEvent.status == EventStatus.RECEIVED,
+                WebhookEvent.id != besides,
+            )
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def handle(event: WebhookEvent) -> str:
     """Run the event's handler and mark it processed (or ignored); the handler may raise."""
     handler = HANDLERS.get(event.type)
-    event.attempts += 1
     if handler is None:
         event.status = EventStatus.IGNORED
         event.result = "No handler for this event type."
@@ -41,6 +59,9 @@ def handle(event: WebhookEvent) -> str:
         event.result = handler(event)[:MAX_RESULT_LENGTH]
         event.status = EventStatus.PROCESSED
         event.processed_at = utcnow()
+    # Counted after the handler, so the count is written with the outcome in one UPDATE
+    # (a failure is counted by `record_failure`, after the handler's changes rolled back).
+    event.attempts += 1
     event.last_error = event.retry_at = None
     db.session.flush()
     return event.status
