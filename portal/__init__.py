@@ -40,6 +40,7 @@ def register_extensions(app: Flask) -> None:
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.subscriptions.leftovers import install_leftover_listeners
     from portal.system.error_reports import init_error_reports
     from portal.system.logs import logged, register_logging
     from portal.system.metrics import register_metrics
@@ -88,6 +89,7 @@ def register_extensions(app: Flask) -> None:
     register_audit(app)
     install_after_commit_listeners()
     install_numbering_listeners()
+    install_leftover_listeners()
     install_payment_listeners()
     # Each task runs under its request id and writes its log line; scheduled ones are
     # also recorded as task runs.
