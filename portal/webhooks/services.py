@@ -51,20 +51,30 @@ def lock_waiting(types: tuple[str, ...], limit: int, *, besides: int) -> list[We
 
 def handle(event: WebhookEvent) -> str:
     """Run the event's handler and mark it processed (or ignored); the handler may raise."""
+    return handle_all([event])[0]
+
+
+def handle_all(events: list[WebhookEvent]) -> list[str]:
+    """Run each event's handler in turn, then mark them all processed (or ignored): one
+    UPDATE writes every outcome (a handler's own queries would flush them one by one)."""
+    outcomes = [_run_handler(event) for event in events]
+    for event, (status, result) in zip(events, outcomes, strict=True):
+        event.status, event.result = status, result[:MAX_RESULT_LENGTH]
+        if status == EventStatus.PROCESSED:
+            event.processed_at = utcnow()
+        # Counted with the outcome (a failure is counted by `record_failure`, after the
+        # handler's changes rolled back).
+        event.attempts += 1
+        event.last_error = event.retry_at = None
+    db.session.flush()
+    return [event.status for event in events]
+
+
+def _run_handler(event: WebhookEvent) -> tuple[str, str]:
     handler = HANDLERS.get(event.type)
     if handler is None:
-        event.status = EventStatus.IGNORED
-        event.result = "No handler for this event type."
-    else:
-        event.result = handler(event)[:MAX_RESULT_LENGTH]
-        event.status = EventStatus.PROCESSED
-        event.processed_at = utcnow()
-    # Counted after the handler, so the count is written with the outcome in one UPDATE
-    # (a failure is counted by `record_failure`, after the handler's changes rolled back).
-    event.attempts += 1
-    event.last_error = event.retry_at = None
-    db.session.flush()
-    return event.status
+        return EventStatus.IGNORED, "No handler for this event type."
+    return EventStatus.PROCESSED, handler(event)
 
 
 def record_failure(event_id: int, exc: BaseException) -> WebhookEvent | None:

@@ -94,7 +94,8 @@ def _run_batch(batch: list) -> str | None:
     changed) when one of them failed."""
     try:
         with unit_of_work():
-            outcomes = [(each.type, services.handle(each)) for each in batch]
+            statuses = services.handle_all(batch)
+            outcomes = list(zip([each.type for each in batch], statuses, strict=True))
     except Exception as exc:  # each of them runs alone, and fails alone
         log.info("a batch of %d webhook events rolled back: %s", len(batch), exc)
         return None
