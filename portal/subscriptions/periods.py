@@ -172,17 +172,20 @@ def lock_for_renewal(where, provider_invoice_id: str | None) -> RenewalLock | No
     """The subscription `where` picks, locked, and what the Stripe invoice
     `provider_invoice_id` has made here already, and the ledger accounts: one round trip.
     None when no subscription matches."""
-    period = sa.select(SubscriptionPeriod.id).where(
-        SubscriptionPeriod.provider_invoice_id == provider_invoice_id
-    )
-    invoice = sa.select(Invoice.id).where(Invoice.provider_invoice_id == provider_invoice_id)
-    row = db.session.execute(
-        sa.select(
-            Subscription,
-            period.scalar_subquery(),
-            invoice.scalar_subquery(),
-            *_account_columns(),
+    period = invoice = sa.null()  # without a Stripe invoice, nothing was made for it
+    if provider_invoice_id is not None:
+        period = (
+            sa.select(SubscriptionPeriod.id)
+            .where(SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
+            .scalar_subquery()
         )
+        invoice = (
+            sa.select(Invoice.id)
+            .where(Invoice.provider_invoice_id == provider_invoice_id)
+            .scalar_subquery()
+        )
+    row = db.session.execute(
+        sa.select(Subscription, period, invoice, *_account_columns())
         .where(where)
         .with_for_update(of=Subscription)
         .execution_options(populate_existing=True)
