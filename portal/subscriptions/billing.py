@@ -85,7 +85,7 @@ def renew_subscription(
         raise Conflict("That invoice bills another subscription.")
     starts_at, ends_at = period_of(invoice, subscription)
     _take_waiting_plan(subscription, invoice)
-    period = periods.open_period(
+    period, opened = periods.open_or_find_period(
         subscription,
         starts_at=starts_at,
         ends_at=ends_at,
@@ -102,7 +102,7 @@ def renew_subscription(
         subscription.open_provider_invoice_id = None
     portal_invoice = None
     if invoice["amount_paid"] > 0:
-        first_time = lock.invoice_id is None
+        first_time = opened and lock.invoice_id is None
         portal_invoice = _portal_invoice(subscription, invoice, starts_at, ends_at, first_time)
     db.session.flush()
     return Renewal(period, portal_invoice)

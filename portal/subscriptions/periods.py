@@ -67,7 +67,30 @@ def open_period(
     provider_invoice_id: str | None = None,
     lock: RenewalLock | None = None,
 ) -> SubscriptionPeriod:
-    """A paid (or trial) invoice starts a period: quota from the plan, usage reset.
+    """A paid (or trial) invoice starts a period (see `open_or_find_period`)."""
+    return open_or_find_period(
+        subscription,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        amount_paid=amount_paid,
+        currency=currency,
+        provider_invoice_id=provider_invoice_id,
+        lock=lock,
+    )[0]
+
+
+def open_or_find_period(
+    subscription: Subscription,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    amount_paid: int,
+    currency: str,
+    provider_invoice_id: str | None = None,
+    lock: RenewalLock | None = None,
+) -> tuple[SubscriptionPeriod, bool]:
+    """A paid (or trial) invoice starts a period: quota from the plan, usage reset. The
+    period, and whether it was opened now.
 
     Idempotent per `provider_invoice_id`: a second call returns the period opened the
     first time and posts nothing. Closes the subscription's open periods that started
@@ -79,7 +102,11 @@ def open_period(
     Renewal day runs this for every subscription, so it reads each thing once: the
     subscription's lock brings the invoice's period (if any) and the ledger accounts
     along (`lock_for_renewal`; a caller that took it already passes it as `lock`), and
-    one more locked read brings the open periods.
+    one more locked read brings the open periods. That read also looks for the invoice's
+    period once more: a statement that waited for the subscription's lock sees the rows
+    as they were when it started, so a period another run opened for the same invoice
+    while this one waited (`invoice.paid` and `invoice.payment_succeeded` together) is
+    found only by a statement that starts after the wait.
     """
     require_int(amount_paid, "amount_paid")
     if amount_paid < 0:
@@ -90,16 +117,14 @@ def open_period(
         lock = lock_for_renewal(Subscription.id == subscription.id, provider_invoice_id)
     subscription, accounts = lock.subscription, lock.accounts
     if lock.period_id is not None:
-        return db.session.get(SubscriptionPeriod, lock.period_id)
-    open_ones = db.session.scalars(
-        sa.select(SubscriptionPeriod)
-        .where(
-            SubscriptionPeriod.subscription_id == subscription.id,
-            SubscriptionPeriod.closed_at.is_(None),
-        )
-        .order_by(SubscriptionPeriod.starts_at)
-        .with_for_update()
-    ).all()
+        return db.session.get(SubscriptionPeriod, lock.period_id), False
+    found = _open_periods_or_the_invoices(subscription.id, provider_invoice_id)
+    mine = [
+        p for p in found if provider_invoice_id and p.provider_invoice_id == provider_invoice_id
+    ]
+    if mine:
+        return mine[0], False
+    open_ones = found
     period = SubscriptionPeriod(
         subscription_id=subscription.id,
         starts_at=starts_at,
@@ -127,7 +152,7 @@ def open_period(
     now = utcnow()
     if any(older.starts_at > starts_at for older in open_ones):
         _close_locked(period, accounts, now)  # a late invoice for a period already past
-        return period
+        return period, True
     for older in open_ones:
         if older.ends_at > starts_at:
             _carry_locked(older, period, now)
@@ -137,7 +162,20 @@ def open_period(
     subscription.current_period_end = ends_at
     subscription.lessons_used = 0
     db.session.flush()
-    return period
+    return period, True
+
+
+def _open_periods_or_the_invoices(subscription_id: int, provider_invoice_id: str | None):
+    """The subscription's open periods and the one `provider_invoice_id` opened, locked."""
+    which = SubscriptionPeriod.closed_at.is_(None)
+    if provider_invoice_id is not None:
+        which = which | (SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
+    return db.session.scalars(
+        sa.select(SubscriptionPeriod)
+        .where(SubscriptionPeriod.subscription_id == subscription_id, which)
+        .order_by(SubscriptionPeriod.starts_at)
+        .with_for_update()
+    ).all()
 
 
 _ACCOUNT_CODES = (CASH, UNEARNED, REVENUE)
