@@ -57,26 +57,9 @@ def period_key(period_id: int, what: str) -> str:
     return f"subscription_period:{period_id}:{what}"
 
 
-def open_period(
-    subscription: Subscription,
-    *,
-    starts_at: datetime,
-    ends_at: datetime,
-    amount_paid: int,
-    currency: str,
-    provider_invoice_id: str | None = None,
-    lock: RenewalLock | None = None,
-) -> SubscriptionPeriod:
-    """A paid (or trial) invoice starts a period (see `open_or_find_period`)."""
-    return open_or_find_period(
-        subscription,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        amount_paid=amount_paid,
-        currency=currency,
-        provider_invoice_id=provider_invoice_id,
-        lock=lock,
-    )[0]
+def open_period(subscription: Subscription, **opening) -> SubscriptionPeriod:
+    """A paid (or trial) invoice starts a period: `open_or_find_period`'s period."""
+    return open_or_find_period(subscription, **opening)[0]
 
 
 def open_or_find_period(
