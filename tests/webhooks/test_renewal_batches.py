@@ -5,7 +5,9 @@ that fails sends every event of the batch back to run alone."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
+import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
@@ -16,9 +18,10 @@ from portal.webhooks.tasks import run_event
 from tests import factories
 from tests.subscriptions.money_support import make_plan, subscribe
 from tests.support.ledger import assert_ledger_ok
+from tests.support.races import at_once
 
 
-def _renewal_event(n: int, subscription) -> WebhookEvent:
+def _renewal_event(n: int, subscription, *, event_type="invoice.paid", copy=0) -> WebhookEvent:
     start = subscription.current_period_end
     stamp, end = int(start.timestamp()), int((start + timedelta(days=30)).timestamp())
     invoice = {
@@ -28,10 +31,11 @@ def _renewal_event(n: int, subscription) -> WebhookEvent:
         "lines": {"object": "list", "has_more": False,
                   "data": [{"period": {"start": stamp, "end": end}, "proration": False}]},
     }  # fmt: skip
+    stripe_id = f"evt_renew{n}_{copy}"
     event = WebhookEvent(
-        stripe_id=f"evt_renew{n}", type="invoice.paid", object_id=invoice["id"],
-        stripe_created=start, payload={"id": f"evt_renew{n}", "type": "invoice.paid",
-                                       "created": stamp, "data": {"object": invoice}},
+        stripe_id=stripe_id, type=event_type, object_id=invoice["id"], stripe_created=start,
+        payload={"id": stripe_id, "type": event_type, "created": stamp,
+                 "data": {"object": invoice}},
     )  # fmt: skip
     db.session.add(event)
     return event
@@ -82,4 +86,22 @@ def test_a_failing_event_sends_the_batch_back_and_fails_alone(app):
     numbers = db.session.scalars(sa.select(Invoice.number).order_by(Invoice.id)).all()
     year = db.session.scalars(sa.select(Invoice.paid_at)).first().year
     assert numbers == [f"INV-{year}-{n:06d}" for n in range(1, 4)]  # none lost to the rollback
+    assert_ledger_ok()
+
+
+@pytest.mark.postgres
+def test_one_invoice_reported_ten_times_at_once_renews_once(app, postgres):
+    """Stripe sends `invoice.paid` and `invoice.payment_succeeded` for every invoice, and
+    retries: ten runs at once, each starting from its own event."""
+    [subscription] = _subscriptions(1)
+    types = ("invoice.paid", "invoice.payment_succeeded")
+    events = [_renewal_event(0, subscription, event_type=types[n % 2], copy=n) for n in range(10)]
+    db.session.commit()
+    ids = [event.id for event in events]
+    outcomes = at_once([partial(lambda i: run_event(i).status, i) for i in ids], app=app)
+    assert outcomes == [EventStatus.PROCESSED] * 10
+    assert _statuses(events) == [EventStatus.PROCESSED] * 10
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 2
+    [invoice] = db.session.scalars(sa.select(Invoice)).all()
+    assert invoice.status == InvoiceStatus.PAID and invoice.number.endswith("-000001")
     assert_ledger_ok()
