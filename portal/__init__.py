@@ -38,9 +38,11 @@ def register_extensions(app: Flask) -> None:
     from portal.db import install_idle_ping, install_sqlite_settings, render_migration_item
     from portal.extensions import csrf, db, limiter, login_manager, mail, migrate
     from portal.input import register_input
+    from portal.invoices.numbering import install_numbering_listeners
     from portal.ledger import guard
     from portal.payments.lookups import install_session_listeners as install_payment_listeners
     from portal.security import note_request_user, register_security
+    from portal.subscriptions.leftovers import install_leftover_listeners
     from portal.system.error_reports import init_error_reports
     from portal.system.logs import logged, register_logging
     from portal.system.metrics import register_metrics
@@ -89,6 +91,8 @@ def register_extensions(app: Flask) -> None:
     register_account_guards(app)
     register_audit(app)
     install_after_commit_listeners()
+    install_numbering_listeners()
+    install_leftover_listeners()
     install_payment_listeners()
     # Each task runs under its request id and writes its log line; scheduled ones are
     # also recorded as task runs.

@@ -30,7 +30,7 @@ from portal.invoices.models import (
     InvoiceKind,
     InvoiceStatus,
 )
-from portal.invoices.numbering import next_number
+from portal.invoices.numbering import issue_at_commit, next_number
 from portal.money import require_int, round_half_up
 
 log = logging.getLogger(__name__)
@@ -296,17 +296,22 @@ def create_subscription_invoice(
     amount: int,
     currency: str,
     paid_at: datetime,
+    first_time: bool = False,
 ) -> Invoice:
     """The invoice for a paid Stripe subscription invoice: issued and paid when Stripe was
     paid, one per Stripe invoice (a second call returns the first).
 
     One line, the plan's period, for exactly what Stripe collected (tax included, split
-    like a lesson's). Like a lesson invoice it is written final in one go and takes the
-    year's number last.
+    like a lesson's). It is written as a draft and numbered and paid right before the
+    transaction commits (`numbering.issue_at_commit`), so renewals side by side hold the
+    year's counter only for their commit. `first_time`: the caller has just found, under
+    the subscription's lock, that the Stripe invoice has none, so none is looked for (the
+    unique `provider_invoice_id` would refuse a second).
     """
-    existing = invoice_of_provider_invoice(provider_invoice_id)
-    if existing is not None:
-        return existing
+    if not first_time:
+        existing = invoice_of_provider_invoice(provider_invoice_id)
+        if existing is not None:
+            return existing
     amount = require_int(amount, "amount")
     price, tax = split_tax_included(amount, current_app.config["TAX_RATE_PERCENT"])
     lines = check_lines([Line(description[:255], 1, price)])
@@ -315,11 +320,11 @@ def create_subscription_invoice(
     invoice.subscription_id = subscription_id
     invoice.provider_invoice_id = provider_invoice_id
     invoice.tax, invoice.total = tax, amount
-    invoice.number = next_number(paid_at.year)
-    invoice.status = InvoiceStatus.PAID
     invoice.issued_at = invoice.due_at = invoice.paid_at = paid_at
     db.session.add(invoice)
     db.session.flush()
+    # Numbered paid as the transaction commits: renewals run many at once, side by side.
+    issue_at_commit(invoice, paid_at.year, InvoiceStatus.PAID)
     return invoice
 
 

@@ -29,7 +29,7 @@ from portal.invoices.services import create_subscription_invoice
 from portal.invoices.tasks import send_payment_receipt
 from portal.subscriptions import periods
 from portal.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionStatus
-from portal.subscriptions.sync import from_timestamp, lock_subscription, plan_for_price, price_id_of
+from portal.subscriptions.sync import from_timestamp, plan_for_price, price_id_of
 
 
 @dataclass(frozen=True)
@@ -71,22 +71,28 @@ def is_complete_invoice(invoice: dict) -> bool:
     )
 
 
-def renew_subscription(subscription: Subscription, invoice: dict) -> Renewal | None:
-    """Apply a Stripe invoice of `subscription`; None unless it is paid."""
+def renew_subscription(
+    subscription: Subscription, invoice: dict, *, lock: periods.RenewalLock | None = None
+) -> Renewal | None:
+    """Apply a Stripe invoice of `subscription`; None unless it is paid. `lock`: the
+    subscription locked for this invoice already (`periods.lock_for_renewal`)."""
     if invoice.get("status") != "paid":
         return None
-    subscription = lock_subscription(subscription)
+    if lock is None:
+        lock = periods.lock_for_renewal(Subscription.id == subscription.id, invoice["id"])
+    subscription = lock.subscription
     if subscription_id_of_invoice(invoice) not in (None, subscription.provider_subscription_id):
         raise Conflict("That invoice bills another subscription.")
     starts_at, ends_at = period_of(invoice, subscription)
     _take_waiting_plan(subscription, invoice)
-    period = periods.open_period(
+    period, opened = periods.open_or_find_period(
         subscription,
         starts_at=starts_at,
         ends_at=ends_at,
         amount_paid=int(invoice["amount_paid"]),
         currency=invoice["currency"],
         provider_invoice_id=invoice["id"],
+        lock=lock,
     )
     if subscription.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.EXPIRED):
         # Money for a subscription that has ended since (a late or final invoice) is
@@ -96,12 +102,13 @@ def renew_subscription(subscription: Subscription, invoice: dict) -> Renewal | N
         subscription.open_provider_invoice_id = None
     portal_invoice = None
     if invoice["amount_paid"] > 0:
-        portal_invoice = _portal_invoice(subscription, invoice, starts_at, ends_at)
+        first_time = opened and lock.invoice_id is None
+        portal_invoice = _portal_invoice(subscription, invoice, starts_at, ends_at, first_time)
     db.session.flush()
     return Renewal(period, portal_invoice)
 
 
-def _portal_invoice(subscription, invoice: dict, starts_at, ends_at) -> Invoice:
+def _portal_invoice(subscription, invoice: dict, starts_at, ends_at, first_time) -> Invoice:
     plan = subscription.plan
     paid_at = from_timestamp((invoice.get("status_transitions") or {}).get("paid_at"))
     portal_invoice = create_subscription_invoice(
@@ -112,6 +119,7 @@ def _portal_invoice(subscription, invoice: dict, starts_at, ends_at) -> Invoice:
         amount=int(invoice["amount_paid"]),
         currency=invoice["currency"],
         paid_at=paid_at or utcnow(),
+        first_time=first_time,
     )
     if portal_invoice.receipt_sent_at is None:
         enqueue_after_commit(send_payment_receipt, portal_invoice.id)

@@ -1,12 +1,15 @@
 """The subscriptions' invariants against the ledger (part of `flask ledger check`).
 
 1. unearned subscription revenue is never negative, and equals what the periods still
-   hold (``amount_paid - shared - to_revenue`` summed);
+   hold (``amount_paid + carried_in - shared - to_revenue - carried_out`` summed);
 2. per period, its entries (keys ``subscription_period:<id>:…``) moved exactly what the
    row says: ``amount_paid`` in, ``shared`` to tutors and fees, ``to_revenue`` to
-   revenue; what it holds is never negative, and the shares never exceed what was paid;
-3. a closed period with no lesson still to come holds nothing;
-4. a period's lessons used and shared are its covered bookings not cancelled, and those
+   revenue; what it holds is never negative, and the shares never exceed its funds
+   (what was paid plus what it carried in);
+3. per subscription, what its periods carried in equals what they carried out (a carry
+   moves money between periods, never in or out of the account);
+4. a closed period with no lesson still to come holds nothing;
+5. a period's lessons used and shared are its covered bookings not cancelled, and those
    completed.
 """
 
@@ -22,7 +25,7 @@ from portal.ledger.accounts import platform_account_ids, total
 from portal.ledger.checks import MAX_REPORTED, Drift
 from portal.ledger.models import EntryKind, LedgerEntry, LedgerPosting
 from portal.subscriptions.models import SubscriptionPeriod
-from portal.subscriptions.periods import UNEARNED, outstanding, unearned
+from portal.subscriptions.periods import UNEARNED, funds, outstanding, unearned
 
 PREFIX = "subscription_period:"
 
@@ -30,7 +33,7 @@ PREFIX = "subscription_period:"
 def subscription_drifts() -> list[Drift]:
     moved = _moved_per_period()
     periods = db.session.scalars(sa.select(SubscriptionPeriod).order_by(SubscriptionPeriod.id))
-    drifts = _unearned_total()
+    drifts = _unearned_total() + _carries()
     counts = _lessons_per_period()
     for period in periods:
         drifts += _period_drifts(period, moved.pop(period.id, {}), counts.get(period.id, (0, 0)))
@@ -53,8 +56,10 @@ def _unearned_total() -> list[Drift]:
         sa.select(
             total(
                 SubscriptionPeriod.amount_paid
+                + SubscriptionPeriod.carried_in
                 - SubscriptionPeriod.shared
                 - SubscriptionPeriod.to_revenue
+                - SubscriptionPeriod.carried_out
             )
         )
     )
@@ -69,6 +74,29 @@ def _unearned_total() -> list[Drift]:
             )
         )
     return drifts
+
+
+def _carries() -> list[Drift]:
+    rows = db.session.execute(
+        sa.select(
+            SubscriptionPeriod.subscription_id,
+            sa.func.sum(SubscriptionPeriod.carried_in),
+            sa.func.sum(SubscriptionPeriod.carried_out),
+        )
+        .group_by(SubscriptionPeriod.subscription_id)
+        .having(
+            sa.func.sum(SubscriptionPeriod.carried_in)
+            != sa.func.sum(SubscriptionPeriod.carried_out)
+        )
+        .order_by(SubscriptionPeriod.subscription_id)
+    )
+    return [
+        Drift(
+            "subscription periods carried money that did not arrive",
+            f"subscription {sid}: carried in {carried_in}, carried out {carried_out}",
+        )
+        for sid, carried_in, carried_out in rows
+    ]
 
 
 def _moved_per_period() -> dict[int, dict[str, int]]:
@@ -125,10 +153,10 @@ def _period_drifts(period, moved: dict[str, int], lessons: tuple[int, int]) -> l
         for what, value in expected.items()
         if found[what] != value
     ]
-    held = sum(moved.values())
+    held = sum(moved.values()) + period.carried_in - period.carried_out
     if held < 0 or unearned(period) < 0:
         drifts.append(Drift("subscription period holds a negative amount", f"{name}: {held}"))
-    if period.shared > period.amount_paid:
+    if period.shared > funds(period):
         drifts.append(
             Drift("subscription shares exceed the price", f"{name}: {period.shared} shared")
         )

@@ -12,7 +12,9 @@ request that made it: that is `NotYetKnown`, retried later, unless Stripe says i
 ended (a declined first payment, cancelled at Stripe and never written here:
 `NeverRecorded`, recorded only). One started from a Checkout
 page carries the student and the plan, and is written here from the first event that
-names it.
+names it; a second one for a student who has a live subscription already (two tabs) is
+cancelled at Stripe and refunded (`leftovers`), and so is one the portal started whose
+request died before it could commit.
 
 Each function returns one sentence for the admin's event log; `NotApplicable` means the
 event can never apply (not a portal subscription, an unexpected shape).
@@ -27,10 +29,11 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import Role, User
 from portal.after_commit import enqueue_after_commit
-from portal.db import parse_id
+from portal.db import parse_id, utcnow
 from portal.errors import PortalError
 from portal.extensions import db
 from portal.providers import get_provider
+from portal.subscriptions import leftovers, periods
 from portal.subscriptions.billing import (
     is_complete_invoice,
     renew_subscription,
@@ -39,10 +42,14 @@ from portal.subscriptions.billing import (
 )
 from portal.subscriptions.models import Plan, Subscription, SubscriptionPeriod, SubscriptionStatus
 from portal.subscriptions.notifications import Mail, send_subscription_email
-from portal.subscriptions.sync import apply_provider_subscription, item_of, lock_subscription
+from portal.subscriptions.sync import (
+    apply_provider_subscription,
+    from_timestamp,
+    item_of,
+    lock_subscription,
+)
 
 S = SubscriptionStatus
-ENDED_AT_STRIPE = ("canceled", "incomplete_expired")
 
 
 class NotApplicable(Exception):
@@ -101,12 +108,19 @@ def invoice_paid(obj: dict) -> str:
     subscription_id = subscription_id_of_invoice(invoice)
     if subscription_id is None:
         return f"Invoice {invoice['id']} bills no subscription; recorded only."
-    subscription = subscription_for(
-        subscription_id,
-        subscription_metadata_of_invoice(invoice),
-        fetch=lambda: get_provider().retrieve_subscription(subscription_id),
+    # Renewal day: the subscription is known, and found and locked in one round trip.
+    lock = periods.lock_for_renewal(
+        Subscription.provider_subscription_id == subscription_id, invoice["id"]
     )
-    renewal = renew_subscription(subscription, invoice)
+    if lock is not None:
+        subscription = lock.subscription
+    else:
+        subscription = subscription_for(
+            subscription_id,
+            subscription_metadata_of_invoice(invoice),
+            fetch=lambda: get_provider().retrieve_subscription(subscription_id),
+        )
+    renewal = renew_subscription(subscription, invoice, lock=lock)
     if renewal is None:
         return f"Invoice {invoice['id']} is {invoice.get('status')}; nothing to apply."
     if subscription.status in (S.INCOMPLETE, S.PAST_DUE):
@@ -114,7 +128,8 @@ def invoice_paid(obj: dict) -> str:
         apply_provider_subscription(
             subscription, get_provider().retrieve_subscription(subscription_id)
         )
-    number = renewal.invoice.number if renewal.invoice is not None else "none (nothing billed)"
+    billed = renewal.invoice
+    number = "none (nothing billed)" if billed is None else billed.number or f"#{billed.id}"
     return (
         f"Subscription {subscription.id} ({subscription.status}): period "
         f"{renewal.period.starts_at:%Y-%m-%d} to {renewal.period.ends_at:%Y-%m-%d}, "
@@ -226,11 +241,19 @@ def subscription_for(stripe_id: object, metadata: dict, *, fetch) -> Subscriptio
 def _not_yet_known(stripe_id: str) -> None:
     """A subscription the portal started whose row is missing: the request that made it
     has not committed yet (try again), or it was cancelled at Stripe and rolled back here
-    (a declined card) and never will be."""
-    if get_provider().retrieve_subscription(stripe_id).get("status") in ENDED_AT_STRIPE:
+    (a declined card, or its request failed) and never will be, or the request died
+    before it could commit or roll back: one older than `leftovers.ORPHAN_AFTER` is
+    cancelled at Stripe and its payment refunded."""
+    obj = get_provider().retrieve_subscription(stripe_id)
+    if obj.get("status") in leftovers.ENDED_AT_STRIPE:
         raise NeverRecorded(
             f"Subscription {stripe_id} was cancelled at Stripe before it was recorded here "
-            "(its first payment failed); nothing to apply."
+            "(its first payment failed, or its request rolled back); nothing to apply."
+        )
+    created = from_timestamp(obj.get("created"))
+    if created is not None and utcnow() - created > leftovers.ORPHAN_AFTER:
+        raise NeverRecorded(
+            leftovers.discard_at_stripe(stripe_id, why="never recorded here: its request died")
         )
     raise NotYetKnown(f"Subscription {stripe_id} is not recorded here yet.")
 
@@ -248,9 +271,9 @@ def _adopt(stripe_id: str, metadata: dict, obj: dict) -> Subscription:
         provider_subscription_id=stripe_id,
         provider_customer_id=obj.get("customer") if isinstance(obj.get("customer"), str) else None,
     )
-    db.session.add(subscription)
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested():  # added inside: begin_nested flushes what waits
+            db.session.add(subscription)
             db.session.flush()
     except IntegrityError as exc:
         # Two events about a new Checkout subscription at once: the other wrote it.
@@ -259,8 +282,10 @@ def _adopt(stripe_id: str, metadata: dict, obj: dict) -> Subscription:
         )
         if existing is not None:
             return existing
-        raise NotApplicable(
-            f"Subscription {stripe_id}: the student already has a live subscription here."
+        raise NeverRecorded(
+            leftovers.discard_at_stripe(
+                stripe_id, why="a second one: the student already has a live subscription"
+            )
         ) from exc
     return subscription
 

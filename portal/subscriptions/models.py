@@ -142,9 +142,11 @@ class Subscription(db.Model):
 class SubscriptionPeriod(db.Model):
     """One paid (or trial) period: its quota and the money shared out of its price.
 
-    `shared` never exceeds `amount_paid`; a closed period's remainder went to platform
-    revenue. A covered booking records the period its lesson came from, so a cancellation
-    gives the lesson back to that period.
+    Its funds are `amount_paid` plus `carried_in`, what the period it replaced mid-way (a
+    plan change) had not spent; `shared` never exceeds them. A closed period's remainder
+    went to platform revenue, or, when a newer period replaced it before its end, to that
+    period (`carried_out`). A covered booking records the period its lesson came from, so
+    a cancellation gives the lesson back to that period.
     """
 
     __tablename__ = "subscription_periods"
@@ -165,6 +167,10 @@ class SubscriptionPeriod(db.Model):
     # What went to platform subscription revenue: the unshared rest when it closed, and
     # the share of a lesson cancelled after that.
     to_revenue: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    # Unspent money of the period this one replaced before its end (a plan change), and
+    # this period's own unspent money handed to the one that replaced it.
+    carried_in: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    carried_out: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     closed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -178,9 +184,13 @@ class SubscriptionPeriod(db.Model):
         sa.CheckConstraint(
             "lessons_shared >= 0 AND lessons_shared <= lessons_allowed", name="shares_counted"
         ),
-        sa.CheckConstraint("shared >= 0 AND shared <= amount_paid", name="shares_within_price"),
+        sa.CheckConstraint("carried_in >= 0 AND carried_out >= 0", name="carried_not_negative"),
         sa.CheckConstraint(
-            "to_revenue >= 0 AND shared + to_revenue <= amount_paid", name="revenue_within_price"
+            "shared >= 0 AND shared <= amount_paid + carried_in", name="shares_within_price"
+        ),
+        sa.CheckConstraint(
+            "to_revenue >= 0 AND shared + to_revenue + carried_out <= amount_paid + carried_in",
+            name="revenue_within_price",
         ),
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         sa.Index("ix_subscription_periods_subscription_starts", "subscription_id", "starts_at"),

@@ -1,8 +1,9 @@
 """A covered lesson's money: when it is completed, its tutor earns its share of the
 period's price, out of unearned subscription revenue.
 
-The share is ``round_half_up(amount_paid / lessons_allowed)`` of the period the lesson
-was taken from, the period's last lesson taking what remains (`periods.lesson_share`);
+The share is ``round_half_up(funds / lessons_allowed)`` of the period the lesson was
+taken from (its price, plus what a period it replaced mid-way carried into it), the
+period's last lesson taking what remains (`periods.lesson_share`);
 the platform keeps its fee at the same rate as on a paid lesson
 (``PLATFORM_FEE_PERCENT``) and the rest goes to the tutor's pending earnings, released
 like any earning (`portal.wallets.earnings`). A lesson of a trial period (nothing paid)

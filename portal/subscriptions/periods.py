@@ -10,18 +10,28 @@ a lesson's share       U +share, fee revenue -fee, tutor pending -net         co
 unused                 U +rest, R -rest                                       close
 =====================  =====================================================  ==========
 
-A lesson's share is ``round_half_up(amount_paid / lessons_allowed)``; the last lesson of
-a period takes what remains, so a period's shares never exceed what was paid for it
-(`lesson_share`). When a period closes, its rest becomes revenue, except the shares of
-lessons booked from it that have not happened yet: those stay unearned until the lesson
-completes (the tutor earns it) or is cancelled (it becomes revenue then). A period's
-unearned money is ``amount_paid - shared - to_revenue`` and is never negative.
+A period's funds are what was paid for it plus what it carried in (below). A lesson's
+share is ``round_half_up(funds / lessons_allowed)``; the last lesson of a period takes
+what remains, so a period's shares never exceed its funds (`lesson_share`). When a
+period closes, its rest becomes revenue, except the shares of lessons booked from it
+that have not happened yet: those stay unearned until the lesson completes (the tutor
+earns it) or is cancelled (it becomes revenue then).
+
+**A period replaced before its end** (a plan changed now: Stripe bills the prorated
+difference and a period opens for the new plan from today) does not turn its rest into
+revenue: it hands it to the new period (`carried_out` there, `carried_in` here), so the
+lessons given under the new plan share what the student paid for both, and tutors'
+shares plus the platform's revenue add up to exactly what the student paid. The money
+stays in unearned subscription revenue, so the carry posts nothing; the books check that
+every subscription's carries in and out match. A period's unearned money is
+``amount_paid + carried_in - shared - to_revenue - carried_out`` and is never negative.
 
 Functions here add and flush; the caller owns the unit of work.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,6 +39,7 @@ import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.invoices.models import Invoice
 from portal.ledger import posting as ledger
 from portal.ledger.accounts import platform_account_ids
 from portal.ledger.models import EntryKind, LedgerAccount, PlatformAccount
@@ -46,7 +57,12 @@ def period_key(period_id: int, what: str) -> str:
     return f"subscription_period:{period_id}:{what}"
 
 
-def open_period(
+def open_period(subscription: Subscription, **opening) -> SubscriptionPeriod:
+    """A paid (or trial) invoice starts a period: `open_or_find_period`'s period."""
+    return open_or_find_period(subscription, **opening)[0]
+
+
+def open_or_find_period(
     subscription: Subscription,
     *,
     starts_at: datetime,
@@ -54,36 +70,44 @@ def open_period(
     amount_paid: int,
     currency: str,
     provider_invoice_id: str | None = None,
-) -> SubscriptionPeriod:
-    """A paid (or trial) invoice starts a period: quota from the plan, usage reset.
+    lock: RenewalLock | None = None,
+) -> tuple[SubscriptionPeriod, bool]:
+    """A paid (or trial) invoice starts a period: quota from the plan, usage reset. The
+    period, and whether it was opened now.
 
     Idempotent per `provider_invoice_id`: a second call returns the period opened the
     first time and posts nothing. Closes the subscription's open periods that started
-    before this one (their rest becomes revenue); a late invoice for an older period
-    opens it closed. Posts `amount_paid` from provider cash to unearned subscription
-    revenue (nothing for a 0-amount trial period).
+    before this one (their rest becomes revenue, or this period's if this one replaces
+    them before their end); a late invoice for an older period opens it closed. Posts
+    `amount_paid` from provider cash to unearned subscription revenue (nothing for a
+    0-amount trial period).
 
     Renewal day runs this for every subscription, so it reads each thing once: the
     subscription's lock brings the invoice's period (if any) and the ledger accounts
-    along, and one more locked read brings the open periods.
+    along (`lock_for_renewal`; a caller that took it already passes it as `lock`), and
+    one more locked read brings the open periods. That read also looks for the invoice's
+    period once more: a statement that waited for the subscription's lock sees the rows
+    as they were when it started, so a period another run opened for the same invoice
+    while this one waited (`invoice.paid` and `invoice.payment_succeeded` together) is
+    found only by a statement that starts after the wait.
     """
     require_int(amount_paid, "amount_paid")
     if amount_paid < 0:
         raise ValueError("amount_paid must not be negative")
     if ends_at <= starts_at:
         raise ValueError("a period must end after it starts")
-    subscription, existing_id, accounts = _lock_for_renewal(subscription.id, provider_invoice_id)
-    if existing_id is not None:
-        return db.session.get(SubscriptionPeriod, existing_id)
-    open_ones = db.session.scalars(
-        sa.select(SubscriptionPeriod)
-        .where(
-            SubscriptionPeriod.subscription_id == subscription.id,
-            SubscriptionPeriod.closed_at.is_(None),
-        )
-        .order_by(SubscriptionPeriod.starts_at)
-        .with_for_update()
-    ).all()
+    if lock is None:
+        lock = lock_for_renewal(Subscription.id == subscription.id, provider_invoice_id)
+    subscription, accounts = lock.subscription, lock.accounts
+    if lock.period_id is not None:
+        return db.session.get(SubscriptionPeriod, lock.period_id), False
+    found = _open_periods_or_the_invoices(subscription.id, provider_invoice_id)
+    mine = [
+        p for p in found if provider_invoice_id and p.provider_invoice_id == provider_invoice_id
+    ]
+    if mine:
+        return mine[0], False
+    open_ones = found
     period = SubscriptionPeriod(
         subscription_id=subscription.id,
         starts_at=starts_at,
@@ -96,6 +120,8 @@ def open_period(
         lessons_shared=0,
         shared=0,
         to_revenue=0,
+        carried_in=0,
+        carried_out=0,
     )
     db.session.add(period)
     db.session.flush()
@@ -109,14 +135,30 @@ def open_period(
     now = utcnow()
     if any(older.starts_at > starts_at for older in open_ones):
         _close_locked(period, accounts, now)  # a late invoice for a period already past
-        return period
+        return period, True
     for older in open_ones:
-        _close_locked(older, accounts, now)
+        if older.ends_at > starts_at:
+            _carry_locked(older, period, now)
+        else:
+            _close_locked(older, accounts, now)
     subscription.current_period_start = starts_at
     subscription.current_period_end = ends_at
     subscription.lessons_used = 0
     db.session.flush()
-    return period
+    return period, True
+
+
+def _open_periods_or_the_invoices(subscription_id: int, provider_invoice_id: str | None):
+    """The subscription's open periods and the one `provider_invoice_id` opened, locked."""
+    which = SubscriptionPeriod.closed_at.is_(None)
+    if provider_invoice_id is not None:
+        which = which | (SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
+    return db.session.scalars(
+        sa.select(SubscriptionPeriod)
+        .where(SubscriptionPeriod.subscription_id == subscription_id, which)
+        .order_by(SubscriptionPeriod.starts_at)
+        .with_for_update()
+    ).all()
 
 
 _ACCOUNT_CODES = (CASH, UNEARNED, REVENUE)
@@ -137,21 +179,41 @@ def _accounts(values) -> dict[str, int]:
     return accounts
 
 
-def _lock_for_renewal(subscription_id: int, provider_invoice_id: str | None):
-    """The subscription locked, the id of the period `provider_invoice_id` opened (if
-    any) and the ledger accounts, in one round trip."""
-    existing = (
-        sa.select(SubscriptionPeriod.id)
-        .where(SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
-        .scalar_subquery()
-    )
+@dataclass(frozen=True)
+class RenewalLock:
+    """A subscription locked for a Stripe invoice, with what the renewal needs to know."""
+
+    subscription: Subscription
+    period_id: int | None  # the period the Stripe invoice opened already, if any
+    invoice_id: int | None  # the portal invoice written for it already, if any
+    accounts: dict[str, int]
+
+
+def lock_for_renewal(where, provider_invoice_id: str | None) -> RenewalLock | None:
+    """The subscription `where` picks, locked, and what the Stripe invoice
+    `provider_invoice_id` has made here already, and the ledger accounts: one round trip.
+    None when no subscription matches."""
+    period = invoice = sa.null()  # without a Stripe invoice, nothing was made for it
+    if provider_invoice_id is not None:
+        period = (
+            sa.select(SubscriptionPeriod.id)
+            .where(SubscriptionPeriod.provider_invoice_id == provider_invoice_id)
+            .scalar_subquery()
+        )
+        invoice = (
+            sa.select(Invoice.id)
+            .where(Invoice.provider_invoice_id == provider_invoice_id)
+            .scalar_subquery()
+        )
     row = db.session.execute(
-        sa.select(Subscription, existing, *_account_columns())
-        .where(Subscription.id == subscription_id)
+        sa.select(Subscription, period, invoice, *_account_columns())
+        .where(where)
         .with_for_update(of=Subscription)
         .execution_options(populate_existing=True)
-    ).one()
-    return row[0], row[1], _accounts(row[2:])
+    ).one_or_none()
+    if row is None:
+        return None
+    return RenewalLock(row[0], row[1], row[2], _accounts(row[3:]))
 
 
 def lock_subscription(subscription_id: int) -> Subscription:
@@ -215,6 +277,16 @@ def _close_locked(period: SubscriptionPeriod, accounts: dict[str, int], now: dat
     period.closed_at = now
 
 
+def _carry_locked(older: SubscriptionPeriod, newer: SubscriptionPeriod, now: datetime) -> None:
+    """`newer` replaces `older` before its end: what `older` holds beyond the shares of
+    its lessons still to come becomes `newer`'s."""
+    rest = unearned(older) - reserved(older, outstanding(older))
+    if rest > 0:
+        older.carried_out += rest
+        newer.carried_in += rest
+    older.closed_at = now
+
+
 def close_current_period(subscription: Subscription, *, now: datetime | None = None) -> None:
     """The subscription ended: close what is open of it."""
     period = current_period(subscription)
@@ -225,9 +297,14 @@ def close_current_period(subscription: Subscription, *, now: datetime | None = N
 # --- the arithmetic of shares -----------------------------------------------------------
 
 
+def funds(period: SubscriptionPeriod) -> int:
+    """What the period's lessons share: its price and what it carried in."""
+    return period.amount_paid + period.carried_in
+
+
 def unearned(period: SubscriptionPeriod) -> int:
-    """What of the period's price is still unearned subscription revenue."""
-    return period.amount_paid - period.shared - period.to_revenue
+    """What of the period's funds is still unearned subscription revenue."""
+    return funds(period) - period.shared - period.to_revenue - period.carried_out
 
 
 def outstanding(period: SubscriptionPeriod) -> int:
@@ -238,13 +315,13 @@ def outstanding(period: SubscriptionPeriod) -> int:
 def lesson_share(period: SubscriptionPeriod, lessons_shared: int, shared: int) -> int:
     """The share of the next lesson given, after `lessons_shared` lessons took `shared`.
 
-    ``round_half_up(amount_paid / lessons_allowed)``; the last lesson of the period takes
-    what remains, and no lesson takes more than remains.
+    ``round_half_up(funds / lessons_allowed)``; the last lesson of the period takes what
+    remains, and no lesson takes more than remains.
     """
-    remaining = period.amount_paid - shared
+    remaining = funds(period) - shared
     if lessons_shared + 1 >= period.lessons_allowed:
         return remaining
-    return min(round_half_up(Decimal(period.amount_paid) / period.lessons_allowed), remaining)
+    return min(round_half_up(Decimal(funds(period)) / period.lessons_allowed), remaining)
 
 
 def reserved(period: SubscriptionPeriod, lessons: int) -> int:

@@ -9,7 +9,9 @@ Rules:
   card when none is named; somebody else's is a 404). A bank asking for 3-D Secure
   leaves the subscription `incomplete` with a `client_secret` for Stripe.js; a declined
   card is a 409 `card_declined`, and the subscription is cancelled at Stripe and never
-  written here, so nothing live is left behind on either side.
+  written here, so nothing live is left behind on either side. Neither is anything else
+  that rolls back here after Stripe made the subscription: the rollback cancels it there
+  and refunds its first payment (`leftovers`).
 - Cancelling sets `cancel_at_period_end` (the expire task or Stripe ends it at the
   period's end); `immediately` ends it now. Reactivating clears it (409 `not_cancelling`
   when there is nothing to undo).
@@ -37,6 +39,7 @@ from portal.payments.customers import ensure_customer
 from portal.payments.models import PaymentMethod
 from portal.providers import get_provider
 from portal.providers.base import CardDeclined, CheckoutLine, ProviderRejected
+from portal.subscriptions import leftovers
 from portal.subscriptions.billing import renew_subscription
 from portal.subscriptions.models import (
     LIVE_STATUSES,
@@ -109,6 +112,8 @@ def create_subscription(
         )
     except CardDeclined as exc:
         raise Conflict(exc.message or DECLINED, code="card_declined") from exc
+    # From here on, a rollback here leaves nothing live at Stripe either.
+    leftovers.discard_on_rollback(obj["id"])
     client_secret = _first_payment_step(obj)
     apply_provider_subscription(subscription, obj)
     latest = obj.get("latest_invoice")
@@ -164,7 +169,7 @@ def _first_payment_step(obj: dict) -> str | None:
     if not latest:
         # Stripe bills a subscription's first invoice as it makes it; one without any
         # (localstripe does this for trials) cannot be paid or told apart from a decline.
-        provider.cancel_subscription_now(obj["id"])
+        _cancel_unpaid(obj["id"])
         raise GatewayError(
             "Stripe did not bill the subscription's first payment; nothing was charged. "
             "Please try again in a minute."
@@ -173,9 +178,16 @@ def _first_payment_step(obj: dict) -> str | None:
     intent = provider.invoice_payment_intent(invoice)
     if intent is not None and intent.needs_action:
         return intent.client_secret
-    provider.cancel_subscription_now(obj["id"])
+    _cancel_unpaid(obj["id"])
     message = (intent.error_message if intent is not None else None) or DECLINED
     raise Conflict(message, code="card_declined")
+
+
+def _cancel_unpaid(stripe_id: str) -> None:
+    """A first payment that did not go through: cancelled at Stripe now (nothing was
+    charged, so nothing is refunded), and not again by the rollback."""
+    get_provider().cancel_subscription_now(stripe_id)
+    leftovers.keep(stripe_id)
 
 
 def create_checkout_subscription(

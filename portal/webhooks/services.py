@@ -30,20 +30,51 @@ def lock_event(event_id: int) -> WebhookEvent | None:
     ).one_or_none()
 
 
+def lock_waiting(types: tuple[str, ...], limit: int, *, besides: int) -> list[WebhookEvent]:
+    """Up to `limit` events of `types` never tried yet, oldest first, locked; one that
+    another run holds is skipped (it is that run's)."""
+    return list(
+        db.session.scalars(
+            sa.select(WebhookEvent)
+            .where(
+                WebhookEvent.type.in_(types),
+                WebhookEvent.status == EventStatus.RECEIVED,
+                WebhookEvent.id != besides,
+            )
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def handle(event: WebhookEvent) -> str:
     """Run the event's handler and mark it processed (or ignored); the handler may raise."""
-    handler = HANDLERS.get(event.type)
-    event.attempts += 1
-    if handler is None:
-        event.status = EventStatus.IGNORED
-        event.result = "No handler for this event type."
-    else:
-        event.result = handler(event)[:MAX_RESULT_LENGTH]
-        event.status = EventStatus.PROCESSED
-        event.processed_at = utcnow()
-    event.last_error = event.retry_at = None
+    return handle_all([event])[0]
+
+
+def handle_all(events: list[WebhookEvent]) -> list[str]:
+    """Run each event's handler in turn, then mark them all processed (or ignored): one
+    UPDATE writes every outcome (a handler's own queries would flush them one by one)."""
+    outcomes = [_run_handler(event) for event in events]
+    for event, (status, result) in zip(events, outcomes, strict=True):
+        event.status, event.result = status, result[:MAX_RESULT_LENGTH]
+        if status == EventStatus.PROCESSED:
+            event.processed_at = utcnow()
+        # Counted with the outcome (a failure is counted by `record_failure`, after the
+        # handler's changes rolled back).
+        event.attempts += 1
+        event.last_error = event.retry_at = None
     db.session.flush()
-    return event.status
+    return [event.status for event in events]
+
+
+def _run_handler(event: WebhookEvent) -> tuple[str, str]:
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        return EventStatus.IGNORED, "No handler for this event type."
+    return EventStatus.PROCESSED, handler(event)
 
 
 def record_failure(event_id: int, exc: BaseException) -> WebhookEvent | None:

@@ -42,9 +42,25 @@ class Outcome:
     error: str | None = None
 
 
+# Renewal day: Stripe reports a paid invoice for every subscription at once. The run of
+# one such event takes up to BATCH_SIZE - 1 others that wait untried and processes them
+# in the same transaction: one commit, and one take of the year's invoice numbers, for
+# all of them (their own runs then find them done). If any of them fails, the whole batch
+# rolls back and the event runs alone, so a failure is recorded on its own event only.
+BATCHED_TYPES = ("invoice.paid", "invoice.payment_succeeded")
+BATCH_SIZE = 50
+
+
 def run_event(event_id: int, *, replay: bool = False) -> Outcome:
     """Process one stored event; without `replay`, an event already done is left alone."""
     event = services.lock_event(event_id)
+    if _batched(event, replay):
+        others = services.lock_waiting(BATCHED_TYPES, BATCH_SIZE - 1, besides=event.id)
+        if others:
+            status = _run_batch([event, *others])
+            if status is not None:
+                return Outcome(status)
+            event = services.lock_event(event_id)  # the batch rolled back: alone now
     if event is None or (event.status in services.DONE and not replay):
         status = event.status if event is not None else "missing"
         db.session.rollback()
@@ -62,6 +78,30 @@ def run_event(event_id: int, *, replay: bool = False) -> Outcome:
         return Outcome(EventStatus.FAILED, retry=not services.is_permanent(exc), error=error)
     WEBHOOK_EVENTS.labels(event_type, str(status)).inc()
     return Outcome(status)
+
+
+def _batched(event, replay: bool) -> bool:
+    return (
+        event is not None
+        and not replay
+        and event.type in BATCHED_TYPES
+        and event.status not in services.DONE
+    )
+
+
+def _run_batch(batch: list) -> str | None:
+    """The events in one transaction: the first one's new status, or None (and nothing
+    changed) when one of them failed."""
+    try:
+        with unit_of_work():
+            statuses = services.handle_all(batch)
+            outcomes = list(zip([each.type for each in batch], statuses, strict=True))
+    except Exception as exc:  # each of them runs alone, and fails alone
+        log.info("a batch of %d webhook events rolled back: %s", len(batch), exc)
+        return None
+    for event_type, status in outcomes:
+        WEBHOOK_EVENTS.labels(event_type, str(status)).inc()
+    return outcomes[0][1]
 
 
 def backoff(retries: int) -> int:

@@ -15,54 +15,17 @@ from portal.extensions import db
 from portal.invoices.models import InvoiceKind
 from portal.payments.cards import add_payment_method, payment_methods_of
 from portal.subscriptions import events, services
-from portal.subscriptions.models import Plan, SubscriptionStatus
+from portal.subscriptions.models import SubscriptionStatus
+from tests.subscriptions.recorded_support import P4, P8, SUB, subscribed
 from tests.subscriptions.stripe_support import invoices, periods, subscriptions
 from tests.support.ledger import assert_ledger_ok
 from tests.support.stripe_replay import recorded
 
 pytestmark = pytest.mark.stripe
-SUB = "sub_1QbX7vKx3oV2nQeRsubscr01"
-P4, P8 = "price_1QZr8mKx3oV2nQeR7monthly4", "price_1QZr9aKx3oV2nQeR8monthly8"
-
-
-def _plan(slug: str, price_id: str, price: int, lessons: int, trial_days: int = 0) -> Plan:
-    plan = Plan(
-        slug=slug,
-        name=slug.replace("-", " ").title(),
-        price=price,
-        currency="usd",
-        interval="month",
-        lessons_per_month=lessons,
-        trial_days=trial_days,
-        features=[],
-        provider_product_id=f"prod_{slug}",
-        provider_price_id=price_id,
-    )
-    db.session.add(plan)
-    db.session.commit()
-    return plan
-
-
-@pytest.fixture
-def four(stripe_replay):
-    return _plan("four-a-month", P4, 16000, 4, trial_days=7)
-
-
-@pytest.fixture
-def eight(stripe_replay):
-    return _plan("eight-a-month", P8, 30000, 8)
-
-
-def _subscribed(replay, plan, card_holder, fixture="subscription_active"):
-    replay.answer("POST", "/v1/subscriptions", fixture)
-    student = card_holder()
-    created = services.create_subscription(student, plan)
-    db.session.commit()
-    return student, created
 
 
 def test_a_trial_starts_with_a_free_period_and_sends_a_price(stripe_replay, four, card_holder):
-    student, created = _subscribed(stripe_replay, four, card_holder, "subscription_trialing")
+    student, created = subscribed(stripe_replay, four, card_holder, "subscription_trialing")
     [sent] = stripe_replay.seen("POST", "/v1/subscriptions")
     assert sent.form["items[0][price]"] == P4 and "items[0][plan]" not in sent.form
     assert sent.form["trial_period_days"] == "7"
@@ -82,7 +45,7 @@ def test_3d_secure_of_the_first_invoice_gives_the_client_secret(stripe_replay, f
     stripe_replay.answer("GET", "/v1/invoice_payments", "invoice_payments_open")
     stripe_replay.answer("GET", "/v1/payment_intents/pi_3QbX7xKx3oV2nQeR1sca0001",
                          "payment_intent_invoice_requires_action")  # fmt: skip
-    student, created = _subscribed(stripe_replay, four, card_holder, "subscription_incomplete")
+    student, created = subscribed(stripe_replay, four, card_holder, "subscription_incomplete")
     assert created.client_secret.startswith("pi_3QbX7xKx3oV2nQeR1sca0001_secret_")
     sub = created.subscription
     assert sub.status == SubscriptionStatus.INCOMPLETE
@@ -108,7 +71,7 @@ def test_a_declined_first_invoice_is_cancelled_at_stripe(stripe_replay, four, ca
 
 
 def test_an_upgrade_applies_now_with_stripes_proration(stripe_replay, four, eight, card_holder):
-    student, _ = _subscribed(stripe_replay, four, card_holder)
+    student, _ = subscribed(stripe_replay, four, card_holder)
     stripe_replay.answer("GET", f"/v1/subscriptions/{SUB}", "subscription_active")
     stripe_replay.answer("POST", f"/v1/subscriptions/{SUB}", "subscription_upgraded")
     sub = services.change_plan(student, eight)
@@ -184,7 +147,7 @@ def test_a_past_due_subscription_is_paid_again_with_another_card(
     card_holder,
     localstripe,
 ):
-    student, created = _subscribed(stripe_replay, four, card_holder)
+    student, created = subscribed(stripe_replay, four, card_holder)
     sub = created.subscription
     sub.status, sub.open_provider_invoice_id = "past_due", "in_1QdB3cKx3oV2nQeRpastdue1"
     db.session.commit()
@@ -206,7 +169,7 @@ def test_a_past_due_subscription_is_paid_again_with_another_card(
 
 
 def test_somebody_elses_card_cannot_pay_the_open_invoice(stripe_replay, four, card_holder):
-    student, created = _subscribed(stripe_replay, four, card_holder)
+    student, created = subscribed(stripe_replay, four, card_holder)
     created.subscription.status = "past_due"
     created.subscription.open_provider_invoice_id = "in_1QdB3cKx3oV2nQeRpastdue1"
     db.session.commit()

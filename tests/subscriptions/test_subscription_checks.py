@@ -36,6 +36,16 @@ def test_a_period_whose_row_and_entries_differ_is_a_drift(student):
     } <= _names()
 
 
+def test_money_carried_out_of_a_period_that_no_period_carried_in_is_a_drift(student):
+    subscribe(student, make_plan(price=20000))
+    db.session.execute(sa.update(SubscriptionPeriod).values(carried_out=5000))
+    db.session.commit()
+    assert {
+        "subscription periods carried money that did not arrive",
+        "unearned subscription revenue differs from its periods",
+    } <= _names()
+
+
 def test_lesson_counts_that_match_no_booking_are_a_drift(student):
     subscribe(student, make_plan(lessons=3))
     db.session.execute(sa.update(SubscriptionPeriod).values(lessons_used=2))

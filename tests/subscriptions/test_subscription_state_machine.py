@@ -1,7 +1,8 @@
 """A stateful property test: whatever happens to subscriptions, the books stay right.
 
 Hypothesis drives subscribe / book a covered lesson / cancel it / complete it / renew
-(an invoice paid, sometimes reported twice) / payment failed / cancel (at the period end
+(an invoice paid, sometimes reported twice) / change plan now (a proration invoice: the new
+period carries the old one's unspent money) / payment failed / cancel (at the period end
 or now) / expire, through the same functions the webhook events and the booking API
 call, for two students with one tutor. After every step `flask ledger check` must pass,
 and a plain-Python model of the quota must agree with the database.
@@ -197,6 +198,31 @@ class SubscriptionMachine(RuleBasedStateMachine):
         if who.status == S.PAST_DUE:
             self._apply(who, "active")
             who.status = S.ACTIVE
+
+    @rule(who=st.integers(0, 1), paid=st.integers(0, 20000))
+    def change_plan_now(self, who, paid):
+        """The plan changed mid-period and Stripe billed its proration: a period for the
+        other plan opens half-way and takes over what the current one had not spent."""
+        who = self.students[who]
+        if who.status != S.ACTIVE or who.cancel_at_period_end:
+            return
+        subscription = db.session.get(Subscription, who.subscription_id)
+        other = next(plan for plan in self.plans if plan.id != subscription.plan_id)
+        subscription.plan = other
+        db.session.commit()
+        start, end = who.period_start + 15 * DAY, who.period_start + 30 * DAY
+        invoice = {
+            "id": f"in_{self._next()}",
+            "status": "paid",
+            "subscription": f"sub_{who.subscription_id}",
+            "amount_paid": paid,
+            "currency": "usd",
+            "lines": {"data": [{"period": {"start": start, "end": end}, "proration": True}]},
+        }
+        billing.renew_subscription(subscription, invoice)
+        db.session.commit()
+        self.cash += paid
+        who.allowed, who.used = other.lessons_per_month, 0
 
     @rule(who=st.integers(0, 1))
     def payment_failed(self, who):

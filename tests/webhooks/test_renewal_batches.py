@@ -1,0 +1,107 @@
+"""Renewal day: the run of one paid-invoice event takes the others waiting untried with it,
+in one transaction, and numbers their invoices at once right before the commit; one
+that fails sends every event of the batch back to run alone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.invoices.models import Invoice, InvoiceStatus
+from portal.subscriptions.models import SubscriptionPeriod
+from portal.webhooks.models import EventStatus, WebhookEvent
+from portal.webhooks.tasks import run_event
+from tests import factories
+from tests.subscriptions.money_support import make_plan, subscribe
+from tests.support.ledger import assert_ledger_ok
+from tests.support.races import at_once
+
+
+def _renewal_event(n: int, subscription, *, event_type="invoice.paid", copy=0) -> WebhookEvent:
+    start = subscription.current_period_end
+    stamp, end = int(start.timestamp()), int((start + timedelta(days=30)).timestamp())
+    invoice = {
+        "id": f"in_renew{n}", "object": "invoice", "status": "paid",
+        "subscription": subscription.provider_subscription_id, "amount_paid": 20000,
+        "currency": "usd", "status_transitions": {"paid_at": stamp},
+        "lines": {"object": "list", "has_more": False,
+                  "data": [{"period": {"start": stamp, "end": end}, "proration": False}]},
+    }  # fmt: skip
+    stripe_id = f"evt_renew{n}_{copy}"
+    event = WebhookEvent(
+        stripe_id=stripe_id, type=event_type, object_id=invoice["id"], stripe_created=start,
+        payload={"id": stripe_id, "type": event_type, "created": stamp,
+                 "data": {"object": invoice}},
+    )  # fmt: skip
+    db.session.add(event)
+    return event
+
+
+def _subscriptions(count: int, first: int = 0) -> list:
+    plan = make_plan(price=20000, lessons=4)
+    subscriptions = []
+    for n in range(first, first + count):
+        subscription = subscribe(factories.UserFactory(role="student"), plan)
+        subscription.provider_subscription_id = f"sub_renew{n}"
+        subscriptions.append(subscription)
+    db.session.commit()
+    return subscriptions
+
+
+def _statuses(events) -> list[str]:
+    db.session.expire_all()
+    return [db.session.get(WebhookEvent, event.id).status for event in events]
+
+
+def test_one_run_renews_every_waiting_subscription_and_numbers_their_invoices_in_order(app):
+    events = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(5))]
+    db.session.commit()
+    assert run_event(events[2].id).status == EventStatus.PROCESSED
+    assert _statuses(events) == [EventStatus.PROCESSED] * 5
+    invoices = db.session.scalars(sa.select(Invoice).order_by(Invoice.id)).all()
+    year = invoices[0].paid_at.year
+    assert [i.number for i in invoices] == [f"INV-{year}-{n:06d}" for n in range(1, 6)]
+    assert {i.status for i in invoices} == {InvoiceStatus.PAID}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 10
+    # Their own runs come later and find them done.
+    assert [run_event(e.id).status for e in events] == [EventStatus.PROCESSED] * 5
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 5
+    assert_ledger_ok()
+
+
+def test_a_failing_event_sends_the_batch_back_and_fails_alone(app):
+    events = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(3))]
+    stranger = _renewal_event(9, _subscriptions(1, first=9)[0])
+    stranger.payload["data"]["object"]["subscription"] = "sub_nobody"  # not the portal's
+    db.session.commit()
+    assert run_event(events[0].id).status == EventStatus.PROCESSED
+    assert _statuses([*events, stranger]) == [EventStatus.PROCESSED] + [EventStatus.RECEIVED] * 3
+    assert run_event(stranger.id).status == EventStatus.FAILED
+    assert run_event(events[1].id).status == EventStatus.PROCESSED  # and takes the third
+    assert _statuses([*events, stranger]) == [EventStatus.PROCESSED] * 3 + [EventStatus.FAILED]
+    numbers = db.session.scalars(sa.select(Invoice.number).order_by(Invoice.id)).all()
+    year = db.session.scalars(sa.select(Invoice.paid_at)).first().year
+    assert numbers == [f"INV-{year}-{n:06d}" for n in range(1, 4)]  # none lost to the rollback
+    assert_ledger_ok()
+
+
+@pytest.mark.postgres
+def test_one_invoice_reported_ten_times_at_once_renews_once(app, postgres):
+    """Stripe sends `invoice.paid` and `invoice.payment_succeeded` for every invoice, and
+    retries: ten runs at once, each starting from its own event."""
+    [subscription] = _subscriptions(1)
+    types = ("invoice.paid", "invoice.payment_succeeded")
+    events = [_renewal_event(0, subscription, event_type=types[n % 2], copy=n) for n in range(10)]
+    db.session.commit()
+    ids = [event.id for event in events]
+    outcomes = at_once([partial(lambda i: run_event(i).status, i) for i in ids], app=app)
+    assert outcomes == [EventStatus.PROCESSED] * 10
+    assert _statuses(events) == [EventStatus.PROCESSED] * 10
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 2
+    [invoice] = db.session.scalars(sa.select(Invoice)).all()
+    assert invoice.status == InvoiceStatus.PAID and invoice.number.endswith("-000001")
+    assert_ledger_ok()
