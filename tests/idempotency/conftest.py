@@ -15,7 +15,7 @@ from portal.wallets.summary import get_wallet_summary
 
 # Plans and cards at localstripe, and Stripe's recorded plan changes (localstripe has none).
 from tests.subscriptions.stripe_support import card_holder, stripe_plan  # noqa: F401
-from tests.subscriptions.test_recorded_stripe import eight, four  # noqa: F401
+from tests.subscriptions.recorded_support import eight, four  # noqa: F401
 from tests.support.stripe_replay import stripe_replay  # noqa: F401
 
 ADJUST = "/api/v1/admin/wallets/{}/adjustments/"
