@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from portal.contract.views import DOCUMENT_PATH, document_json
+from portal.contract.document import DOCUMENT_PATH, document_json
 
 
 @click.command("openapi")

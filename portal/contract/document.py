@@ -13,10 +13,12 @@ with what every operation shares, each written once:
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
+from portal.config import ROOT
 from portal.contract.schemas import MAX_ID, ErrorBody
 from portal.contract.spec import Operation, api_spec, operation_of, schema_name
 
@@ -322,3 +324,17 @@ def build_document(app: Flask) -> dict[str, Any]:
                 _complete(operation, method.lower(), app.view_functions[rule.endpoint], components)
     document["paths"] = dict(sorted(document["paths"].items()))
     return document
+
+
+_EXTENSION = "openapi_document"
+# The checked-in copy: a change of the contract is a visible change in review.
+DOCUMENT_PATH = ROOT / "docs" / "openapi.json"
+
+
+def document_json() -> str:
+    """The document as the checked-in copy holds it: sorted keys, two-space indent."""
+    app = current_app._get_current_object()
+    if _EXTENSION not in app.extensions:
+        text = json.dumps(build_document(app), indent=2, sort_keys=True, ensure_ascii=False)
+        app.extensions[_EXTENSION] = text + "\n"
+    return app.extensions[_EXTENSION]

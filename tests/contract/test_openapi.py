@@ -138,7 +138,7 @@ def test_every_schema_example_is_valid(name):
 
 
 def test_the_checked_in_copy_is_the_live_document(client):
-    from portal.contract.views import DOCUMENT_PATH
+    from portal.contract.document import DOCUMENT_PATH
 
     live = client.get("/api/v1/openapi.json").get_data(as_text=True)
     assert DOCUMENT_PATH.read_text() == live, (
