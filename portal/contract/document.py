@@ -19,6 +19,7 @@ from flask import Flask
 
 from portal.contract.schemas import MAX_ID, ErrorBody
 from portal.contract.spec import Operation, api_spec, operation_of, schema_name
+from portal.input import LINE_CONTROL_CHARACTERS, TEXT_CONTROL_CHARACTERS
 
 API_PREFIX = "/api/v1/"
 ROLES_ATTRIBUTE = "api_roles"
@@ -207,6 +208,13 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
     operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
+# What the input layer refuses (`portal.input`): in any string of a JSON body, the control
+# characters but tab, line feed and carriage return; in a query string, every one.
+TEXT_PATTERN = f"^[^{TEXT_CONTROL_CHARACTERS}]*$"
+LINE_PATTERN = f"^[^{LINE_CONTROL_CHARACTERS}]*$"
+_CONSTRAINED = {"pattern", "format", "enum", "const"}
+
+
 def _tidy_schema(schema: dict) -> None:
     """Plainer schemas for readers: no generated property titles, and `str | None` as
     `"type": ["string", "null"]` rather than an `anyOf` of two."""
@@ -218,7 +226,9 @@ def _tidy_schema(schema: dict) -> None:
 
 
 def _tidy_parameter(parameter: dict) -> None:
-    """An id in a path is a positive BIGINT; a query parameter is absent rather than null."""
+    """An id in a path is a positive BIGINT; a query parameter is absent rather than null,
+    and its free text is one line: a control character in a query string is a 400 before
+    any view runs."""
     schema = parameter["schema"]
     if parameter["in"] == "path" and schema.get("type") == "integer":
         parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -229,6 +239,8 @@ def _tidy_parameter(parameter: dict) -> None:
             schema.update(options[0])
         if schema.get("default", 0) is None:
             del schema["default"]
+        if schema.get("type") == "string" and not _CONSTRAINED & schema.keys():
+            schema["pattern"] = LINE_PATTERN
 
 
 def _file_answers(operation: dict, media_type: str) -> None:
@@ -236,12 +248,6 @@ def _file_answers(operation: dict, media_type: str) -> None:
     for status, answer in operation["responses"].items():
         if status.startswith("2") and "content" not in answer:
             answer["content"] = {media_type: {"schema": {"contentMediaType": media_type}}}
-
-
-# What the input layer refuses in any string of a JSON body (`portal.input`): the control
-# characters but tab, line feed and carriage return.
-TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
-_CONSTRAINED = {"pattern", "format", "enum", "const"}
 
 
 def _no_control_characters(schema: dict, components: dict, seen: set[str]) -> None:
