@@ -162,21 +162,30 @@ def _add_errors(operation: dict, statuses) -> None:
 
 
 def _security(operation: dict, method: str, roles, details: Operation) -> list[int]:
-    """Set the operation's security; the errors that come with it."""
+    """Set the operation's security; the errors that come with it. Every call under
+    `/api/` that carries an `Authorization` header has its token checked before any view
+    runs, so even an operation open to anybody answers 401 to a token that is invalid or
+    revoked."""
     if details.security == "stripe_signature":
         operation["security"] = [{"stripeSignature": []}]
-        return []
+        return [401]
     if roles is None:
-        operation["security"] = []
-        return []
+        operation["security"] = [{}, {"bearerAuth": []}]
+        _describe(
+            operation, "For: anybody, signed in or not (a token sent must be valid: 401 otherwise)."
+        )
+        return [401]
     session = {"sessionCookie": [], "csrfToken": []} if method in _UNSAFE else {"sessionCookie": []}
     operation["security"] = [{"bearerAuth": []}, session]
     if roles:
-        operation["description"] = (
-            f"{operation.get('description') or ''}\n\nFor: {', '.join(roles)}.".strip()
-        )
+        _describe(operation, f"For: {', '.join(roles)}.")
         return [401, 403]
     return [401]
+
+
+def _describe(operation: dict, text: str) -> None:
+    """Add a paragraph to the operation's description."""
+    operation["description"] = f"{operation.get('description') or ''}\n\n{text}".strip()
 
 
 def _complete(operation: dict, method: str, view, components: dict) -> None:
