@@ -39,6 +39,7 @@ something. A bearer token opens the API only, never a page.
 never a float. Times are UTC ISO 8601 (`2026-10-25T00:30:00Z`). Payments, payouts and
 invoices are addressed by uuid, everything else by integer id. Lists are
 `{"count", "next", "previous", "results"}`, paged by `?page=&page_size=` (at most 100).
+A query parameter sent empty (`?to=`) is the same as one left out.
 A request body is a JSON object (`Content-Type: application/json`); an unknown field,
 a value of the wrong JSON type (`true` or `"5"` where an integer belongs), a control
 character in a string or nesting deeper than 32 levels is refused.
@@ -235,13 +236,15 @@ def _tidy_schema(schema: dict) -> None:
 
 
 def _tidy_parameter(parameter: dict) -> None:
-    """An id in a path is a positive BIGINT; a query parameter is absent rather than null,
-    and its free text is one line: a control character in a query string is a 400 before
-    any view runs."""
+    """An id in a path is a positive BIGINT. A query parameter is absent rather than null,
+    and sent empty (`?to=`) it is absent too, as a form's blank field is; its free text is
+    one line: a control character in a query string is a 400 before any view runs."""
     schema = parameter["schema"]
     if parameter["in"] == "path" and schema.get("type") == "integer":
         parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     elif parameter["in"] == "query":
+        if not parameter.get("required"):
+            parameter["allowEmptyValue"] = True
         schema.pop("title", None)
         options = [s for s in schema.pop("anyOf", []) if s.get("type") != "null"]
         if len(options) == 1:
