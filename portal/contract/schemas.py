@@ -37,6 +37,10 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+# A filter's day as the document states it: ISO 8601's extended form, YYYY-MM-DD, of a year
+# from FIRST_DAY's to LAST_DAY's (the day itself is checked by the calendar).
+DAY_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def examples(*values: dict) -> ConfigDict:
@@ -78,10 +82,13 @@ def digits(value: Any) -> Any:
 
 
 def _day(value: Any) -> Any:
-    """A query value like "2026-01-31" as a date, within the days filters take."""
+    """A query value like "2026-01-31" as a date, within the days filters take. Only that
+    form: not the basic "20260131" nor a week date, which Python would read too."""
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value.strip())
+            if not _DAY_FORM.fullmatch(value):
+                raise ValueError(value)
+            value = date.fromisoformat(value)
         except ValueError:
             raise PydanticCustomError("day", "Use a date like 2026-01-31") from None
     if isinstance(value, date) and not FIRST_DAY <= value <= LAST_DAY:
@@ -101,7 +108,11 @@ PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_MONEY, examples=[4500])]
 # A number typed in a query string: ASCII digits only.
 Digits = Annotated[int, BeforeValidator(digits), Field(strict=True)]
 # A day typed in a query string (a filter): ISO 8601, from 1970 to 2999.
-Day = Annotated[date, BeforeValidator(_day), Field(strict=True, examples=["2026-01-31"])]
+Day = Annotated[
+    date,
+    BeforeValidator(_day),
+    Field(strict=True, examples=["2026-01-31"], json_schema_extra={"pattern": DAY_PATTERN}),
+]
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", examples=["usd"])]
 # Times are UTC ISO 8601 with a Z, e.g. 2026-10-25T00:30:00Z.
 Timestamp = datetime

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 
 from portal.contract.document import LINE_PATTERN
 from portal.input import _LINE_CONTROL
@@ -73,3 +74,24 @@ def test_a_query_parameter_sent_empty_is_one_left_out(client, bearer, tutor, doc
     empty = client.get(f"{path}?{'&'.join(f'{name}=' for name in names)}", headers=headers)
     assert empty.status_code == 200
     assert empty.json == client.get(path, headers=headers).json
+
+
+@pytest.mark.parametrize(
+    "day, valid",
+    [("2026-01-31", True), ("1970-01-01", True), ("2999-12-31", True),
+     ("1969-12-31", False), ("3000-01-01", False), ("0001-01-01", False),
+     ("20260131", False), ("2026-W05-1", False), (" 2026-01-31", False),
+     ("2026-1-31", False), ("2026-02-30", False), ("2026-13-01", False)],
+)  # fmt: skip
+def test_a_day_filter_takes_what_the_document_says(client, bearer, tutor, document, day, valid):
+    (to,) = [
+        p
+        for name, p in _query_parameters(document)
+        if name == "GET /api/v1/wallet/transactions/" and p["name"] == "to"
+    ]
+    checker = Draft202012Validator(to["schema"], format_checker=FormatChecker())
+    assert checker.is_valid(day) == valid
+    response = client.get(
+        "/api/v1/wallet/transactions/", query_string={"to": day}, headers=bearer(tutor)
+    )
+    assert response.status_code == (200 if valid else 400)
