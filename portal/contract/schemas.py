@@ -123,6 +123,16 @@ def row_uuid(description: str = "") -> Any:
     return Field(validation_alias=AliasChoices("uuid", "id"), description=description)
 
 
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def omissible(description: str) -> Any:
+    """A request field that may be left out (read as None) but never sent as `null`: its
+    type says what it takes, and the document shows no `null` default."""
+    return Field(None, description=description, json_schema_extra=_no_default)
+
+
 def text(max_length: int, *, min_length: int = 0) -> Any:
     """A JSON string of at most `max_length` characters."""
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]

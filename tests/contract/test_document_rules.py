@@ -95,3 +95,28 @@ def test_a_confirmation_names_a_saved_card_or_a_new_one_not_both(
         headers=bearer(student),
     )
     assert response.status_code == (404 if valid else 400)
+
+
+@pytest.mark.parametrize(
+    "body, valid",
+    [
+        ({"plan_id": 999}, True),
+        ({"plan": "no-such-plan"}, True),
+        ({"plan": None}, False),
+        ({"plan_id": None}, False),
+        ({"plan_id": None, "plan": "no-such-plan"}, False),
+        ({"plan_id": 999, "plan": "no-such-plan"}, False),
+        ({}, False),
+    ],
+)
+@pytest.mark.parametrize(
+    "path, schema", [("/", "SubscribeRequest"), ("/change/", "ChangePlanRequest")]
+)
+def test_a_plan_is_named_once_by_id_or_slug_never_null(
+    document, client, bearer, student, path, schema, body, valid
+):
+    validator = Draft202012Validator(document["components"]["schemas"][schema])
+    assert validator.is_valid(body) == valid
+    response = client.post(f"/api/v1/subscriptions{path}", json=body, headers=bearer(student))
+    # A plan named well that does not exist is the documented 404.
+    assert response.status_code == (404 if valid else 400)
