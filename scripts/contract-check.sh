@@ -117,7 +117,8 @@ problems=
 stage "a client generated from the document, and a lesson lived through it"
 # (its formatting step runs the tools venv's ruff)
 PATH="$PWD/$TOOLS/bin:$PATH" "$TOOLS/bin/openapi-python-client" generate --path "$work/openapi.json" --meta none \
-  --output-path "$work/client/m4sh_client" --fail-on-warning > "$work/generate.log" 2>&1 \
+  --config scripts/openapi-client.yaml --output-path "$work/client/m4sh_client" --fail-on-warning \
+  > "$work/generate.log" 2>&1 \
   || { cat "$work/generate.log"; fail "openapi-python-client could not generate the client"; }
 PYTHONPATH="$work/client" FLASK="$VENV/bin/flask" "$TOOLS/bin/python" scripts/contract_journey.py \
   "$base" "$work/users.json" "$work/openapi.json" || problems="${problems}The journey through the generated client failed. "
