@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from portal.db import MAX_ID
+from portal.input import TEXT_CONTROL_CHARACTERS
 from portal.validation import FIRST_DAY, LAST_DAY
 
 # The largest amount a BIGINT holds (money columns are BIGINT).
@@ -136,6 +137,23 @@ def omissible(description: str) -> Any:
 def text(max_length: int, *, min_length: int = 0) -> Any:
     """A JSON string of at most `max_length` characters."""
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
+
+
+# Text that says something: a character that is neither blank nor one of the control
+# characters the input layer refuses anywhere.
+SAID_PATTERN = (
+    f"^[^{TEXT_CONTROL_CHARACTERS}]*[^\\s{TEXT_CONTROL_CHARACTERS}][^{TEXT_CONTROL_CHARACTERS}]*$"
+)
+
+
+def said(max_length: int) -> Any:
+    """A JSON string of at most `max_length` characters that is not blank (a reason, a
+    line's description). The service that strips it refuses a blank one with its own
+    message; the document states the rule as a pattern."""
+    return Annotated[
+        StrictStr,
+        Field(max_length=max_length, json_schema_extra={"pattern": SAID_PATTERN}),
+    ]
 
 
 class PageQuery(Query):

@@ -17,6 +17,7 @@ from portal.contract.schemas import (
     Timestamp,
     examples,
     row_uuid,
+    said,
     text,
 )
 from portal.payouts.admin_queue import MAX_TUTOR_FILTER
@@ -83,7 +84,7 @@ class PayoutCompleteRequest(RequestBody):
 class PayoutFailRequest(RequestBody):
     model_config = examples({"reason": "The bank returned the transfer: account closed."})
 
-    reason: text(255) = Field(description="Not blank; the tutor reads it.")
+    reason: said(255) = Field(description="Not blank; the tutor reads it.")
 
 
 class PayoutQueueQuery(PageQuery):

@@ -19,6 +19,7 @@ from portal.contract.schemas import (
     RequestBody,
     Timestamp,
     examples,
+    said,
     text,
 )
 from portal.wallets.analytics import PERIODS, Bucket
@@ -127,7 +128,7 @@ class AdjustmentRequest(RequestBody):
         description="Not zero: a positive amount credits the tutor's available balance, a "
         "negative one debits it, never below zero (409 `insufficient_funds`)."
     )
-    reason: text(255) = Field(description="Required; the tutor reads it on their statement.")
+    reason: said(255) = Field(description="Required; the tutor reads it on their statement.")
 
 
 # --- answers --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Rules the server keeps that the OpenAPI document states too, so a client (or a fuzzer)
 generating requests from the document sends what the server takes: no control characters
-in a request's strings, the Idempotency-Key's form, a saved card or a new one."""
+in a request's strings, text that must say something, the Idempotency-Key's form, a saved
+card or a new one, a plan named once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from portal.contract.document import TEXT_PATTERN
+from portal.contract.schemas import SAID_PATTERN
 from portal.errors import ValidationError
 from portal.input import _TEXT_CONTROL
 from portal.validation import check_request_key
@@ -120,3 +122,30 @@ def test_a_plan_is_named_once_by_id_or_slug_never_null(
     response = client.post(f"/api/v1/subscriptions{path}", json=body, headers=bearer(student))
     # A plan named well that does not exist is the documented 404.
     assert response.status_code == (404 if valid else 400)
+
+
+def test_the_documented_said_pattern_is_what_a_stripping_service_takes():
+    pattern = re.compile(SAID_PATTERN)
+    for code in [*range(0x100), 0x1680, *range(0x2000, 0x2010), 0x2028, 0x3000, 0xFEFF]:
+        if _TEXT_CONTROL.search(chr(code)):
+            continue
+        text = f" {chr(code)}\t"
+        assert (pattern.fullmatch(text) is not None) == bool(text.strip()), hex(code)
+    assert pattern.fullmatch("said\x01") is None
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\t\n", "\u00a0"])
+def test_a_blank_reason_is_refused_as_documented(document, client, bearer, admin, tutor, reason):
+    schema = document["components"]["schemas"]["AdjustmentRequest"]
+    body = {"amount": 500, "reason": reason}
+    assert not Draft202012Validator(schema).is_valid(body)
+    response = client.post(
+        f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
+    )
+    assert response.status_code == 400 and "reason" in response.json["error"]["fields"]
+    body["reason"] = " Goodwill "
+    assert Draft202012Validator(schema).is_valid(body)
+    response = client.post(
+        f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
+    )
+    assert response.status_code == 201
