@@ -139,21 +139,40 @@ def text(max_length: int, *, min_length: int = 0) -> Any:
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
 
 
-# Text that says something: a character that is neither blank nor one of the control
-# characters the input layer refuses anywhere.
-SAID_PATTERN = (
-    f"^[^{TEXT_CONTROL_CHARACTERS}]*[^\\s{TEXT_CONTROL_CHARACTERS}][^{TEXT_CONTROL_CHARACTERS}]*$"
-)
+# Patterns of text a service strips or collapses before it checks it: a blank is a
+# whitespace character the input layer lets through (not a control character), a solid one
+# neither blank nor control.
+BLANK = f"[^\\S{TEXT_CONTROL_CHARACTERS}]"
+_FREE = f"[^{TEXT_CONTROL_CHARACTERS}]"
+_SOLID = f"[^\\s{TEXT_CONTROL_CHARACTERS}]"
 
 
-def said(max_length: int) -> Any:
-    """A JSON string of at most `max_length` characters that is not blank (a reason, a
-    line's description). The service that strips it refuses a blank one with its own
-    message; the document states the rule as a pattern."""
+def said_pattern(at_least: int = 1) -> str:
+    """Text holding at least `at_least` solid characters."""
+    return f"^{_FREE}*" + f"{_SOLID}{_FREE}*" * at_least + "$"
+
+
+def trimmed(core: str) -> str:
+    """The pattern of a value taken with blanks around it: `core` between them."""
+    return f"^{BLANK}*(?:{core}){BLANK}*$"
+
+
+SAID_PATTERN = said_pattern()
+
+
+def shaped(max_length: int, pattern: str) -> Any:
+    """A JSON string of at most `max_length` characters whose shape its service checks,
+    with a message of its own naming the field; the document states the shape as
+    `pattern`, and the service stays the one judge."""
     return Annotated[
-        StrictStr,
-        Field(max_length=max_length, json_schema_extra={"pattern": SAID_PATTERN}),
+        StrictStr, Field(max_length=max_length, json_schema_extra={"pattern": pattern})
     ]
+
+
+def said(max_length: int, *, at_least: int = 1) -> Any:
+    """A JSON string of at most `max_length` characters that is not blank (a reason, a
+    line's description): the service strips it and refuses a blank one."""
+    return shaped(max_length, said_pattern(at_least))
 
 
 class PageQuery(Query):

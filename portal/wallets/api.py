@@ -14,13 +14,13 @@ from portal.contract.schemas import Page
 from portal.contract.spec import operation
 from portal.db import unit_of_work, utcnow
 from portal.payouts import destinations as payout_bank
+from portal.payouts.schemas import SettingsRequest
 from portal.payouts.settings import update_payout_settings
 from portal.wallets.analytics import get_earnings_analytics, last_months
 from portal.wallets.movement import get_wallet
 from portal.wallets.schemas import (
     AnalyticsAnswer,
     AnalyticsQuery,
-    SettingsRequest,
     TransactionAnswer,
     TransactionQuery,
     WalletAnswer,
