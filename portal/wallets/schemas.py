@@ -87,7 +87,8 @@ class AdjustmentRequest(RequestBody):
 
     amount: Money = Field(
         description="Not zero: a positive amount credits the tutor's available balance, a "
-        "negative one debits it, never below zero (409 `insufficient_funds`)."
+        "negative one debits it, never below zero (409 `insufficient_funds`).",
+        json_schema_extra={"not": {"const": 0}},
     )
     reason: said(255) = Field(description="Required; the tutor reads it on their statement.")
 

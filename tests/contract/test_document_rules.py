@@ -149,3 +149,13 @@ def test_a_blank_reason_is_refused_as_documented(document, client, bearer, admin
         f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
     )
     assert response.status_code == 201
+
+
+def test_an_adjustment_of_zero_is_refused_as_documented(document, client, bearer, admin, tutor):
+    schema = document["components"]["schemas"]["AdjustmentRequest"]
+    body = {"amount": 0, "reason": "Nothing"}
+    assert not Draft202012Validator(schema).is_valid(body)
+    response = client.post(
+        f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
+    )
+    assert response.status_code == 400 and "amount" in response.json["error"]["fields"]
