@@ -184,6 +184,15 @@ def _security(operation: dict, method: str, roles, details: Operation) -> list[i
     return [401]
 
 
+def _rules(operation: dict, rules: str) -> None:
+    """The rules an operation keeps that no schema can state, in its description; its 400
+    answer points there."""
+    _describe(operation, f"Refused with 400 though the schema takes it, unless {rules}")
+    operation["responses"]["400"]["description"] += (
+        " Also a rule no schema states (the operation's description says which)."
+    )
+
+
 def _describe(operation: dict, text: str) -> None:
     """Add a paragraph to the operation's description."""
     operation["description"] = f"{operation.get('description') or ''}\n\n{text}".strip()
@@ -206,6 +215,8 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
         body["required"] = bool(schema.get("required"))
         _no_control_characters(schema, components, set())
     _add_errors(operation, sorted(set(errors) | set(details.errors)))
+    if details.rules:
+        _rules(operation, details.rules)
     for parameter in parameters:
         _tidy_parameter(parameter)
     if details.file:

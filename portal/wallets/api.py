@@ -87,7 +87,12 @@ def _span(period: str, date_from: date | None, date_to: date | None) -> tuple[da
 
 @bp.patch("/settings/")
 @tutor_required
-@operation({200: WalletAnswer})
+@operation(
+    {200: WalletAnswer},
+    rules="a country is one ISO 3166 knows; an IBAN's and a routing number's check "
+    "digits match; bank details given in part make whole ones with those stored; the payout "
+    "threshold is from `MIN_PAYOUT_AMOUNT` to `MAX_AMOUNT`, both settings.",
+)
 def settings(json: SettingsRequest):
     """Change the payout settings and payout destinations
 
