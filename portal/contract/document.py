@@ -212,7 +212,7 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
     if body and details.security is None:
         errors += [400, 413, 415]
         schema = _component(body["content"]["application/json"]["schema"], components)
-        body["required"] = bool(schema.get("required"))
+        body["required"] = _demands_fields(schema)
         _no_control_characters(schema, components, set())
     _add_errors(operation, sorted(set(errors) | set(details.errors)))
     if details.rules:
@@ -301,6 +301,20 @@ def _documented_body(operation: dict, model, components: dict) -> None:
         "required": True,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
     }
+
+
+def _demands_fields(schema: dict) -> bool:
+    """Whether a body must hold some field, so that no body (read as `{}`) is refused: a
+    field required, by the schema or by each of its `oneOf`/`anyOf` options or by a part
+    of its `allOf`."""
+    if schema.get("required"):
+        return True
+    if any(_demands_fields(part) for part in schema.get("allOf", [])):
+        return True
+    return any(
+        options and all(_demands_fields(option) for option in options)
+        for options in (schema.get("oneOf"), schema.get("anyOf"))
+    )
 
 
 def _component(schema: dict, components: dict) -> dict:

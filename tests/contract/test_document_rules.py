@@ -159,3 +159,12 @@ def test_an_adjustment_of_zero_is_refused_as_documented(document, client, bearer
         f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
     )
     assert response.status_code == 400 and "amount" in response.json["error"]["fields"]
+
+
+def test_a_body_that_must_name_a_field_is_required(document, client, bearer, student):
+    for path in ("/api/v1/subscriptions/", "/api/v1/subscriptions/change/"):
+        assert document["paths"][path]["post"]["requestBody"]["required"] is True
+        assert client.post(path, headers=bearer(student)).status_code == 400
+    # A body whose fields all have defaults may be left out.
+    cancel = "/api/v1/subscriptions/cancel/"
+    assert document["paths"][cancel]["post"]["requestBody"]["required"] is False
