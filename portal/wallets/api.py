@@ -16,7 +16,7 @@ from portal.db import unit_of_work, utcnow
 from portal.payouts import destinations as payout_bank
 from portal.payouts.schemas import SettingsRequest
 from portal.payouts.settings import update_payout_settings
-from portal.wallets.analytics import get_earnings_analytics, last_months
+from portal.wallets.analytics import MAX_BUCKETS, get_earnings_analytics, last_months
 from portal.wallets.movement import get_wallet
 from portal.wallets.schemas import (
     AnalyticsAnswer,
@@ -69,7 +69,11 @@ def transactions(query: TransactionQuery):
 
 @bp.get("/analytics/")
 @tutor_required
-@operation({200: AnalyticsAnswer})
+@operation(
+    {200: AnalyticsAnswer},
+    rules=f"`from` is not after `to`, and the range holds at most {MAX_BUCKETS} buckets "
+    "of the period (400 naming the field).",
+)
 def analytics(query: AnalyticsQuery):
     """Earnings per day, week or month over a range of days"""
     span = _span(query.period, query.date_from, query.date_to)
