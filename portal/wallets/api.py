@@ -56,7 +56,10 @@ def wallet():
 
 @bp.get("/transactions/")
 @tutor_required
-@operation({200: Page[TransactionAnswer]})
+@operation(
+    {200: Page[TransactionAnswer]},
+    rules="`from` is not after `to` (400 naming `from`).",
+)
 def transactions(query: TransactionQuery):
     """List the statement's lines (newest first)"""
     filters = statement_filters(query.type, query.date_from, query.date_to)
