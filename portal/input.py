@@ -23,8 +23,13 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from portal.errors import ValidationError
 from portal.errors import is_api_request as _is_api
 
-_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The control characters refused in a single line (a query string, a form field's name) and
+# in text (a form field, a JSON string: tab, line feed and carriage return allowed), as
+# regular expression ranges (the API's document states them as patterns too).
+LINE_CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
+TEXT_CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_LINE_CONTROL = re.compile(f"[{LINE_CONTROL_CHARACTERS}]")
+_TEXT_CONTROL = re.compile(f"[{TEXT_CONTROL_CHARACTERS}]")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_MAX_JSON_BYTES = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32

@@ -28,7 +28,12 @@ def booking_answer(booking: Booking) -> BookingAnswer:
 
 @bp.post("/")
 @student_required
-@operation({201: BookingAnswer}, errors=(409,))
+@operation(
+    {201: BookingAnswer},
+    errors=(409,),
+    rules="the lesson starts in the future and at most a year ahead, with a tutor who "
+    "exists and is not the caller (400 `invalid`, naming the field).",
+)
 def create(json: BookingRequest):
     """Book a lesson
 

@@ -21,6 +21,7 @@ from flask import Flask, current_app
 from portal.config import ROOT
 from portal.contract.schemas import MAX_ID, ErrorBody
 from portal.contract.spec import Operation, api_spec, operation_of, schema_name
+from portal.input import LINE_CONTROL_CHARACTERS, TEXT_CONTROL_CHARACTERS
 
 API_PREFIX = "/api/v1/"
 ROLES_ATTRIBUTE = "api_roles"
@@ -40,6 +41,7 @@ something. A bearer token opens the API only, never a page.
 never a float. Times are UTC ISO 8601 (`2026-10-25T00:30:00Z`). Payments, payouts and
 invoices are addressed by uuid, everything else by integer id. Lists are
 `{"count", "next", "previous", "results"}`, paged by `?page=&page_size=` (at most 100).
+A query parameter sent empty (`?to=`) is the same as one left out.
 A request body is a JSON object (`Content-Type: application/json`); an unknown field,
 a value of the wrong JSON type (`true` or `"5"` where an integer belongs), a control
 character in a string or nesting deeper than 32 levels is refused.
@@ -163,21 +165,39 @@ def _add_errors(operation: dict, statuses) -> None:
 
 
 def _security(operation: dict, method: str, roles, details: Operation) -> list[int]:
-    """Set the operation's security; the errors that come with it."""
+    """Set the operation's security; the errors that come with it. Every call under
+    `/api/` that carries an `Authorization` header has its token checked before any view
+    runs, so even an operation open to anybody answers 401 to a token that is invalid or
+    revoked."""
     if details.security == "stripe_signature":
         operation["security"] = [{"stripeSignature": []}]
-        return []
+        return [401]
     if roles is None:
-        operation["security"] = []
-        return []
+        operation["security"] = [{}, {"bearerAuth": []}]
+        _describe(
+            operation, "For: anybody, signed in or not (a token sent must be valid: 401 otherwise)."
+        )
+        return [401]
     session = {"sessionCookie": [], "csrfToken": []} if method in _UNSAFE else {"sessionCookie": []}
     operation["security"] = [{"bearerAuth": []}, session]
     if roles:
-        operation["description"] = (
-            f"{operation.get('description') or ''}\n\nFor: {', '.join(roles)}.".strip()
-        )
+        _describe(operation, f"For: {', '.join(roles)}.")
         return [401, 403]
     return [401]
+
+
+def _rules(operation: dict, rules: str) -> None:
+    """The rules an operation keeps that no schema can state, in its description; its 400
+    answer points there."""
+    _describe(operation, f"Refused with 400 though the schema takes it, unless {rules}")
+    operation["responses"]["400"]["description"] += (
+        " Also a rule no schema states (the operation's description says which)."
+    )
+
+
+def _describe(operation: dict, text: str) -> None:
+    """Add a paragraph to the operation's description."""
+    operation["description"] = f"{operation.get('description') or ''}\n\n{text}".strip()
 
 
 def _complete(operation: dict, method: str, view, components: dict) -> None:
@@ -194,9 +214,11 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
     if body and details.security is None:
         errors += [400, 413, 415]
         schema = _component(body["content"]["application/json"]["schema"], components)
-        body["required"] = bool(schema.get("required"))
+        body["required"] = _demands_fields(schema)
         _no_control_characters(schema, components, set())
     _add_errors(operation, sorted(set(errors) | set(details.errors)))
+    if details.rules:
+        _rules(operation, details.rules)
     for parameter in parameters:
         _tidy_parameter(parameter)
     if details.file:
@@ -207,6 +229,13 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
         rate_limit_headers(operation)
     _examples(operation, components)
     operation["responses"] = dict(sorted(operation["responses"].items()))
+
+
+# What the input layer refuses (`portal.input`): in any string of a JSON body, the control
+# characters but tab, line feed and carriage return; in a query string, every one.
+TEXT_PATTERN = f"^[^{TEXT_CONTROL_CHARACTERS}]*$"
+LINE_PATTERN = f"^[^{LINE_CONTROL_CHARACTERS}]*$"
+_CONSTRAINED = {"pattern", "format", "enum", "const"}
 
 
 def _tidy_schema(schema: dict) -> None:
@@ -220,17 +249,23 @@ def _tidy_schema(schema: dict) -> None:
 
 
 def _tidy_parameter(parameter: dict) -> None:
-    """An id in a path is a positive BIGINT; a query parameter is absent rather than null."""
+    """An id in a path is a positive BIGINT. A query parameter is absent rather than null,
+    and sent empty (`?to=`) it is absent too, as a form's blank field is; its free text is
+    one line: a control character in a query string is a 400 before any view runs."""
     schema = parameter["schema"]
     if parameter["in"] == "path" and schema.get("type") == "integer":
         parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     elif parameter["in"] == "query":
+        if not parameter.get("required"):
+            parameter["allowEmptyValue"] = True
         schema.pop("title", None)
         options = [s for s in schema.pop("anyOf", []) if s.get("type") != "null"]
         if len(options) == 1:
             schema.update(options[0])
         if schema.get("default", 0) is None:
             del schema["default"]
+        if schema.get("type") == "string" and not _CONSTRAINED & schema.keys():
+            schema["pattern"] = LINE_PATTERN
 
 
 def _file_answers(operation: dict, media_type: str) -> None:
@@ -238,12 +273,6 @@ def _file_answers(operation: dict, media_type: str) -> None:
     for status, answer in operation["responses"].items():
         if status.startswith("2") and "content" not in answer:
             answer["content"] = {media_type: {"schema": {"contentMediaType": media_type}}}
-
-
-# What the input layer refuses in any string of a JSON body (`portal.input`): the control
-# characters but tab, line feed and carriage return.
-TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
-_CONSTRAINED = {"pattern", "format", "enum", "const"}
 
 
 def _no_control_characters(schema: dict, components: dict, seen: set[str]) -> None:
@@ -274,6 +303,20 @@ def _documented_body(operation: dict, model, components: dict) -> None:
         "required": True,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
     }
+
+
+def _demands_fields(schema: dict) -> bool:
+    """Whether a body must hold some field, so that no body (read as `{}`) is refused: a
+    field required, by the schema or by each of its `oneOf`/`anyOf` options or by a part
+    of its `allOf`."""
+    if schema.get("required"):
+        return True
+    if any(_demands_fields(part) for part in schema.get("allOf", [])):
+        return True
+    return any(
+        options and all(_demands_fields(option) for option in options)
+        for options in (schema.get("oneOf"), schema.get("anyOf"))
+    )
 
 
 def _component(schema: dict, components: dict) -> dict:

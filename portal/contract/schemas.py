@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from portal.db import MAX_ID
+from portal.input import TEXT_CONTROL_CHARACTERS
 from portal.validation import FIRST_DAY, LAST_DAY
 
 # The largest amount a BIGINT holds (money columns are BIGINT).
@@ -37,6 +38,10 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+# A filter's day as the document states it: ISO 8601's extended form, YYYY-MM-DD, of a year
+# from FIRST_DAY's to LAST_DAY's (the day itself is checked by the calendar).
+DAY_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def examples(*values: dict) -> ConfigDict:
@@ -78,10 +83,13 @@ def digits(value: Any) -> Any:
 
 
 def _day(value: Any) -> Any:
-    """A query value like "2026-01-31" as a date, within the days filters take."""
+    """A query value like "2026-01-31" as a date, within the days filters take. Only that
+    form: not the basic "20260131" nor a week date, which Python would read too."""
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value.strip())
+            if not _DAY_FORM.fullmatch(value):
+                raise ValueError(value)
+            value = date.fromisoformat(value)
         except ValueError:
             raise PydanticCustomError("day", "Use a date like 2026-01-31") from None
     if isinstance(value, date) and not FIRST_DAY <= value <= LAST_DAY:
@@ -101,7 +109,11 @@ PositiveMoney = Annotated[StrictInt, Field(ge=1, le=MAX_MONEY, examples=[4500])]
 # A number typed in a query string: ASCII digits only.
 Digits = Annotated[int, BeforeValidator(digits), Field(strict=True)]
 # A day typed in a query string (a filter): ISO 8601, from 1970 to 2999.
-Day = Annotated[date, BeforeValidator(_day), Field(strict=True, examples=["2026-01-31"])]
+Day = Annotated[
+    date,
+    BeforeValidator(_day),
+    Field(strict=True, examples=["2026-01-31"], json_schema_extra={"pattern": DAY_PATTERN}),
+]
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$", examples=["usd"])]
 # Times are UTC ISO 8601 with a Z, e.g. 2026-10-25T00:30:00Z.
 Timestamp = datetime
@@ -112,9 +124,55 @@ def row_uuid(description: str = "") -> Any:
     return Field(validation_alias=AliasChoices("uuid", "id"), description=description)
 
 
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def omissible(description: str) -> Any:
+    """A request field that may be left out (read as None) but never sent as `null`: its
+    type says what it takes, and the document shows no `null` default."""
+    return Field(None, description=description, json_schema_extra=_no_default)
+
+
 def text(max_length: int, *, min_length: int = 0) -> Any:
     """A JSON string of at most `max_length` characters."""
     return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length)]
+
+
+# Patterns of text a service strips or collapses before it checks it: a blank is a
+# whitespace character the input layer lets through (not a control character), a solid one
+# neither blank nor control.
+BLANK = f"[^\\S{TEXT_CONTROL_CHARACTERS}]"
+_FREE = f"[^{TEXT_CONTROL_CHARACTERS}]"
+_SOLID = f"[^\\s{TEXT_CONTROL_CHARACTERS}]"
+
+
+def said_pattern(at_least: int = 1) -> str:
+    """Text holding at least `at_least` solid characters."""
+    return f"^{_FREE}*" + f"{_SOLID}{_FREE}*" * at_least + "$"
+
+
+def trimmed(core: str) -> str:
+    """The pattern of a value taken with blanks around it: `core` between them."""
+    return f"^{BLANK}*(?:{core}){BLANK}*$"
+
+
+SAID_PATTERN = said_pattern()
+
+
+def shaped(max_length: int, pattern: str) -> Any:
+    """A JSON string of at most `max_length` characters whose shape its service checks,
+    with a message of its own naming the field; the document states the shape as
+    `pattern`, and the service stays the one judge."""
+    return Annotated[
+        StrictStr, Field(max_length=max_length, json_schema_extra={"pattern": pattern})
+    ]
+
+
+def said(max_length: int, *, at_least: int = 1) -> Any:
+    """A JSON string of at most `max_length` characters that is not blank (a reason, a
+    line's description): the service strips it and refuses a blank one."""
+    return shaped(max_length, said_pattern(at_least))
 
 
 class PageQuery(Query):

@@ -58,6 +58,7 @@ class Operation:
     security: str | None = None
     body: Any = None
     file: str | None = None
+    rules: str | None = None
 
 
 class _PortalFlaskPlugin(FlaskPlugin):
@@ -208,6 +209,7 @@ def operation(
     security: str | None = None,
     body: Any = None,
     file: str | None = None,
+    rules: str | None = None,
 ):
     """Declare a view's contract: its answers by status (a model, None for no body, or
     `(model, description)`), the errors it may answer beyond those every operation of its
@@ -216,9 +218,11 @@ def operation(
     to name a scheme other than the API's token or session (`"stripe_signature"`),
     `body` for a body the view reads itself (documented, not validated), and `file` for
     an operation whose success answer (declared `None`) is a download of that media type,
-    e.g. `"application/pdf"`."""
+    e.g. `"application/pdf"`, and `rules` for what the operation refuses with a 400 though
+    its schema takes it: rules no schema can state (a time in the future, a row that must
+    exist, a setting), written on its 400 answer."""
     response = Response(**{f"HTTP_{code}": model for code, model in answers.items()})
-    details = Operation(tuple(errors), idempotent, rate_limited, security, body, file)
+    details = Operation(tuple(errors), idempotent, rate_limited, security, body, file, rules)
 
     def decorate(func):
         feature = func.__module__.split(".")[1]

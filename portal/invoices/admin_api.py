@@ -28,13 +28,17 @@ bp = api_blueprint("invoices_admin_api", __name__, "/admin/invoices")
 
 @bp.post("/")
 @admin_required
-@operation({201: InvoiceAnswer}, idempotent=True)
+@operation(
+    {201: InvoiceAnswer},
+    idempotent=True,
+    rules="the student exists and is an active student; the discount is at most the "
+    "subtotal; a unit price is at most `MAX_AMOUNT`, a setting.",
+)
 def create(json: DraftRequest):
     """Draft a manual invoice for a student
 
     The draft shows its totals without tax; opening it fixes the tax at the day's rate,
-    its number and its due date. A student who is not an active student, a blank
-    description or a discount above the subtotal is 400.
+    its number and its due date.
     """
     lines = [Line(item.description, item.quantity, item.unit_price) for item in json.items]
     with unit_of_work():

@@ -44,11 +44,12 @@ def detail(invoice_id):
 
 @bp.get("/<uuid:invoice_id>/pdf/")
 @roles_required("student", "admin")
-@operation({200: (None, "The invoice as a PDF.")}, file="application/pdf")
+@operation({200: (None, "The invoice as a PDF.")}, errors=(409,), file="application/pdf")
 def pdf(invoice_id):
     """Download an invoice's PDF
 
-    Rendered on the first download and stored: every download returns the same bytes.
+    Rendered on the first download and stored: every download returns the same bytes. A
+    draft has none yet: 409 `invalid_transition`.
     """
     return send_pdf(services.get_invoice_for(current_user, invoice_id))
 

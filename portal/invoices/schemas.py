@@ -17,7 +17,7 @@ from portal.contract.schemas import (
     Timestamp,
     examples,
     row_uuid,
-    text,
+    said,
 )
 from portal.invoices.models import InvoiceKind, InvoiceStatus
 from portal.invoices.services import MAX_LINES, MAX_QUANTITY
@@ -46,7 +46,7 @@ class InvoicePayRequest(RequestBody):
 class LineRequest(RequestBody):
     model_config = examples({"description": "Course book", "quantity": 2, "unit_price": 1500})
 
-    description: text(255, min_length=1)
+    description: said(255)
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
     unit_price: PositiveMoney = Field(description="Minor units, before tax.")
 

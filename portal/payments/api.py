@@ -46,6 +46,8 @@ def _commit(answer, status: int = 200):
      200: (PaymentStepAnswer, "The lesson's attempt already under way.")},
     errors=(404, 409, 502),
     idempotent=True,
+    rules="a currency, when given, is the platform's (`PLATFORM_CURRENCY`, a setting): "
+    "400 `currency_not_supported`.",
 )  # fmt: skip
 def create_intent(json: IntentRequest):
     """Start paying for a lesson
@@ -132,7 +134,12 @@ def methods(query: PageQuery):
 
 @bp.post("/methods/")
 @student_required
-@operation({201: MethodAnswer}, errors=(502,))
+@operation(
+    {201: MethodAnswer},
+    errors=(502,),
+    rules="the card is one Stripe knows (only Stripe knows which ids exist): 400 "
+    "`Unknown card.` otherwise; a declined card is 400 `card_declined`.",
+)
 def add_method(json: MethodRequest):
     """Save a card
 

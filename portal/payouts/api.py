@@ -42,7 +42,14 @@ def index(query: PageQuery):
 
 @bp.post("/payouts/")
 @tutor_required
-@operation({201: PayoutAnswer}, errors=(409,), idempotent=True)
+@operation(
+    {201: PayoutAnswer},
+    errors=(409,),
+    idempotent=True,
+    rules="the method's destination is set up (bank details, or a connected Stripe "
+    "account: 400 `missing_details`); the amount is at least `MIN_PAYOUT_AMOUNT` (400 "
+    "`below_minimum`) and at most `MAX_AMOUNT`, both settings.",
+)
 def create(json: NewPayoutRequest):
     """Ask for a payout
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AliasChoices, Field, RootModel, StringConstraints
+from pydantic import AliasChoices, Field, RootModel, StrictBool, StringConstraints
 
 from portal.contract.schemas import (
+    BLANK,
     Answer,
     Currency,
     Money,
@@ -17,9 +18,13 @@ from portal.contract.schemas import (
     Timestamp,
     examples,
     row_uuid,
+    said,
+    shaped,
     text,
+    trimmed,
 )
 from portal.payouts.admin_queue import MAX_TUTOR_FILTER
+from portal.payouts.destinations import STRIPE_ACCOUNT_RE
 from portal.payouts.models import PayoutMethod, PayoutRequest, PayoutStatus
 from portal.payouts.transitions import TRANSITIONS, allowed_actions
 
@@ -72,6 +77,56 @@ class NewPayoutRequest(RequestBody):
     )
 
 
+# The shapes the destinations service checks, each with its own message naming the field;
+# past its shape a value meets rules no pattern states (a real country, an IBAN's and a
+# routing number's check digits, details complete with what is stored).
+_STRIPE_ACCOUNT = STRIPE_ACCOUNT_RE.pattern.removeprefix("^").removesuffix("$")
+_SPACER = f"(?:{BLANK}|-)*"
+BankText = text(64)
+Country = shaped(64, trimmed("[A-Za-z]{2}"))
+AccountNumber = shaped(64, f"^{_SPACER}(?:[0-9]{_SPACER}){{4,17}}$")
+RoutingNumber = shaped(64, trimmed("[0-9]{9}"))
+StripeAccount = shaped(64, f"^$|{trimmed(_STRIPE_ACCOUNT)}")
+# Collapsed to single spaces, a holder's or a bank's name keeps 2 to 100 characters.
+Name = said(100, at_least=2)
+
+
+class SettingsRequest(RequestBody):
+    """Any of the fields; `null` or absent leaves a field as it is. Bank details are
+    either an IBAN or a US account and routing number; a change may give only some of
+    them, but the result must be complete. Every field is checked before anything is
+    written."""
+
+    model_config = examples(
+        {"payout_threshold": 5000, "auto_payout_enabled": True},
+        {"bank_account_holder": "Ana Lima", "bank_name": "Deutsche Bank",
+         "bank_iban": "DE89 3704 0044 0532 0130 00"},
+        {"stripe_account_id": "acct_1Nv0FGQ9RKHgCVdK"},
+    )  # fmt: skip
+
+    payout_threshold: PositiveMoney | None = Field(
+        None, description="Auto-payout threshold in minor units, at least the minimum payout."
+    )
+    auto_payout_enabled: StrictBool | None = None
+    bank_account_holder: Name | None = Field(None, description="2 to 100 characters.")
+    bank_name: Name | None = Field(None, description="2 to 100 characters.")
+    bank_country: Country | None = Field(
+        None, description="ISO 3166 two-letter code; a new IBAN's own country when left out."
+    )
+    bank_iban: BankText | None = Field(None, description="Spaces allowed; check digits checked.")
+    bank_account_number: AccountNumber | None = Field(
+        None, description="A US account's 4 to 17 digits (spaces and dashes allowed)."
+    )
+    bank_routing_number: RoutingNumber | None = Field(
+        None, description="The 9-digit ABA number; its check digit checked."
+    )
+    stripe_account_id: StripeAccount | None = Field(
+        None,
+        description="`acct_` and 16 letters and digits, for `stripe` payouts; "
+        '`null` or `""` removes the connected account.',
+    )
+
+
 class PayoutCompleteRequest(RequestBody):
     model_config = examples({"reference": "SEPA-2026-0042"}, {})
 
@@ -83,7 +138,7 @@ class PayoutCompleteRequest(RequestBody):
 class PayoutFailRequest(RequestBody):
     model_config = examples({"reason": "The bank returned the transfer: account closed."})
 
-    reason: text(255) = Field(description="Not blank; the tutor reads it.")
+    reason: said(255) = Field(description="Not blank; the tutor reads it.")
 
 
 class PayoutQueueQuery(PageQuery):

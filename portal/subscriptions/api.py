@@ -47,7 +47,7 @@ def _plan(choice: PlanChoice) -> Plan:
 def plans(query: PageQuery):
     """List the plans on offer
 
-    Open to anybody, signed in or not; cheapest first.
+    Cheapest first.
     """
     select = sa.select(Plan).where(Plan.is_active.is_(True)).order_by(Plan.price, Plan.id)
     return paginate(select, PlanAnswer.model_validate, page=query)

@@ -7,7 +7,16 @@ from typing import Annotated
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from portal.contract.schemas import Answer, Id, Money, RequestBody, Timestamp, examples, text
+from portal.contract.schemas import (
+    Answer,
+    Id,
+    Money,
+    RequestBody,
+    Timestamp,
+    examples,
+    omissible,
+    text,
+)
 from portal.subscriptions.models import PlanInterval, Subscription, SubscriptionStatus
 from portal.subscriptions.plans import SLUG_RE
 from portal.subscriptions.quota import Quota
@@ -16,9 +25,13 @@ Slug = Annotated[text(64, min_length=1), Field(pattern=SLUG_RE.pattern, examples
 
 
 def _named_once(*values: dict) -> ConfigDict:
-    """Examples, and the rule that a plan is named once: by `plan_id` or by `plan`."""
+    """Examples, and the rule that a plan is named once: by `plan_id` or by `plan`. The
+    `oneOf` sits under `allOf`, where it stays a rule of the one object: a `oneOf` at the
+    top reads to client generators as a choice between two kinds of body."""
     config = examples(*values)
-    config["json_schema_extra"]["oneOf"] = [{"required": ["plan_id"]}, {"required": ["plan"]}]
+    config["json_schema_extra"]["allOf"] = [
+        {"oneOf": [{"required": ["plan_id"]}, {"required": ["plan"]}]}
+    ]
     return config
 
 
@@ -27,8 +40,8 @@ class PlanChoice(RequestBody):
 
     model_config = _named_once({"plan_id": 3}, {"plan": "monthly-4"})
 
-    plan_id: Id | None = Field(None, description="The plan's id (or name it by `plan`).")
-    plan: Slug | None = Field(None, description="The plan's slug (or name it by `plan_id`).")
+    plan_id: Id = omissible("The plan's id (or name it by `plan`).")
+    plan: Slug = omissible("The plan's slug (or name it by `plan_id`).")
 
     @field_validator("plan")
     @classmethod

@@ -18,7 +18,12 @@ bp = api_blueprint("wallets_admin_api", __name__, "/admin/wallets")
 
 @bp.post("/<int:tutor_id>/adjustments/")
 @admin_required
-@operation({201: TransactionAnswer}, errors=(409,), idempotent=True)
+@operation(
+    {201: TransactionAnswer},
+    errors=(409,),
+    idempotent=True,
+    rules="the amount, credit or debit, is at most `MAX_AMOUNT`, a setting.",
+)
 def adjustments(tutor_id: int, json: AdjustmentRequest):
     """Credit or debit a tutor's wallet
 

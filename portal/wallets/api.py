@@ -14,13 +14,13 @@ from portal.contract.schemas import Page
 from portal.contract.spec import operation
 from portal.db import unit_of_work, utcnow
 from portal.payouts import destinations as payout_bank
+from portal.payouts.schemas import SettingsRequest
 from portal.payouts.settings import update_payout_settings
-from portal.wallets.analytics import get_earnings_analytics, last_months
+from portal.wallets.analytics import MAX_BUCKETS, get_earnings_analytics, last_months
 from portal.wallets.movement import get_wallet
 from portal.wallets.schemas import (
     AnalyticsAnswer,
     AnalyticsQuery,
-    SettingsRequest,
     TransactionAnswer,
     TransactionQuery,
     WalletAnswer,
@@ -56,7 +56,10 @@ def wallet():
 
 @bp.get("/transactions/")
 @tutor_required
-@operation({200: Page[TransactionAnswer]})
+@operation(
+    {200: Page[TransactionAnswer]},
+    rules="`from` is not after `to` (400 naming `from`).",
+)
 def transactions(query: TransactionQuery):
     """List the statement's lines (newest first)"""
     filters = statement_filters(query.type, query.date_from, query.date_to)
@@ -69,7 +72,11 @@ def transactions(query: TransactionQuery):
 
 @bp.get("/analytics/")
 @tutor_required
-@operation({200: AnalyticsAnswer})
+@operation(
+    {200: AnalyticsAnswer},
+    rules=f"`from` is not after `to`, and the range holds at most {MAX_BUCKETS} buckets "
+    "of the period (400 naming the field).",
+)
 def analytics(query: AnalyticsQuery):
     """Earnings per day, week or month over a range of days"""
     span = _span(query.period, query.date_from, query.date_to)
@@ -87,7 +94,12 @@ def _span(period: str, date_from: date | None, date_to: date | None) -> tuple[da
 
 @bp.patch("/settings/")
 @tutor_required
-@operation({200: WalletAnswer})
+@operation(
+    {200: WalletAnswer},
+    rules="a country is one ISO 3166 knows; an IBAN's and a routing number's check "
+    "digits match; bank details given in part make whole ones with those stored; the payout "
+    "threshold is from `MIN_PAYOUT_AMOUNT` to `MAX_AMOUNT`, both settings.",
+)
 def settings(json: SettingsRequest):
     """Change the payout settings and payout destinations
 

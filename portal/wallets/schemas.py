@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import AliasChoices, ConfigDict, Field, StrictBool
+from pydantic import AliasChoices, ConfigDict, Field
 
 from portal.contract.schemas import (
     Answer,
@@ -14,21 +14,17 @@ from portal.contract.schemas import (
     Day,
     Money,
     PageQuery,
-    PositiveMoney,
     Query,
     RequestBody,
     Timestamp,
     examples,
-    text,
+    said,
 )
 from portal.wallets.analytics import PERIODS, Bucket
 from portal.wallets.models import TransactionType, WalletTransaction
 from portal.wallets.summary import WalletSummary
 
 Period = Literal[PERIODS]
-# Strings whose shape the bank-details service checks (and names the field when it is
-# wrong); the schema only bounds their size.
-BankText = text(64)
 
 WALLET_EXAMPLE = {
     "balance": 11475,
@@ -83,40 +79,6 @@ class AnalyticsQuery(DayRangeQuery):
     period: Period = Field("month", description="The size of each bucket.")
 
 
-class SettingsRequest(RequestBody):
-    """Any of the fields; `null` or absent leaves a field as it is. Bank details are
-    either an IBAN or a US account and routing number; a change may give only some of
-    them, but the result must be complete. Every field is checked before anything is
-    written."""
-
-    model_config = examples(
-        {"payout_threshold": 5000, "auto_payout_enabled": True},
-        {"bank_account_holder": "Ana Lima", "bank_name": "Deutsche Bank",
-         "bank_iban": "DE89 3704 0044 0532 0130 00"},
-        {"stripe_account_id": "acct_1Nv0FGQ9RKHgCVdK"},
-    )  # fmt: skip
-
-    payout_threshold: PositiveMoney | None = Field(
-        None, description="Auto-payout threshold in minor units, at least the minimum payout."
-    )
-    auto_payout_enabled: StrictBool | None = None
-    bank_account_holder: text(100) | None = Field(None, description="2 to 100 characters.")
-    bank_name: text(100) | None = Field(None, description="2 to 100 characters.")
-    bank_country: BankText | None = Field(
-        None, description="ISO 3166 two-letter code; a new IBAN's own country when left out."
-    )
-    bank_iban: BankText | None = Field(None, description="Spaces allowed; check digits checked.")
-    bank_account_number: BankText | None = Field(
-        None, description="A US account's 4 to 17 digits (spaces and dashes allowed)."
-    )
-    bank_routing_number: BankText | None = Field(None, description="The 9-digit ABA number.")
-    stripe_account_id: BankText | None = Field(
-        None,
-        description="`acct_` and 16 letters and digits, for `stripe` payouts; "
-        '`null` or `""` removes the connected account.',
-    )
-
-
 class AdjustmentRequest(RequestBody):
     model_config = examples(
         {"amount": 1500, "reason": "Goodwill: the lesson on 3 May ran long"},
@@ -125,9 +87,10 @@ class AdjustmentRequest(RequestBody):
 
     amount: Money = Field(
         description="Not zero: a positive amount credits the tutor's available balance, a "
-        "negative one debits it, never below zero (409 `insufficient_funds`)."
+        "negative one debits it, never below zero (409 `insufficient_funds`).",
+        json_schema_extra={"not": {"const": 0}},
     )
-    reason: text(255) = Field(description="Required; the tutor reads it on their statement.")
+    reason: said(255) = Field(description="Required; the tutor reads it on their statement.")
 
 
 # --- answers --------------------------------------------------------------------------

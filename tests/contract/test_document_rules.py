@@ -1,6 +1,7 @@
 """Rules the server keeps that the OpenAPI document states too, so a client (or a fuzzer)
 generating requests from the document sends what the server takes: no control characters
-in a request's strings, the Idempotency-Key's form, a saved card or a new one."""
+in a request's strings, text that must say something, the Idempotency-Key's form, a saved
+card or a new one, a plan named once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from portal.contract.document import TEXT_PATTERN
+from portal.contract.schemas import SAID_PATTERN
 from portal.errors import ValidationError
 from portal.input import _TEXT_CONTROL
 from portal.validation import check_request_key
@@ -95,3 +97,74 @@ def test_a_confirmation_names_a_saved_card_or_a_new_one_not_both(
         headers=bearer(student),
     )
     assert response.status_code == (404 if valid else 400)
+
+
+@pytest.mark.parametrize(
+    "body, valid",
+    [
+        ({"plan_id": 999}, True),
+        ({"plan": "no-such-plan"}, True),
+        ({"plan": None}, False),
+        ({"plan_id": None}, False),
+        ({"plan_id": None, "plan": "no-such-plan"}, False),
+        ({"plan_id": 999, "plan": "no-such-plan"}, False),
+        ({}, False),
+    ],
+)
+@pytest.mark.parametrize(
+    "path, schema", [("/", "SubscribeRequest"), ("/change/", "ChangePlanRequest")]
+)
+def test_a_plan_is_named_once_by_id_or_slug_never_null(
+    document, client, bearer, student, path, schema, body, valid
+):
+    validator = Draft202012Validator(document["components"]["schemas"][schema])
+    assert validator.is_valid(body) == valid
+    response = client.post(f"/api/v1/subscriptions{path}", json=body, headers=bearer(student))
+    # A plan named well that does not exist is the documented 404.
+    assert response.status_code == (404 if valid else 400)
+
+
+def test_the_documented_said_pattern_is_what_a_stripping_service_takes():
+    pattern = re.compile(SAID_PATTERN)
+    for code in [*range(0x100), 0x1680, *range(0x2000, 0x2010), 0x2028, 0x3000, 0xFEFF]:
+        if _TEXT_CONTROL.search(chr(code)):
+            continue
+        text = f" {chr(code)}\t"
+        assert (pattern.fullmatch(text) is not None) == bool(text.strip()), hex(code)
+    assert pattern.fullmatch("said\x01") is None
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\t\n", "\u00a0"])
+def test_a_blank_reason_is_refused_as_documented(document, client, bearer, admin, tutor, reason):
+    schema = document["components"]["schemas"]["AdjustmentRequest"]
+    body = {"amount": 500, "reason": reason}
+    assert not Draft202012Validator(schema).is_valid(body)
+    response = client.post(
+        f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
+    )
+    assert response.status_code == 400 and "reason" in response.json["error"]["fields"]
+    body["reason"] = " Goodwill "
+    assert Draft202012Validator(schema).is_valid(body)
+    response = client.post(
+        f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
+    )
+    assert response.status_code == 201
+
+
+def test_an_adjustment_of_zero_is_refused_as_documented(document, client, bearer, admin, tutor):
+    schema = document["components"]["schemas"]["AdjustmentRequest"]
+    body = {"amount": 0, "reason": "Nothing"}
+    assert not Draft202012Validator(schema).is_valid(body)
+    response = client.post(
+        f"/api/v1/admin/wallets/{tutor.id}/adjustments/", json=body, headers=bearer(admin)
+    )
+    assert response.status_code == 400 and "amount" in response.json["error"]["fields"]
+
+
+def test_a_body_that_must_name_a_field_is_required(document, client, bearer, student):
+    for path in ("/api/v1/subscriptions/", "/api/v1/subscriptions/change/"):
+        assert document["paths"][path]["post"]["requestBody"]["required"] is True
+        assert client.post(path, headers=bearer(student)).status_code == 400
+    # A body whose fields all have defaults may be left out.
+    cancel = "/api/v1/subscriptions/cancel/"
+    assert document["paths"][cancel]["post"]["requestBody"]["required"] is False

@@ -66,3 +66,22 @@ def test_the_document_bounds_path_ids_by_what_an_integer_column_holds(client):
         "parameters"
     ]
     assert parameter["schema"]["maximum"] == MAX_ID == 2**31 - 1
+
+
+def test_an_operation_open_to_anybody_refuses_a_bad_token_as_documented(client):
+    path = "/api/v1/subscriptions/plans/"
+    assert client.get(path).status_code == 200
+    response = client.get(path, headers={"Authorization": "Bearer m4sh_not-a-token"})
+    assert response.status_code == 401
+    assert ErrorBody.model_validate(response.json).error.code == "not_authenticated"
+    operation = client.get("/api/v1/openapi.json").json["paths"][path]["get"]
+    assert "401" in operation["responses"]
+    assert {} in operation["security"] and {"bearerAuth": []} in operation["security"]
+
+
+def test_every_operation_documents_the_401_of_a_bad_token(client):
+    # The token of any call under /api/ is checked before its view runs.
+    document = client.get("/api/v1/openapi.json").json
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "401" in operation["responses"], (method, path)

@@ -202,3 +202,15 @@ def test_the_pdfs_are_described_as_pdf_downloads(client):
     for path in ("/api/v1/invoices/{invoice_id}/pdf/",
                  "/api/v1/invoices/{invoice_id}/credit-notes/{note_id}/pdf/"):  # fmt: skip
         assert set(paths[path]["get"]["responses"]["200"]["content"]) == {"application/pdf"}
+
+
+def test_a_drafts_pdf_is_the_documented_409(client, admin, student, bearer):
+    invoice = services.create_invoice(
+        user_id=student.id, currency="usd", lines=[Line("Course book", 1, 3000)], kind="manual"
+    )
+    db.session.commit()
+    response = client.get(f"/api/v1/invoices/{invoice.uuid}/pdf/", headers=bearer(admin))
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "invalid_transition"
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert "409" in paths["/api/v1/invoices/{invoice_id}/pdf/"]["get"]["responses"]
