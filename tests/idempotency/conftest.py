@@ -12,10 +12,10 @@ from portal.invoices.models import Invoice
 from portal.wallets.adjustments import credit_wallet
 from portal.wallets.models import WalletTransaction
 from portal.wallets.summary import get_wallet_summary
+from tests.subscriptions.recorded_support import eight, four  # noqa: F401
 
 # Plans and cards at localstripe, and Stripe's recorded plan changes (localstripe has none).
 from tests.subscriptions.stripe_support import card_holder, stripe_plan  # noqa: F401
-from tests.subscriptions.recorded_support import eight, four  # noqa: F401
 from tests.support.stripe_replay import stripe_replay  # noqa: F401
 
 ADJUST = "/api/v1/admin/wallets/{}/adjustments/"
