@@ -287,17 +287,20 @@ def lock_invoice(invoice_id: int) -> Invoice:
 # --- subscription invoices ------------------------------------------------------------
 
 
-def create_subscription_invoice(
-    *,
-    user_id: int,
-    subscription_id: int,
-    provider_invoice_id: str,
-    description: str,
-    amount: int,
-    currency: str,
-    paid_at: datetime,
-    first_time: bool = False,
-) -> Invoice:
+@dataclass(frozen=True)
+class SubscriptionInvoice:
+    """What the invoice for a paid Stripe subscription invoice says."""
+
+    user_id: int
+    subscription_id: int
+    provider_invoice_id: str
+    description: str
+    amount: int  # what Stripe collected, tax included
+    currency: str
+    paid_at: datetime
+
+
+def create_subscription_invoice(spec: SubscriptionInvoice, *, first_time: bool = False) -> Invoice:
     """The invoice for a paid Stripe subscription invoice: issued and paid when Stripe was
     paid, one per Stripe invoice (a second call returns the first).
 
@@ -309,23 +312,34 @@ def create_subscription_invoice(
     unique `provider_invoice_id` would refuse a second).
     """
     if not first_time:
-        existing = invoice_of_provider_invoice(provider_invoice_id)
+        existing = invoice_of_provider_invoice(spec.provider_invoice_id)
         if existing is not None:
             return existing
-    amount = require_int(amount, "amount")
-    price, tax = split_tax_included(amount, current_app.config["TAX_RATE_PERCENT"])
-    lines = check_lines([Line(description[:255], 1, price)])
-    invoice = _new_invoice(user_id, currency, lines, 0, None)
-    invoice.kind = InvoiceKind.SUBSCRIPTION
-    invoice.subscription_id = subscription_id
-    invoice.provider_invoice_id = provider_invoice_id
-    invoice.tax, invoice.total = tax, amount
-    invoice.issued_at = invoice.due_at = invoice.paid_at = paid_at
-    db.session.add(invoice)
+    return create_subscription_invoices([spec])[0]
+
+
+def create_subscription_invoices(specs: list[SubscriptionInvoice]) -> list[Invoice]:
+    """`create_subscription_invoice` for many Stripe invoices that have none yet (renewal
+    day, under their subscriptions' locks): one flush writes them all."""
+    tax_rate = current_app.config["TAX_RATE_PERCENT"]
+    invoices = []
+    for spec in specs:
+        amount = require_int(spec.amount, "amount")
+        price, tax = split_tax_included(amount, tax_rate)
+        lines = check_lines([Line(spec.description[:255], 1, price)])
+        invoice = _new_invoice(spec.user_id, spec.currency, lines, 0, None)
+        invoice.kind = InvoiceKind.SUBSCRIPTION
+        invoice.subscription_id = spec.subscription_id
+        invoice.provider_invoice_id = spec.provider_invoice_id
+        invoice.tax, invoice.total = tax, amount
+        invoice.issued_at = invoice.due_at = invoice.paid_at = spec.paid_at
+        invoices.append(invoice)
+    db.session.add_all(invoices)
     db.session.flush()
     # Numbered paid as the transaction commits: renewals run many at once, side by side.
-    issue_at_commit(invoice, paid_at.year, InvoiceStatus.PAID)
-    return invoice
+    for spec, invoice in zip(specs, invoices, strict=True):
+        issue_at_commit(invoice, spec.paid_at.year, InvoiceStatus.PAID)
+    return invoices
 
 
 def invoice_of_provider_invoice(provider_invoice_id: str) -> Invoice | None:

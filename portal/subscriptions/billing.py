@@ -25,7 +25,7 @@ from portal.db import utcnow
 from portal.errors import Conflict
 from portal.extensions import db
 from portal.invoices.models import Invoice
-from portal.invoices.services import create_subscription_invoice
+from portal.invoices.services import SubscriptionInvoice, create_subscription_invoice
 from portal.invoices.tasks import send_payment_receipt
 from portal.subscriptions import periods
 from portal.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionStatus
@@ -109,21 +109,31 @@ def renew_subscription(
 
 
 def _portal_invoice(subscription, invoice: dict, starts_at, ends_at, first_time) -> Invoice:
-    plan = subscription.plan
-    paid_at = from_timestamp((invoice.get("status_transitions") or {}).get("paid_at"))
     portal_invoice = create_subscription_invoice(
-        user_id=subscription.student_id,
-        subscription_id=subscription.id,
-        provider_invoice_id=invoice["id"],
-        description=f"{plan.name} subscription, {starts_at:%d %b %Y} to {ends_at:%d %b %Y}",
-        amount=int(invoice["amount_paid"]),
-        currency=invoice["currency"],
-        paid_at=paid_at or utcnow(),
-        first_time=first_time,
+        invoice_of(subscription, invoice, starts_at, ends_at), first_time=first_time
     )
     if portal_invoice.receipt_sent_at is None:
         enqueue_after_commit(send_payment_receipt, portal_invoice.id)
     return portal_invoice
+
+
+def invoice_of(
+    subscription: Subscription, invoice: dict, starts_at: datetime, ends_at: datetime
+) -> SubscriptionInvoice:
+    """The student's invoice for a paid Stripe invoice: the plan's period, for what
+    Stripe collected, dated when Stripe was paid."""
+    paid_at = from_timestamp((invoice.get("status_transitions") or {}).get("paid_at"))
+    return SubscriptionInvoice(
+        user_id=subscription.student_id,
+        subscription_id=subscription.id,
+        provider_invoice_id=invoice["id"],
+        description=(
+            f"{subscription.plan.name} subscription, {starts_at:%d %b %Y} to {ends_at:%d %b %Y}"
+        ),
+        amount=int(invoice["amount_paid"]),
+        currency=invoice["currency"],
+        paid_at=paid_at or utcnow(),
+    )
 
 
 def _take_waiting_plan(subscription: Subscription, invoice: dict) -> None:

@@ -164,14 +164,14 @@ def _open_periods_or_the_invoices(subscription_id: int, provider_invoice_id: str
 _ACCOUNT_CODES = (CASH, UNEARNED, REVENUE)
 
 
-def _account_columns() -> list:
+def account_columns() -> list:
     return [
         sa.select(LedgerAccount.id).where(LedgerAccount.code == code).scalar_subquery()
         for code in _ACCOUNT_CODES
     ]
 
 
-def _accounts(values) -> dict[str, int]:
+def accounts_of(values) -> dict[str, int]:
     accounts = dict(zip(_ACCOUNT_CODES, values, strict=True))
     if any(value is None for value in accounts.values()):  # the first posting ever
         opened = platform_account_ids()
@@ -206,14 +206,14 @@ def lock_for_renewal(where, provider_invoice_id: str | None) -> RenewalLock | No
             .scalar_subquery()
         )
     row = db.session.execute(
-        sa.select(Subscription, period, invoice, *_account_columns())
+        sa.select(Subscription, period, invoice, *account_columns())
         .where(where)
         .with_for_update(of=Subscription)
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
         return None
-    return RenewalLock(row[0], row[1], row[2], _accounts(row[3:]))
+    return RenewalLock(row[0], row[1], row[2], accounts_of(row[3:]))
 
 
 def lock_subscription(subscription_id: int) -> Subscription:
@@ -237,12 +237,12 @@ def lock_period(period_id: int) -> SubscriptionPeriod:
 
 def _lock_period_with_accounts(period_id: int) -> tuple[SubscriptionPeriod, dict[str, int]]:
     row = db.session.execute(
-        sa.select(SubscriptionPeriod, *_account_columns())
+        sa.select(SubscriptionPeriod, *account_columns())
         .where(SubscriptionPeriod.id == period_id)
         .with_for_update(of=SubscriptionPeriod)
         .execution_options(populate_existing=True)
     ).one()
-    return row[0], _accounts(row[1:])
+    return row[0], accounts_of(row[1:])
 
 
 def current_period(subscription: Subscription) -> SubscriptionPeriod | None:
@@ -346,11 +346,24 @@ def _to_revenue(
 ) -> None:
     if amount <= 0:
         return
-    accounts = accounts or platform_account_ids()
+    entry = unused_entry(period, amount, accounts or platform_account_ids(), key=key)
     ledger.post(
-        idempotency_key=key,
+        idempotency_key=entry.idempotency_key,
+        kind=entry.kind,
+        postings=entry.postings,
+        memo=entry.memo,
+    )
+    period.to_revenue += amount
+
+
+def unused_entry(
+    period: SubscriptionPeriod, amount: int, accounts: dict[str, int], *, key: str | None = None
+) -> ledger.NewEntry:
+    """The entry moving `amount` of the period's unused money to revenue (by default
+    under the key of its closing)."""
+    return ledger.NewEntry(
+        idempotency_key=key or period_key(period.id, "closed"),
         kind=EntryKind.SUBSCRIPTION_UNUSED,
         postings=[(accounts[UNEARNED], amount), (accounts[REVENUE], -amount)],
         memo=f"Subscription period {period.id}: unused",
     )
-    period.to_revenue += amount

@@ -31,10 +31,16 @@ from portal.payments.refunds import apply_provider_refund
 from portal.providers import get_provider
 from portal.providers.base import ProviderRefund
 from portal.subscriptions import events as subscription_events
+from portal.subscriptions import renewal_day
 from portal.webhooks.models import EventStatus, WebhookEvent
 
 Handler = Callable[[WebhookEvent], str]
 HANDLERS: dict[str, Handler] = {}
+# Event types whose events may also be handled many at once (a batch of the webhook
+# task): the handler answers each event it applied, and None for one it left to its
+# type's one-by-one handler, which runs after it.
+BulkHandler = Callable[[list[WebhookEvent]], list[str | None]]
+BULK_HANDLERS: dict[str, BulkHandler] = {}
 
 
 class EventNotApplicable(Exception):
@@ -45,6 +51,15 @@ def handles(*types: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         for type_ in types:
             HANDLERS[type_] = handler
+        return handler
+
+    return register
+
+
+def handles_many(*types: str) -> Callable[[BulkHandler], BulkHandler]:
+    def register(handler: BulkHandler) -> BulkHandler:
+        for type_ in types:
+            BULK_HANDLERS[type_] = handler
         return handler
 
     return register
@@ -248,6 +263,19 @@ def trial_will_end(event: WebhookEvent) -> str:
 def invoice_paid(event: WebhookEvent) -> str:
     obj = event_object(event, "in_")
     return _subscriptions(lambda: subscription_events.invoice_paid(obj))
+
+
+@handles_many("invoice.paid", "invoice.payment_succeeded")
+def invoices_paid(events: list[WebhookEvent]) -> list[str | None]:
+    """Renewal day: the plain renewals among many paid invoices, applied together."""
+    return renewal_day.renew_many([_invoice_or_none(event) for event in events])
+
+
+def _invoice_or_none(event: WebhookEvent) -> dict | None:
+    obj = event.data_object
+    if obj is None or not str(obj.get("id", "")).startswith("in_"):
+        return None  # the one-by-one handler says what is wrong with it
+    return obj
 
 
 @handles("invoice.payment_failed")

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from portal.db import utcnow
 from portal.errors import NotFound, PortalError
 from portal.extensions import db
-from portal.webhooks.handlers import HANDLERS, EventNotApplicable
+from portal.webhooks.handlers import BULK_HANDLERS, HANDLERS, EventNotApplicable
 from portal.webhooks.models import MAX_ERROR_LENGTH, MAX_RESULT_LENGTH, EventStatus, WebhookEvent
 
 DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
@@ -55,9 +55,16 @@ def handle(event: WebhookEvent) -> str:
 
 
 def handle_all(events: list[WebhookEvent]) -> list[str]:
-    """Run each event's handler in turn, then mark them all processed (or ignored): one
-    UPDATE writes every outcome (a handler's own queries would flush them one by one)."""
-    outcomes = [_run_handler(event) for event in events]
+    """Run the events' handlers, then mark them all processed (or ignored): one UPDATE
+    writes every outcome (a handler's own queries would flush them one by one).
+
+    Events of a type with a bulk handler go to it first, together; those it leaves go to
+    their handler one by one, in turn with the rest."""
+    applied = _run_bulk_handlers(events)
+    outcomes = [
+        (EventStatus.PROCESSED, applied[event.id]) if event.id in applied else _run_handler(event)
+        for event in events
+    ]
     for event, (status, result) in zip(events, outcomes, strict=True):
         event.status, event.result = status, result[:MAX_RESULT_LENGTH]
         if status == EventStatus.PROCESSED:
@@ -68,6 +75,19 @@ def handle_all(events: list[WebhookEvent]) -> list[str]:
         event.last_error = event.retry_at = None
     db.session.flush()
     return [event.status for event in events]
+
+
+def _run_bulk_handlers(events: list[WebhookEvent]) -> dict[int, str]:
+    by_handler: dict = {}
+    for event in events:
+        if event.type in BULK_HANDLERS:
+            by_handler.setdefault(BULK_HANDLERS[event.type], []).append(event)
+    applied = {}
+    for handler, group in by_handler.items():
+        for event, result in zip(group, handler(group), strict=True):
+            if result is not None:
+                applied[event.id] = result
+    return applied
 
 
 def _run_handler(event: WebhookEvent) -> tuple[str, str]:

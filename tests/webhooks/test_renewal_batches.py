@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.invoices.models import Invoice, InvoiceStatus
+from portal.invoices.tasks import send_payment_receipt
 from portal.subscriptions.models import SubscriptionPeriod
 from portal.webhooks.models import EventStatus, WebhookEvent
 from portal.webhooks.tasks import run_event
@@ -104,4 +105,61 @@ def test_one_invoice_reported_ten_times_at_once_renews_once(app, postgres):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 2
     [invoice] = db.session.scalars(sa.select(Invoice)).all()
     assert invoice.status == InvoiceStatus.PAID and invoice.number.endswith("-000001")
+    assert_ledger_ok()
+
+
+def _statements_of(call) -> int:
+    counted = []
+    listener = lambda *_args: counted.append(1)  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    return len(counted)
+
+
+@pytest.mark.postgres
+def test_a_batch_of_plain_renewals_costs_the_same_statements_whatever_its_size(
+    app, postgres, monkeypatch
+):
+    """Set by set: the statements of a batch do not grow with the renewals in it (on
+    PostgreSQL; elsewhere the ledger writes one entry at a time)."""
+    receipts = []  # queued, not sent here: sending them is the worker's next job
+    monkeypatch.setattr(send_payment_receipt, "delay", receipts.append)
+    small = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(3))]
+    large = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(12, first=3), start=3)]
+    db.session.commit()
+    # The small batch first (the large one's events wait behind it, untried, beyond it).
+    for event in large:
+        event.status = EventStatus.FAILED
+    db.session.commit()
+    few = _statements_of(lambda: run_event(small[0].id))
+    for event in large:
+        event.status = EventStatus.RECEIVED
+    db.session.commit()
+    many = _statements_of(lambda: run_event(large[0].id))
+    assert _statuses([*small, *large]) == [EventStatus.PROCESSED] * 15
+    assert many == few
+    assert sorted(receipts) == db.session.scalars(sa.select(Invoice.id).order_by(Invoice.id)).all()
+    revenue = db.session.scalars(
+        sa.select(SubscriptionPeriod.to_revenue).where(SubscriptionPeriod.closed_at.is_not(None))
+    ).all()
+    assert revenue == [20000] * 15  # every first period unused: all of it became revenue
+    assert_ledger_ok()
+
+
+def test_an_invoice_twice_in_one_batch_renews_once(app):
+    [subscription] = _subscriptions(1)
+    events = [
+        _renewal_event(0, subscription, event_type="invoice.paid"),
+        _renewal_event(0, subscription, event_type="invoice.payment_succeeded", copy=1),
+    ]
+    db.session.commit()
+    assert run_event(events[1].id).status == EventStatus.PROCESSED
+    assert _statuses(events) == [EventStatus.PROCESSED] * 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 1
+    results = [db.session.get(WebhookEvent, e.id).result for e in events]
+    assert "period" in results[0] or "period" in results[1]
     assert_ledger_ok()
