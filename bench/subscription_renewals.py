@@ -7,15 +7,18 @@ webhook route stores them: a complete Stripe invoice object (status, amounts, li
 their period and price), so no renewal asks Stripe anything.
 
 Timed: --workers processes (8) run the webhook task's unit of work,
-`portal.webhooks.tasks.run_event`, over the stored events: lock the event, find the
-subscription, lock it, open the new period (close the old one: its unused money to
-subscription revenue; the new price from provider cash into unearned revenue), write the
-student's paid invoice, queue its receipt (to an in-memory broker: sending it is the
-worker's next job, not the renewal's), mark the event processed; the run of one
-`invoice.paid` takes the others waiting untried with it (up to
-`portal.webhooks.tasks.BATCH_SIZE`), numbers their invoices right before the commit and
-commits once for all of them, so many of a worker's calls find their event done already.
-Every SQL statement the workers send is counted: all of them over the renewals.
+`portal.webhooks.tasks.run_event`, over the stored events, each worker every eighth
+event: the run of one `invoice.paid` locks it and takes up to
+`portal.webhooks.tasks.BATCH_SIZE - 1` others waiting untried, and renews them set by set
+(`portal.subscriptions.renewal_day`): the subscriptions locked in one statement, their
+open periods in one more, the new periods in one insert, every ledger entry (the new
+price from provider cash into unearned revenue, the old period's unused money to
+subscription revenue) in one statement, the students' paid invoices in one insert and
+numbered right before the one commit, receipts queued (to an in-memory broker: sending
+them is the worker's next job, not the renewal's), the events marked processed. A
+worker whose event is in another's batch leaves it to that one (one or two statements)
+and goes on. Every SQL statement the workers send is counted: all of them over the
+renewals.
 
 Baseline, in the same run: the bare ledger posting rate of `bench.ledger_writes` (the same
 workers posting lesson earnings through `process_lesson_earning`, for --seconds).

@@ -20,12 +20,13 @@ from portal.webhooks.models import MAX_ERROR_LENGTH, MAX_RESULT_LENGTH, EventSta
 DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
 
 
-def lock_event(event_id: int) -> WebhookEvent | None:
-    """The event, locked: two runs of the same event (a retry and a replay) take turns."""
+def lock_event(event_id: int, *, skip_locked: bool = False) -> WebhookEvent | None:
+    """The event, locked: two runs of the same event (a retry and a replay) take turns.
+    `skip_locked`: None at once, instead of waiting, when another run holds it."""
     return db.session.scalars(
         sa.select(WebhookEvent)
         .where(WebhookEvent.id == event_id)
-        .with_for_update()
+        .with_for_update(skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     ).one_or_none()
 

@@ -23,7 +23,7 @@ from portal.instruments import WEBHOOK_EVENTS
 from portal.payments.models import Payment, PaymentStatus
 from portal.webhooks import services
 from portal.webhooks.handlers import settle_from_provider
-from portal.webhooks.models import EventStatus
+from portal.webhooks.models import EventStatus, WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +45,36 @@ class Outcome:
 # Renewal day: Stripe reports a paid invoice for every subscription at once. The run of
 # one such event takes up to BATCH_SIZE - 1 others that wait untried and processes them
 # in the same transaction: one commit, and one take of the year's invoice numbers, for
-# all of them (their own runs then find them done). If any of them fails, the whole batch
-# rolls back and the event runs alone, so a failure is recorded on its own event only.
+# all of them. Their own runs, finding them locked, leave them to it and go on to the next
+# (so the workers fill batches side by side instead of queueing behind one). If any of
+# them fails, the whole batch rolls back and each of its events runs alone, in its own
+# transaction, so a failure is recorded on its own event only.
 BATCHED_TYPES = ("invoice.paid", "invoice.payment_succeeded")
 BATCH_SIZE = 50
+# What a run answers for an event another run is processing in its batch.
+TAKEN = "taken by another run"
 
 
-def run_event(event_id: int, *, replay: bool = False) -> Outcome:
-    """Process one stored event; without `replay`, an event already done is left alone."""
-    event = services.lock_event(event_id)
-    if _batched(event, replay):
+def run_event(event_id: int, *, replay: bool = False, alone: bool = False) -> Outcome:
+    """Process one stored event; without `replay`, an event already done is left alone.
+    `alone`: never take others with it."""
+    event = services.lock_event(event_id, skip_locked=not replay)
+    if event is None and not replay:
+        held = db.session.get(WebhookEvent, event_id)
+        if held is not None and held.type in BATCHED_TYPES:
+            db.session.rollback()
+            return Outcome(TAKEN)  # the run that holds it applies it, or runs it alone
+        event = services.lock_event(event_id)
+    if not alone and _batched(event, replay):
         others = services.lock_waiting(BATCHED_TYPES, BATCH_SIZE - 1, besides=event.id)
         if others:
+            taken = [other.id for other in others]
             status = _run_batch([event, *others])
             if status is not None:
                 return Outcome(status)
-            event = services.lock_event(event_id)  # the batch rolled back: alone now
+            for other_id in taken:  # the batch rolled back: each alone now
+                run_event(other_id, alone=True)
+            event = services.lock_event(event_id)
     if event is None or (event.status in services.DONE and not replay):
         status = event.status if event is not None else "missing"
         db.session.rollback()

@@ -15,7 +15,7 @@ from portal.invoices.models import Invoice, InvoiceStatus
 from portal.invoices.tasks import send_payment_receipt
 from portal.subscriptions.models import SubscriptionPeriod
 from portal.webhooks.models import EventStatus, WebhookEvent
-from portal.webhooks.tasks import run_event
+from portal.webhooks.tasks import TAKEN, run_event
 from tests import factories
 from tests.subscriptions.money_support import make_plan, subscribe
 from tests.support.ledger import assert_ledger_ok
@@ -79,11 +79,12 @@ def test_a_failing_event_sends_the_batch_back_and_fails_alone(app):
     stranger = _renewal_event(9, _subscriptions(1, first=9)[0])
     stranger.payload["data"]["object"]["subscription"] = "sub_nobody"  # not the portal's
     db.session.commit()
+    # The batch rolls back, and each of its events runs alone at once.
     assert run_event(events[0].id).status == EventStatus.PROCESSED
-    assert _statuses([*events, stranger]) == [EventStatus.PROCESSED] + [EventStatus.RECEIVED] * 3
-    assert run_event(stranger.id).status == EventStatus.FAILED
-    assert run_event(events[1].id).status == EventStatus.PROCESSED  # and takes the third
     assert _statuses([*events, stranger]) == [EventStatus.PROCESSED] * 3 + [EventStatus.FAILED]
+    assert "sub_nobody" in db.session.get(WebhookEvent, stranger.id).last_error
+    # Their own runs come later and find them done (the failure is retried alone).
+    assert [run_event(e.id).status for e in events] == [EventStatus.PROCESSED] * 3
     numbers = db.session.scalars(sa.select(Invoice.number).order_by(Invoice.id)).all()
     year = db.session.scalars(sa.select(Invoice.paid_at)).first().year
     assert numbers == [f"INV-{year}-{n:06d}" for n in range(1, 4)]  # none lost to the rollback
@@ -100,7 +101,8 @@ def test_one_invoice_reported_ten_times_at_once_renews_once(app, postgres):
     db.session.commit()
     ids = [event.id for event in events]
     outcomes = at_once([partial(lambda i: run_event(i).status, i) for i in ids], app=app)
-    assert outcomes == [EventStatus.PROCESSED] * 10
+    # A run that finds its event in another's batch leaves it to that one.
+    assert set(outcomes) <= {EventStatus.PROCESSED, TAKEN} and EventStatus.PROCESSED in outcomes
     assert _statuses(events) == [EventStatus.PROCESSED] * 10
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 2
     [invoice] = db.session.scalars(sa.select(Invoice)).all()
@@ -163,3 +165,21 @@ def test_an_invoice_twice_in_one_batch_renews_once(app):
     results = [db.session.get(WebhookEvent, e.id).result for e in events]
     assert "period" in results[0] or "period" in results[1]
     assert_ledger_ok()
+
+
+@pytest.mark.postgres
+def test_a_run_leaves_an_event_another_run_holds_in_its_batch_and_goes_on(app, postgres):
+    """Renewal day with many workers: one whose event is in another's batch does not wait
+    for that batch's commit."""
+    events = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(2))]
+    db.session.commit()
+    with db.engine.connect() as other:  # another run's batch, not committed yet
+        other.execute(
+            sa.text("SELECT id FROM webhook_events WHERE id = :id FOR UPDATE"),
+            {"id": events[1].id},
+        )
+        assert run_event(events[1].id).status == TAKEN
+        assert run_event(events[0].id).status == EventStatus.PROCESSED  # skips the held one
+        other.rollback()
+    assert _statuses(events) == [EventStatus.PROCESSED, EventStatus.RECEIVED]
+    assert run_event(events[1].id, replay=True).status == EventStatus.PROCESSED
