@@ -79,3 +79,20 @@ def send_from_task(task, send: Callable[[int], bool], object_id: int, what: str)
             return send(object_id)
     except (OSError, smtplib.SMTPException) as exc:
         raise task.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**task.request.retries) from exc
+
+
+def send_with_retries(task, send: Callable[[], bool], what: str) -> bool:
+    """Run `send()` (a mail that marks no row) from the task `task` (bound).
+
+    Eager (no worker, the embedded default) it runs right after the caller's commit and
+    must not fail what was done: it logs. With a worker, mail-server trouble is retried
+    with backoff."""
+    try:
+        return send()
+    except Exception as exc:
+        if task.request.is_eager:
+            log.exception("%s not sent", what)
+            return False
+        if isinstance(exc, OSError | smtplib.SMTPException):
+            raise task.retry(exc=exc, countdown=BACKOFF_SECONDS * 2**task.request.retries) from exc
+        raise

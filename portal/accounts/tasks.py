@@ -6,8 +6,6 @@ the page answers at once and the same for an address with no account.
 
 from __future__ import annotations
 
-import logging
-import smtplib
 from datetime import datetime
 
 from celery import shared_task
@@ -23,8 +21,6 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.rendering import portal_url
 
-log = logging.getLogger(__name__)
-
 MAIL_RETRIES = 5
 
 
@@ -36,22 +32,9 @@ def delete_expired_sessions() -> int:
     return count
 
 
-def _send_with_retries(task, send, what: str) -> bool:
-    try:
-        return send()
-    except Exception as exc:
-        if task.request.is_eager:
-            # No worker (the embedded default): the page has answered; mail must not fail it.
-            log.exception("%s not sent", what)
-            return False
-        if isinstance(exc, OSError | smtplib.SMTPException):
-            raise task.retry(exc=exc, countdown=30 * 2**task.request.retries) from exc
-        raise
-
-
 @shared_task(bind=True, name="send_password_reset", max_retries=MAIL_RETRIES, ignore_result=True)
 def send_password_reset(self, email: str) -> bool:
-    return _send_with_retries(self, lambda: mail_reset_link(email), "password reset")
+    return emails.send_with_retries(self, lambda: mail_reset_link(email), "password reset")
 
 
 def mail_reset_link(email: str) -> bool:
@@ -72,7 +55,9 @@ def mail_reset_link(email: str) -> bool:
 
 @shared_task(bind=True, name="send_sign_in_alert", max_retries=MAIL_RETRIES, ignore_result=True)
 def send_sign_in_alert(self, user_id: int, browser: str, ip: str | None, at: str) -> bool:
-    return _send_with_retries(self, lambda: mail_sign_in_alert(user_id, browser, ip, at), "alert")
+    return emails.send_with_retries(
+        self, lambda: mail_sign_in_alert(user_id, browser, ip, at), "alert"
+    )
 
 
 def mail_sign_in_alert(user_id: int, browser: str, ip: str | None, at: str) -> bool:
@@ -97,7 +82,7 @@ def mail_sign_in_alert(user_id: int, browser: str, ip: str | None, at: str) -> b
 
 @shared_task(bind=True, name="send_news", max_retries=MAIL_RETRIES, ignore_result=True)
 def send_news(self, user_id: int, subject: str, body: str) -> bool:
-    return _send_with_retries(self, lambda: mail_news(user_id, subject, body), "news")
+    return emails.send_with_retries(self, lambda: mail_news(user_id, subject, body), "news")
 
 
 def mail_news(user_id: int, subject: str, body: str) -> bool:
@@ -119,7 +104,7 @@ def mail_news(user_id: int, subject: str, body: str) -> bool:
 
 @shared_task(bind=True, name="send_password_changed", max_retries=MAIL_RETRIES, ignore_result=True)
 def send_password_changed(self, user_id: int, at: str) -> bool:
-    return _send_with_retries(self, lambda: mail_password_changed(user_id, at), "notice")
+    return emails.send_with_retries(self, lambda: mail_password_changed(user_id, at), "notice")
 
 
 def mail_password_changed(user_id: int, at: str) -> bool:

@@ -30,6 +30,17 @@ def send_payment_receipt(self, invoice_id: int) -> bool:
     return send_from_task(self, send_receipt, invoice_id, "receipt for invoice")
 
 
+@shared_task(bind=True, name="send_payment_receipts", max_retries=MAX_RETRIES, ignore_result=True)
+def send_payment_receipts(self, invoice_ids: list[int]) -> int:
+    """The receipts of many invoices paid together (renewal day: one message on the queue
+    for a batch, not one per invoice), each sent once in its own unit of work; a retry
+    sends only those still unsent."""
+    return sum(
+        send_from_task(self, send_receipt, invoice_id, "receipt for invoice")
+        for invoice_id in invoice_ids
+    )
+
+
 @shared_task(bind=True, name="send_invoice_mail", max_retries=MAX_RETRIES, ignore_result=True)
 def send_invoice_mail(self, invoice_id: int) -> bool:
     """E-mail an invoice just opened to its student, with a link to pay it and the PDF."""

@@ -10,9 +10,6 @@ does not go unnoticed.
 
 from __future__ import annotations
 
-import logging
-import smtplib
-
 from celery import shared_task
 
 from portal import emails
@@ -23,8 +20,6 @@ from portal.extensions import db
 from portal.fingerprints import fingerprint
 from portal.payouts.models import PayoutDestination
 from portal.rendering import portal_url
-
-log = logging.getLogger(__name__)
 
 MAIL_RETRIES = 5
 SUBJECT = "Your payout details were changed"
@@ -84,16 +79,11 @@ def _prints(values: dict, fields: list[str]) -> dict[str, str | None]:
     bind=True, name="send_destination_notice", max_retries=MAIL_RETRIES, ignore_result=True
 )
 def send_destination_notice(self, tutor_id: int, changed: list[str], masked: dict) -> bool:
-    try:
-        return notify_tutor(tutor_id, changed, masked)
-    except Exception as exc:
-        if self.request.is_eager:
-            # No worker (the embedded default): the change is made; mail must not undo it.
-            log.exception("destination change notice to tutor %s not sent", tutor_id)
-            return False
-        if isinstance(exc, OSError | smtplib.SMTPException):
-            raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
-        raise
+    return emails.send_with_retries(
+        self,
+        lambda: notify_tutor(tutor_id, changed, masked),
+        f"destination change notice to tutor {tutor_id}",
+    )
 
 
 def notify_tutor(tutor_id: int, changed: list[str], masked: dict) -> bool:

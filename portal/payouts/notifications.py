@@ -4,9 +4,6 @@ ever written in a message. Sent by a task once the change has committed."""
 
 from __future__ import annotations
 
-import logging
-import smtplib
-
 from celery import shared_task
 
 from portal import emails
@@ -15,8 +12,6 @@ from portal.extensions import db
 from portal.money import format_money
 from portal.payouts.models import PayoutRequest, PayoutStatus
 from portal.rendering import portal_url
-
-log = logging.getLogger(__name__)
 
 MAIL_RETRIES = 5
 # The ends of a payout a tutor is told about by e-mail; the rest shows on their page.
@@ -35,16 +30,9 @@ def notify_after_commit(payout: PayoutRequest) -> None:
     bind=True, name="send_payout_notification", max_retries=MAIL_RETRIES, ignore_result=True
 )
 def send_payout_notification(self, payout_id: int, status: str) -> bool:
-    try:
-        return notify_tutor(payout_id, status)
-    except Exception as exc:
-        if self.request.is_eager:
-            # No worker (the embedded default): the payout changed; mail must not undo that.
-            log.exception("payout %s notification not sent", payout_id)
-            return False
-        if isinstance(exc, OSError | smtplib.SMTPException):
-            raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
-        raise
+    return emails.send_with_retries(
+        self, lambda: notify_tutor(payout_id, status), f"payout {payout_id} notification"
+    )
 
 
 def notify_tutor(payout_id: int, status: str) -> bool:

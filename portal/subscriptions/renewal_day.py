@@ -7,7 +7,8 @@ renewals among them are applied set by set: the subscriptions locked in one stat
 and the invoices' periods in one more, the new periods in one insert, every ledger
 entry (each period's payment, each closed period's unused rest) in one statement under
 its own idempotency key, the student's paid invoices in one insert (numbered at the
-commit), the closed periods and the subscriptions updated by one flush.
+commit, their receipts queued as one task), the closed periods and the subscriptions
+updated by one flush.
 
 What a renewal does is `billing.renew_subscription`'s, step for step, with the same
 keys, locks and arithmetic (`periods`); only the number of round trips differs. A plain
@@ -32,7 +33,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.invoices.models import Invoice
 from portal.invoices.services import create_subscription_invoices
-from portal.invoices.tasks import send_payment_receipt
+from portal.invoices.tasks import send_payment_receipts
 from portal.ledger import posting as ledger
 from portal.ledger.models import EntryKind
 from portal.subscriptions import periods
@@ -215,4 +216,4 @@ def _write_invoices(renewals) -> None:
     )
     for renewal, invoice in zip(renewals, written, strict=True):
         renewal.portal_invoice = invoice
-        enqueue_after_commit(send_payment_receipt, invoice.id)
+    enqueue_after_commit(send_payment_receipts, [invoice.id for invoice in written])

@@ -20,13 +20,22 @@ from portal.webhooks.models import MAX_ERROR_LENGTH, MAX_RESULT_LENGTH, EventSta
 DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
 
 
-def lock_event(event_id: int, *, skip_locked: bool = False) -> WebhookEvent | None:
-    """The event, locked: two runs of the same event (a retry and a replay) take turns.
-    `skip_locked`: None at once, instead of waiting, when another run holds it."""
+def lock_state(event_id: int):
+    """The event's type and status, the event locked; None at once, instead of waiting,
+    when another run holds it (or there is no such event)."""
+    return db.session.execute(
+        sa.select(WebhookEvent.type, WebhookEvent.status)
+        .where(WebhookEvent.id == event_id)
+        .with_for_update(skip_locked=True)
+    ).one_or_none()
+
+
+def lock_event(event_id: int) -> WebhookEvent | None:
+    """The event, locked: two runs of the same event (a retry and a replay) take turns."""
     return db.session.scalars(
         sa.select(WebhookEvent)
         .where(WebhookEvent.id == event_id)
-        .with_for_update(skip_locked=skip_locked)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
 

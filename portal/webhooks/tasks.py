@@ -58,13 +58,19 @@ TAKEN = "taken by another run"
 def run_event(event_id: int, *, replay: bool = False, alone: bool = False) -> Outcome:
     """Process one stored event; without `replay`, an event already done is left alone.
     `alone`: never take others with it."""
-    event = services.lock_event(event_id, skip_locked=not replay)
-    if event is None and not replay:
-        held = db.session.get(WebhookEvent, event_id)
-        if held is not None and held.type in BATCHED_TYPES:
+    if not replay:
+        # Renewal day: most runs find their event done by a batch, or held by one. The
+        # state alone answers them (without reading the payload).
+        state = services.lock_state(event_id)
+        if state is None:
+            held = db.session.get(WebhookEvent, event_id)
+            if held is not None and held.type in BATCHED_TYPES:
+                db.session.rollback()
+                return Outcome(TAKEN)  # the run that holds it applies it, or runs it alone
+        elif state.status in services.DONE:
             db.session.rollback()
-            return Outcome(TAKEN)  # the run that holds it applies it, or runs it alone
-        event = services.lock_event(event_id)
+            return Outcome(state.status)
+    event = services.lock_event(event_id)
     if not alone and _batched(event, replay):
         others = services.lock_waiting(BATCHED_TYPES, BATCH_SIZE - 1, besides=event.id)
         if others:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.invoices.models import Invoice, InvoiceStatus
-from portal.invoices.tasks import send_payment_receipt
+from portal.invoices.tasks import send_payment_receipts
 from portal.subscriptions.models import SubscriptionPeriod
 from portal.webhooks.models import EventStatus, WebhookEvent
 from portal.webhooks.tasks import TAKEN, run_event
@@ -67,6 +67,7 @@ def test_one_run_renews_every_waiting_subscription_and_numbers_their_invoices_in
     year = invoices[0].paid_at.year
     assert [i.number for i in invoices] == [f"INV-{year}-{n:06d}" for n in range(1, 6)]
     assert {i.status for i in invoices} == {InvoiceStatus.PAID}
+    assert all(i.receipt_sent_at is not None for i in invoices)  # the batch's receipts went
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SubscriptionPeriod)) == 10
     # Their own runs come later and find them done.
     assert [run_event(e.id).status for e in events] == [EventStatus.PROCESSED] * 5
@@ -128,7 +129,7 @@ def test_a_batch_of_plain_renewals_costs_the_same_statements_whatever_its_size(
     """Set by set: the statements of a batch do not grow with the renewals in it (on
     PostgreSQL; elsewhere the ledger writes one entry at a time)."""
     receipts = []  # queued, not sent here: sending them is the worker's next job
-    monkeypatch.setattr(send_payment_receipt, "delay", receipts.append)
+    monkeypatch.setattr(send_payment_receipts, "delay", receipts.extend)
     small = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(3))]
     large = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(12, first=3), start=3)]
     db.session.commit()
