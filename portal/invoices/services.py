@@ -21,7 +21,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from portal.accounts.models import Role, User
-from portal.db import parse_id, utcnow
+from portal.db import new_uuid, parse_id, utcnow
 from portal.errors import InvalidTransition, NotFound, ValidationError
 from portal.extensions import db
 from portal.invoices.models import (
@@ -320,22 +320,53 @@ def create_subscription_invoice(spec: SubscriptionInvoice, *, first_time: bool =
 
 def create_subscription_invoices(specs: list[SubscriptionInvoice]) -> list[Invoice]:
     """`create_subscription_invoice` for many Stripe invoices that have none yet (renewal
-    day, under their subscriptions' locks): one flush writes them all."""
-    tax_rate = current_app.config["TAX_RATE_PERCENT"]
-    invoices = []
+    day, under their subscriptions' locks): the invoices in one insert, their lines in
+    another (bulk inserts: the unit of work's flush costs a millisecond per invoice)."""
+    tax_rate = Decimal(current_app.config["TAX_RATE_PERCENT"])
+    rows, lines = [], []
     for spec in specs:
         amount = require_int(spec.amount, "amount")
         price, tax = split_tax_included(amount, tax_rate)
-        lines = check_lines([Line(spec.description[:255], 1, price)])
-        invoice = _new_invoice(spec.user_id, spec.currency, lines, 0, None)
-        invoice.kind = InvoiceKind.SUBSCRIPTION
-        invoice.subscription_id = spec.subscription_id
-        invoice.provider_invoice_id = spec.provider_invoice_id
-        invoice.tax, invoice.total = tax, amount
-        invoice.issued_at = invoice.due_at = invoice.paid_at = spec.paid_at
-        invoices.append(invoice)
-    db.session.add_all(invoices)
-    db.session.flush()
+        [line] = check_lines([Line(spec.description[:255], 1, price)])
+        totals = compute_totals([line], 0, tax_rate)
+        rows.append(
+            {
+                "uuid": new_uuid(),
+                "user_id": spec.user_id,
+                "kind": InvoiceKind.SUBSCRIPTION,
+                "subscription_id": spec.subscription_id,
+                "provider_invoice_id": spec.provider_invoice_id,
+                "status": InvoiceStatus.DRAFT,
+                "currency": spec.currency,
+                "subtotal": totals.subtotal,
+                "discount": 0,
+                "tax_rate": tax_rate,
+                "tax": tax,
+                "total": amount,
+                "issued_at": spec.paid_at,
+                "due_at": spec.paid_at,
+                "paid_at": spec.paid_at,
+            }
+        )
+        lines.append(line)
+    invoices = list(
+        db.session.scalars(
+            sa.insert(Invoice).returning(Invoice, sort_by_parameter_order=True), rows
+        )
+    )
+    db.session.execute(
+        sa.insert(InvoiceItem),
+        [
+            {
+                "invoice_id": invoice.id,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "total": line.quantity * line.unit_price,
+            }
+            for invoice, line in zip(invoices, lines, strict=True)
+        ],
+    )
     # Numbered paid as the transaction commits: renewals run many at once, side by side.
     for spec, invoice in zip(specs, invoices, strict=True):
         issue_at_commit(invoice, spec.paid_at.year, InvoiceStatus.PAID)
