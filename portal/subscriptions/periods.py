@@ -108,20 +108,8 @@ def open_or_find_period(
     if mine:
         return mine[0], False
     open_ones = found
-    period = SubscriptionPeriod(
-        subscription_id=subscription.id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        provider_invoice_id=provider_invoice_id,
-        amount_paid=amount_paid,
-        currency=currency,
-        lessons_allowed=subscription.plan.lessons_per_month,
-        lessons_used=0,
-        lessons_shared=0,
-        shared=0,
-        to_revenue=0,
-        carried_in=0,
-        carried_out=0,
+    period = new_period(
+        subscription, starts_at, ends_at, provider_invoice_id, amount_paid, currency
     )
     db.session.add(period)
     db.session.flush()
@@ -146,6 +134,32 @@ def open_or_find_period(
     subscription.lessons_used = 0
     db.session.flush()
     return period, True
+
+
+def new_period(
+    subscription: Subscription,
+    starts_at: datetime,
+    ends_at: datetime,
+    provider_invoice_id: str | None,
+    amount_paid: int,
+    currency: str,
+) -> SubscriptionPeriod:
+    """A period as it opens: the plan's quota, nothing used, shared or carried yet."""
+    return SubscriptionPeriod(
+        subscription_id=subscription.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        provider_invoice_id=provider_invoice_id,
+        amount_paid=amount_paid,
+        currency=currency,
+        lessons_allowed=subscription.plan.lessons_per_month,
+        lessons_used=0,
+        lessons_shared=0,
+        shared=0,
+        to_revenue=0,
+        carried_in=0,
+        carried_out=0,
+    )
 
 
 def _open_periods_or_the_invoices(subscription_id: int, provider_invoice_id: str | None):

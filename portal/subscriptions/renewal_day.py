@@ -164,20 +164,13 @@ def _open_periods(renewals, accounts: dict[str, int]) -> None:
     """`periods.open_or_find_period` for each renewal: the new periods in one insert, the
     money paid and the closed periods' rest in one ledger statement."""
     for renewal in renewals:
-        renewal.period = SubscriptionPeriod(
-            subscription_id=renewal.subscription.id,
-            starts_at=renewal.starts_at,
-            ends_at=renewal.ends_at,
-            provider_invoice_id=renewal.invoice["id"],
-            amount_paid=renewal.invoice["amount_paid"],
-            currency=renewal.invoice["currency"],
-            lessons_allowed=renewal.subscription.plan.lessons_per_month,
-            lessons_used=0,
-            lessons_shared=0,
-            shared=0,
-            to_revenue=0,
-            carried_in=0,
-            carried_out=0,
+        renewal.period = periods.new_period(
+            renewal.subscription,
+            renewal.starts_at,
+            renewal.ends_at,
+            renewal.invoice["id"],
+            renewal.invoice["amount_paid"],
+            renewal.invoice["currency"],
         )
         db.session.add(renewal.period)
     db.session.flush()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from portal.db import utcnow
 from portal.errors import NotFound, PortalError
@@ -21,12 +22,20 @@ DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
 
 
 def lock_state(event_id: int):
-    """The event's type and status, the event locked; None at once, instead of waiting,
-    when another run holds it (or there is no such event)."""
-    return db.session.execute(
-        sa.select(WebhookEvent.type, WebhookEvent.status)
-        .where(WebhookEvent.id == event_id)
+    """The event's type and status, and whether this run now holds its lock (`mine`):
+    one that another run holds is not waited for. None when there is no such event."""
+    state = sa.select(WebhookEvent.type, WebhookEvent.status).where(WebhookEvent.id == event_id)
+    if db.session.connection().dialect.name != "postgresql":  # no row locks: always ours
+        return db.session.execute(state.add_columns(sa.true().label("mine"))).one_or_none()
+    locked = so.aliased(WebhookEvent)
+    mine = (
+        sa.select(locked.id)
+        .where(locked.id == WebhookEvent.id)
         .with_for_update(skip_locked=True)
+        .lateral()
+    )
+    return db.session.execute(
+        state.add_columns(mine.c.id.is_not(None).label("mine")).outerjoin(mine, sa.true())
     ).one_or_none()
 
 

@@ -23,7 +23,7 @@ from portal.instruments import WEBHOOK_EVENTS
 from portal.payments.models import Payment, PaymentStatus
 from portal.webhooks import services
 from portal.webhooks.handlers import settle_from_provider
-from portal.webhooks.models import EventStatus, WebhookEvent
+from portal.webhooks.models import EventStatus
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,11 @@ def run_event(event_id: int, *, replay: bool = False, alone: bool = False) -> Ou
         # Renewal day: most runs find their event done by a batch, or held by one. The
         # state alone answers them (without reading the payload).
         state = services.lock_state(event_id)
-        if state is None:
-            held = db.session.get(WebhookEvent, event_id)
-            if held is not None and held.type in BATCHED_TYPES:
+        if state is not None and not state.mine:
+            if state.type in BATCHED_TYPES:
                 db.session.rollback()
                 return Outcome(TAKEN)  # the run that holds it applies it, or runs it alone
-        elif state.status in services.DONE:
+        elif state is not None and state.status in services.DONE:
             db.session.rollback()
             return Outcome(state.status)
     event = services.lock_event(event_id)
