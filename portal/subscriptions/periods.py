@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from portal.db import utcnow
 from portal.extensions import db
 from portal.invoices.models import Invoice
+from portal.ledger import bulk
 from portal.ledger import posting as ledger
 from portal.ledger.accounts import platform_account_ids
 from portal.ledger.models import EntryKind, LedgerAccount, PlatformAccount
@@ -372,10 +373,10 @@ def _to_revenue(
 
 def unused_entry(
     period: SubscriptionPeriod, amount: int, accounts: dict[str, int], *, key: str | None = None
-) -> ledger.NewEntry:
+) -> bulk.NewEntry:
     """The entry moving `amount` of the period's unused money to revenue (by default
     under the key of its closing)."""
-    return ledger.NewEntry(
+    return bulk.NewEntry(
         idempotency_key=key or period_key(period.id, "closed"),
         kind=EntryKind.SUBSCRIPTION_UNUSED,
         postings=[(accounts[UNEARNED], amount), (accounts[REVENUE], -amount)],

@@ -34,7 +34,7 @@ from portal.extensions import db
 from portal.invoices.models import Invoice
 from portal.invoices.services import create_subscription_invoices
 from portal.invoices.tasks import send_payment_receipts
-from portal.ledger import posting as ledger
+from portal.ledger import bulk
 from portal.ledger.models import EntryKind
 from portal.subscriptions import periods
 from portal.subscriptions.billing import (
@@ -179,7 +179,7 @@ def _open_periods(renewals, accounts: dict[str, int]) -> None:
     for renewal in renewals:
         paid = renewal.invoice["amount_paid"]
         entries.append(
-            ledger.NewEntry(
+            bulk.NewEntry(
                 idempotency_key=periods.period_key(renewal.period.id, "paid"),
                 kind=EntryKind.SUBSCRIPTION_PAID,
                 postings=[(accounts[periods.CASH], paid), (accounts[periods.UNEARNED], -paid)],
@@ -198,7 +198,7 @@ def _open_periods(renewals, accounts: dict[str, int]) -> None:
         subscription.lessons_used = 0
         if subscription.open_provider_invoice_id == renewal.invoice["id"]:
             subscription.open_provider_invoice_id = None
-    ledger.post_many(entries)
+    bulk.post_many(entries)
     db.session.flush()
 
 

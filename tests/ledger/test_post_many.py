@@ -5,15 +5,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.ledger.accounts import platform_account_ids
+from portal.ledger.bulk import NewEntry, post_many
 from portal.ledger.models import EntryKind, LedgerEntry, LedgerPosting
-from portal.ledger.posting import (
-    IdempotencyConflict,
-    LedgerError,
-    NewEntry,
-    UnbalancedEntry,
-    post,
-    post_many,
-)
+from portal.ledger.posting import IdempotencyConflict, LedgerError, UnbalancedEntry, post
 
 
 def _entry(key: str, amount: int, kind=EntryKind.SUBSCRIPTION_PAID) -> NewEntry:
