@@ -21,22 +21,39 @@ from portal.webhooks.models import MAX_ERROR_LENGTH, MAX_RESULT_LENGTH, EventSta
 DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
 
 
-def lock_state(event_id: int):
-    """The event's type and status, and whether this run now holds its lock (`mine`):
-    one that another run holds is not waited for. None when there is no such event."""
-    state = sa.select(WebhookEvent.type, WebhookEvent.status).where(WebhookEvent.id == event_id)
-    if db.session.connection().dialect.name != "postgresql":  # no row locks: always ours
-        return db.session.execute(state.add_columns(sa.true().label("mine"))).one_or_none()
+def _state_statements():
+    """The two forms of `lock_state`'s query, built once: on renewal day most runs are
+    this one statement, and building it took as long as running it. A done event is
+    not locked (a lock is a write, and a done event's run only reads its status)."""
+    state = sa.select(WebhookEvent.type, WebhookEvent.status).where(
+        WebhookEvent.id == sa.bindparam("event_id")
+    )
     locked = so.aliased(WebhookEvent)
     mine = (
         sa.select(locked.id)
-        .where(locked.id == WebhookEvent.id)
+        .where(locked.id == WebhookEvent.id, locked.status.not_in(DONE))
         .with_for_update(skip_locked=True)
         .lateral()
     )
-    return db.session.execute(
-        state.add_columns(mine.c.id.is_not(None).label("mine")).outerjoin(mine, sa.true())
-    ).one_or_none()
+    return {
+        "postgresql": state.add_columns(mine.c.id.is_not(None).label("mine")).outerjoin(
+            mine, sa.true()
+        ),
+        # No row locks (SQLite): the run always holds its event.
+        None: state.add_columns(sa.true().label("mine")),
+    }
+
+
+_STATE = _state_statements()
+
+
+def lock_state(event_id: int):
+    """The event's type and status, and whether this run now holds its lock (`mine`):
+    one that another run holds is not waited for, and a done one is not locked. None
+    when there is no such event."""
+    dialect = db.session.connection().dialect.name
+    statement = _STATE.get(dialect, _STATE[None])
+    return db.session.connection().execute(statement, {"event_id": event_id}).one_or_none()
 
 
 def lock_event(event_id: int) -> WebhookEvent | None:

@@ -62,13 +62,12 @@ def run_event(event_id: int, *, replay: bool = False, alone: bool = False) -> Ou
         # Renewal day: most runs find their event done by a batch, or held by one. The
         # state alone answers them (without reading the payload).
         state = services.lock_state(event_id)
-        if state is not None and not state.mine:
-            if state.type in BATCHED_TYPES:
-                db.session.rollback()
-                return Outcome(TAKEN)  # the run that holds it applies it, or runs it alone
-        elif state is not None and state.status in services.DONE:
+        if state is not None and state.status in services.DONE:
             db.session.rollback()
             return Outcome(state.status)
+        if state is not None and not state.mine and state.type in BATCHED_TYPES:
+            db.session.rollback()
+            return Outcome(TAKEN)  # the run that holds it applies it, or runs it alone
     event = services.lock_event(event_id)
     if not alone and _batched(event, replay):
         others = services.lock_waiting(BATCHED_TYPES, BATCH_SIZE - 1, besides=event.id)

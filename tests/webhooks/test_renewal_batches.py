@@ -15,6 +15,7 @@ from portal.invoices.models import Invoice, InvoiceStatus
 from portal.invoices.tasks import send_payment_receipts
 from portal.subscriptions.models import SubscriptionPeriod
 from portal.webhooks.models import EventStatus, WebhookEvent
+from portal.webhooks.services import lock_state
 from portal.webhooks.tasks import TAKEN, run_event
 from tests import factories
 from tests.subscriptions.money_support import make_plan, subscribe
@@ -184,3 +185,28 @@ def test_a_run_leaves_an_event_another_run_holds_in_its_batch_and_goes_on(app, p
         other.rollback()
     assert _statuses(events) == [EventStatus.PROCESSED, EventStatus.RECEIVED]
     assert run_event(events[1].id, replay=True).status == EventStatus.PROCESSED
+
+
+@pytest.mark.postgres
+def test_a_run_of_a_done_event_answers_its_status_without_locking_it(app, postgres):
+    """Renewal day: most runs find their event done by a batch. Such a run only reads:
+    it neither waits for nor takes the row's lock (a lock is a write)."""
+    events = [_renewal_event(n, s) for n, s in enumerate(_subscriptions(2))]
+    db.session.commit()
+    assert run_event(events[0].id).status == EventStatus.PROCESSED  # the batch did both
+    with db.engine.connect() as other:  # a replay of it, holding the row
+        other.execute(
+            sa.text("SELECT id FROM webhook_events WHERE id = :id FOR UPDATE"),
+            {"id": events[1].id},
+        )
+        assert run_event(events[1].id).status == EventStatus.PROCESSED
+        other.rollback()
+    assert lock_state(events[1].id).status == EventStatus.PROCESSED
+    with db.engine.connect() as other:  # the run's transaction is still open
+        locked = other.execute(
+            sa.text("SELECT id FROM webhook_events WHERE id = :id FOR UPDATE NOWAIT"),
+            {"id": events[1].id},
+        )
+        assert locked.scalar() == events[1].id
+        other.rollback()
+    db.session.rollback()
