@@ -308,8 +308,8 @@ def main() -> None:
           f"ledger check: {drifts if drifts else 'OK'}")  # fmt: skip
     if drifts:
         raise SystemExit("the ledger check failed after renewal day")
-    emit(args, {"ratio": rate / posting_rate, "renewals_per_s": rate,
-                "posting_per_s": posting_rate, "statements_per_renewal": sent / events})  # fmt: skip
+    figures = {"ratio": rate / posting_rate, "renewals_per_s": rate, "posting_per_s": posting_rate}
+    emit(args, dict(figures, statements_per_renewal=sent / events))
 
 
 if __name__ == "__main__":
