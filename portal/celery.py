@@ -8,11 +8,15 @@ task for after the commit lives in `portal.after_commit`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from functools import cached_property
 from importlib import import_module
+from urllib.parse import urlsplit
 
 from celery import Celery, Task
 from celery.schedules import crontab
 from flask import Flask
+from kombu.transport import redis as kombu_redis
 
 from portal.extensions import db
 
@@ -39,6 +43,36 @@ BEAT_SCHEDULE = {
     "expire_subscriptions": crontab(hour=1, minute=0),  # daily
     "generate_monthly_invoices": crontab(day_of_month=1, hour=4, minute=0),  # monthly
 }
+
+
+class _Channel(kombu_redis.Channel):
+    """Kombu's Redis channel, publishing through one client of the channel's pool.
+
+    The stock channel builds a new Redis client object for every message it sends (the
+    connection itself comes from the pool either way); on the webhook route, queueing a
+    task paid for that object on every new event. A client is safe to share: it holds
+    no connection of its own, only the pool.
+    """
+
+    @cached_property
+    def _sync_client(self):
+        return self._create_client()
+
+    @contextmanager
+    def conn_or_acquire(self, client=None):
+        yield client or self._sync_client
+
+
+class RedisTransport(kombu_redis.Transport):
+    """The Redis transport with `_Channel` (`redis://` and `rediss://` brokers)."""
+
+    Channel = _Channel
+
+
+def _transport_for(broker: str | None) -> str | None:
+    if broker and urlsplit(broker).scheme in ("redis", "rediss"):
+        return f"{__name__}:RedisTransport"
+    return None  # the URL's own (memory:// without a broker)
 
 
 def _run(task: Task, call: Callable[[], object]) -> object:
@@ -70,6 +104,7 @@ def celery_init_app(
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.conf.update(
         broker_url=broker or "memory://",
+        broker_transport=_transport_for(broker),
         result_backend=app.config.get("CELERY_RESULT_BACKEND") or (broker and broker) or None,
         task_always_eager=not broker,
         task_eager_propagates=True,
