@@ -29,6 +29,7 @@ import random
 import re
 import subprocess
 import time
+import uuid
 from statistics import median
 from urllib.parse import urlsplit
 
@@ -118,14 +119,20 @@ def prepare_ledger(url: str, tutors: int) -> list[int]:
 
 
 def worker(
-    url: str, tutor_ids: list[int], seconds: float, ready, n: int, out, profile: bool = False
+    url: str,
+    tutor_ids: list[int],
+    seconds: float,
+    ready,
+    n: int,
+    out,
+    profile: bool = False,
+    run: str = "",
 ) -> None:
     from portal.extensions import db
     from portal.wallets.earnings import process_lesson_earning
 
     app = _app(url)
     rng = random.Random(n)
-    run = os.getppid()
     done = 0
     with app.app_context():
         db.session.execute(sa.text("SELECT 1"))  # connect before the clock starts
@@ -157,8 +164,11 @@ def run_ledger(
     queue = ctx.Queue()
     # Every worker imports the app and connects, then all start on the same signal.
     ready = ctx.Barrier(workers)
+    # Keys new to every call: a key posted before (an earlier round's) is an idempotent
+    # replay, a different and slower path than the posting measured here.
+    run = uuid.uuid4().hex
     processes = [
-        ctx.Process(target=worker, args=(url, tutor_ids, seconds, ready, n, queue, profile))
+        ctx.Process(target=worker, args=(url, tutor_ids, seconds, ready, n, queue, profile, run))
         for n in range(workers)
     ]
     for process in processes:
