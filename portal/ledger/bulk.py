@@ -11,8 +11,15 @@ import sqlalchemy as sa
 
 from portal.db import utcnow
 from portal.extensions import db
-from portal.ledger.models import EntryKind, LedgerEntry
-from portal.ledger.posting import LedgerError, balanced, check_key, existing_entry, post
+from portal.ledger.models import LedgerEntry
+from portal.ledger.posting import (
+    LedgerError,
+    balanced,
+    batch_postings,
+    entry_columns,
+    existing_entry,
+    post,
+)
 
 
 @dataclass(frozen=True)
@@ -42,13 +49,7 @@ def post_many(entries: Sequence[NewEntry]) -> list[int]:
         return []
     if len({entry.idempotency_key for entry in entries}) < len(entries):
         raise LedgerError("an idempotency key appears twice in one batch")
-    places, accounts, amounts = [], [], []
-    for place, entry in enumerate(entries, start=1):
-        check_key(entry.idempotency_key)
-        for account, amount in balanced(entry.postings):
-            places.append(place)
-            accounts.append(account)
-            amounts.append(amount)
+    places, accounts, amounts = batch_postings(entries, balanced)
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
         return [_post_one(entry) for entry in entries]
@@ -56,13 +57,8 @@ def post_many(entries: Sequence[NewEntry]) -> list[int]:
     rows = connection.execute(
         _many_statement(),
         {
-            "keys": [e.idempotency_key for e in entries],
-            "kinds": [EntryKind(e.kind).value for e in entries],
-            "memos": [(e.memo or "")[:255] for e in entries],
+            **entry_columns(entries),
             "tutors": [e.tutor_id for e in entries],
-            "payments": [e.payment_id for e in entries],
-            "bookings": [e.booking_id for e in entries],
-            "parents": [e.parent_id for e in entries],
             "created_at": created_at,
             "places": places,
             "accounts": accounts,

@@ -396,13 +396,7 @@ def post_batch_locked(
     platform account not opened yet: the caller takes the one-by-one path)."""
     if not entries:
         return []
-    refs, amounts, places = [], [], []
-    for place, entry in enumerate(entries, start=1):
-        check_key(entry.idempotency_key)
-        for ref, amount in balanced_refs(entry.postings):
-            refs.append(ref)
-            amounts.append(amount)
-            places.append(place)
+    places, refs, amounts = batch_postings(entries, balanced_refs)
     codes = sorted({ref for ref in refs if ref not in lock.slots})
     created_at = utcnow()
     rows = (
@@ -411,12 +405,7 @@ def post_batch_locked(
             _batch_statement(lock, projection),
             {
                 **lock_params,
-                "keys": [e.idempotency_key for e in entries],
-                "kinds": [EntryKind(e.kind).value for e in entries],
-                "memos": [(e.memo or "")[:255] for e in entries],
-                "parents": [e.parent_id for e in entries],
-                "bookings": [e.booking_id for e in entries],
-                "payments": [e.payment_id for e in entries],
+                **entry_columns(entries),
                 "payouts": [e.payout_id for e in entries],
                 "tutor_id": tutor_id,
                 "actor_id": actor_id,
@@ -431,6 +420,32 @@ def post_batch_locked(
         .all()
     )
     return rows
+
+
+def batch_postings(entries: Sequence, balance) -> tuple[list[int], list, list[int]]:
+    """Every entry's postings, as three parallel arrays for a one-statement batch: the
+    entry's place (from 1, as the statement's `WITH ORDINALITY` numbers entries), the
+    account (checked and merged by `balance`) and the amount. Keys are checked first."""
+    places, accounts, amounts = [], [], []
+    for place, entry in enumerate(entries, start=1):
+        check_key(entry.idempotency_key)
+        for account, amount in balance(entry.postings):
+            places.append(place)
+            accounts.append(account)
+            amounts.append(amount)
+    return places, accounts, amounts
+
+
+def entry_columns(entries: Sequence) -> dict[str, list]:
+    """The columns every batch entry has, one array each (one item per entry, in order)."""
+    return {
+        "keys": [e.idempotency_key for e in entries],
+        "kinds": [EntryKind(e.kind).value for e in entries],
+        "memos": [(e.memo or "")[:255] for e in entries],
+        "parents": [e.parent_id for e in entries],
+        "bookings": [e.booking_id for e in entries],
+        "payments": [e.payment_id for e in entries],
+    }
 
 
 _BATCH_ENTRY_CTES = """, v AS (
