@@ -328,7 +328,6 @@ def create_subscription_invoices(specs: list[SubscriptionInvoice]) -> list[Invoi
         amount = require_int(spec.amount, "amount")
         price, tax = split_tax_included(amount, tax_rate)
         [line] = check_lines([Line(spec.description[:255], 1, price)])
-        totals = compute_totals([line], 0, tax_rate)
         rows.append(
             {
                 "uuid": new_uuid(),
@@ -338,7 +337,7 @@ def create_subscription_invoices(specs: list[SubscriptionInvoice]) -> list[Invoi
                 "provider_invoice_id": spec.provider_invoice_id,
                 "status": InvoiceStatus.DRAFT,
                 "currency": spec.currency,
-                "subtotal": totals.subtotal,
+                "subtotal": line.quantity * line.unit_price,
                 "discount": 0,
                 "tax_rate": tax_rate,
                 "tax": tax,

@@ -51,9 +51,9 @@ def lock_state(event_id: int):
     """The event's type and status, and whether this run now holds its lock (`mine`):
     one that another run holds is not waited for, and a done one is not locked. None
     when there is no such event."""
-    dialect = db.session.connection().dialect.name
-    statement = _STATE.get(dialect, _STATE[None])
-    return db.session.connection().execute(statement, {"event_id": event_id}).one_or_none()
+    connection = db.session.connection()
+    statement = _STATE.get(connection.dialect.name, _STATE[None])
+    return connection.execute(statement, {"event_id": event_id}).one_or_none()
 
 
 def lock_event(event_id: int) -> WebhookEvent | None:
