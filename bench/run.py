@@ -8,8 +8,14 @@ value / goal for a floor, goal / value for a ceiling. A bench that crashes fails
 Short runs are noisy: the margin is what keeps a busy machine from failing them, while a
 real regression (a figure several times its goal) still does.
 
+With `--guard` (CI, `make bench-guard`) a goal not met yet is held at the level it has
+reached instead: `bench/floors.json` records that level, measured on the CI machine, and
+the run fails when the figure falls more than the margin short of it. A figure better
+than its floor by more than the margin is reported, so the floor can be raised; once a
+goal is met its floor is deleted and the goal itself is the line.
+
     .venv/bin/python -m bench.run [--full] [--profile] [--only NAME ...] [--margin 0.25]
-        [--server postgresql://postgres@127.0.0.1:5432] [--prefix m4sh_bench]
+        [--guard] [--server postgresql://postgres@127.0.0.1:5432] [--prefix m4sh_bench]
         [--redis-url redis://127.0.0.1:6379/12]
 """
 
@@ -37,11 +43,16 @@ class Goal:
     ceiling: bool  # True: the figure must stay at or below the goal
     unit: str = ""
 
-    def ratio(self, value: float) -> float:
-        """How far the figure is from its goal: 1 or more meets it."""
+    @property
+    def key(self) -> str:
+        return f"{self.bench}.{self.figure}"
+
+    def ratio(self, value: float, line: float | None = None) -> float:
+        """How far the figure is from its goal (or another line): 1 or more meets it."""
+        line = self.goal if line is None else line
         if self.ceiling:
-            return self.goal / value if value > 0 else float("inf")
-        return value / self.goal
+            return line / value if value > 0 else float("inf")
+        return value / line
 
     def show(self, value: float) -> str:
         if self.unit == "%":
@@ -65,6 +76,14 @@ GOALS = [
     Goal("subscription_renewals", "ratio", "renewal day: renewals ÷ bare ledger posting", 0.50,
          False, "%"),
 ]  # fmt: skip
+
+FLOORS = Path(__file__).with_name("floors.json")
+
+
+def load_floors() -> dict[str, float]:
+    """The level each goal not met yet has reached, keyed `bench.figure`."""
+    return {key: entry["value"] for key, entry in json.loads(FLOORS.read_text()).items()}
+
 
 # Figures shown in the table without a goal of their own.
 NOTES = {
@@ -123,6 +142,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=BENCHES, default=None)
     parser.add_argument("--margin", type=float, default=0.25)
     parser.add_argument(
+        "--guard", action="store_true", help="hold goals not met yet at bench/floors.json"
+    )
+    parser.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432"),
     )
@@ -135,10 +157,27 @@ def main() -> int:
     results, took = {}, {}
     for name in args.only or BENCHES:
         results[name], took[name] = run_one(name, args)
-    return report(results, took, args.margin, load_before)
+    floors = load_floors() if args.guard else {}
+    return report(results, took, args.margin, load_before, floors)
 
 
-def report(results: dict, took: dict, margin: float, load_before: float) -> int:
+def verdict(goal: Goal, value: float, margin: float, floor: float | None) -> str:
+    """`met`, `within margin` of the goal, `held` at its floor, or `REGRESSED`."""
+    if goal.ratio(value) >= 1:
+        return "met"
+    if floor is None:
+        return "within margin" if goal.ratio(value) >= 1 - margin else "REGRESSED"
+    held = goal.ratio(value, floor)
+    if held < 1 - margin:
+        return "REGRESSED"
+    if held > 1 + margin:
+        return f"held (floor {goal.show(floor)}: raise it)"
+    return f"held (floor {goal.show(floor)})"
+
+
+def report(
+    results: dict, took: dict, margin: float, load_before: float, floors: dict[str, float]
+) -> int:
     failed = [name for name, figures in results.items() if figures is None]
     print()
     print(f"{'figure':<46}{'value':>11}{'goal':>11}{'of goal':>9}  verdict")
@@ -150,14 +189,13 @@ def report(results: dict, took: dict, margin: float, load_before: float) -> int:
             print(f"{goal.label:<46}{'—':>11}{goal.show(goal.goal):>11}{'':>9}  FAILED TO RUN")
             continue
         value = figures[goal.figure]
-        ratio = goal.ratio(value)
-        verdict = "met" if ratio >= 1 else ("within margin" if ratio >= 1 - margin else "REGRESSED")
-        if verdict == "REGRESSED":
+        said = verdict(goal, value, margin, floors.get(goal.key))
+        if said == "REGRESSED":
             failed.append(goal.label)
         sign = "≤" if goal.ceiling else "≥"
         print(
             f"{goal.label:<46}{goal.show(value):>11}{sign + goal.show(goal.goal):>11}"
-            f"{ratio:>8.0%}  {verdict}"
+            f"{goal.ratio(value):>8.0%}  {said}"
         )
     for bench, notes in NOTES.items():
         for figure, label in notes:
@@ -167,6 +205,7 @@ def report(results: dict, took: dict, margin: float, load_before: float) -> int:
     print(
         f"\n{len(results)} benches in {total:.0f} s; load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; margin {margin:.0%}"
+        + ("; goals not met yet held at bench/floors.json" if floors else "")
     )
     if failed:
         print(f"FAILED: {', '.join(failed)}")
