@@ -454,7 +454,10 @@ class WalletProjection:
             for name in ("pending", "available", "in_flight", "total_earned", "total_withdrawn"):
                 set_committed_value(loaded, name, after[name])
             set_committed_value(loaded, "updated_at", values["created_at"])
-        line = WalletTransaction(id=line_id, **values)
+        # The row's values go straight into the instance's dict, as a loaded row's do: the
+        # constructor would record each of the 18 as a change to flush, then forget them.
+        line = WalletTransaction.__mapper__.class_manager.new_instance()
+        line.__dict__.update(values, id=line_id)
         so.make_transient_to_detached(line)
         db.session.add(line)
         return line
