@@ -61,6 +61,9 @@ def create_payment_intent(
     booking = lock_lesson_of(student, booking_id)
     method = None if payment_method_id is None else own_payment_method(student, payment_method_id)
     check_payable(booking)
+    # A statement of its own, after the lock: read in the locking statement (a join), the
+    # attempts would come from its snapshot, taken before a concurrent request's attempt
+    # committed, and both requests would insert attempt number N.
     attempts = db.session.scalars(_ATTEMPTS, {"booking_id": booking.id}).all()
     pending = next((p for p in attempts if p.status == PaymentStatus.PENDING), None)
     if pending is not None and pending.via_checkout:
