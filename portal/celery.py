@@ -75,6 +75,14 @@ def _transport_for(broker: str | None) -> str | None:
     return None  # the URL's own (memory:// without a broker)
 
 
+SHOWN_ARGUMENTS = 1024  # characters, as Celery's own limit
+
+
+def _shown(arguments: tuple | dict) -> str:
+    text = repr(arguments)
+    return text if len(text) <= SHOWN_ARGUMENTS else text[: SHOWN_ARGUMENTS - 3] + "..."
+
+
 def _run(task: Task, call: Callable[[], object]) -> object:
     return call()
 
@@ -93,6 +101,13 @@ def celery_init_app(
     """
 
     class FlaskTask(Task):
+        def apply_async(self, args=None, kwargs=None, **options):
+            # The arguments' text for logs and monitoring: Celery's saferepr of them took a
+            # fifth of the time it takes to queue a task; ours are ids and short strings.
+            options.setdefault("argsrepr", _shown(tuple(args or ())))
+            options.setdefault("kwargsrepr", _shown(dict(kwargs or {})))
+            return super().apply_async(args, kwargs, **options)
+
         def __call__(self, *args, **kwargs):
             with app.app_context():
                 try:
