@@ -252,6 +252,7 @@ def report(result: dict) -> dict:
         f"Goal: overhead ≤ {GOAL_MS:.0f} ms per payment (wall clock, mean) — {'; '.join(verdicts)}."
     )
     figures = {
+        "direct_ms": statistics.mean(wall["direct"]) * 1000,
         "overhead_ms": statistics.mean(
             p - d for p, d in zip(wall["api"], wall["direct"], strict=True)
         )

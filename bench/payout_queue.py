@@ -182,6 +182,7 @@ def main() -> None:
         args,
         {
             "p95_ms": large["p95"],
+            "baseline_p95_ms": small["p95"],
             "queries_10": small["queries"],
             "queries_10000": large["queries"],
             "bulk_500_ms": large_bulk * 1000,

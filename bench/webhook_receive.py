@@ -241,6 +241,8 @@ def report(args, url, rounds, queued, stored) -> dict:
         "worst_p95_ms": worst,
         "duplicates_ratio": dup / new,
         "errors": sum(r[1]["errors"] + r[2]["errors"] for r in rounds),
+        "bare_rps": bare,
+        "bare_worst_p95_ms": max(r[0]["p95_ms"] for r in rounds),
     }
 
 
