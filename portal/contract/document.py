@@ -51,6 +51,9 @@ fields at fault), 401 not signed in, 403 wrong role, 404 missing or somebody els
 409 not allowed in the current state (e.g. insufficient funds, an invalid transition),
 413 a body too large, 415 a body that is not JSON, 429 too many requests, 502 the
 payment provider could not be reached (try again). A refused call changes nothing.
+A request line (method, path and query string) longer than 4,094 bytes is refused with
+414 by the HTTP server before the API reads it, so that answer is the server's page,
+not the API's JSON.
 """
 
 SECURITY_SCHEMES = {
@@ -105,6 +108,14 @@ ERRORS: dict[int, tuple[str, dict]] = {
           {"code": "gateway_error", "message": "The payment provider did not answer; "
            "please try again."}),
 }  # fmt: skip
+
+# The longest request line gunicorn reads (`limit_request_line` in gunicorn.conf.py).
+REQUEST_LINE_LIMIT = 4094
+URI_TOO_LONG = {
+    "description": f"The request line is longer than {REQUEST_LINE_LIMIT:,} bytes: refused "
+    "by the HTTP server before the API reads it, so the body is the server's page, not "
+    "the API's JSON error."
+}
 
 RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "Requests allowed in the current window.",
@@ -208,6 +219,8 @@ def _complete(operation: dict, method: str, view, components: dict) -> None:
         errors.append(404)
     if any(p["in"] == "query" for p in parameters):
         errors.append(400)
+        # Query parameters make the line as long as the caller likes.
+        operation["responses"]["414"] = copy.deepcopy(URI_TOO_LONG)
     if details.body is not None:
         _documented_body(operation, details.body, components)
     body = operation.get("requestBody")

@@ -4,10 +4,16 @@ fuzzing the live API against its document (scripts/contract-check.sh)."""
 
 from __future__ import annotations
 
+import runpy
 import uuid
 
 import pytest
+from gunicorn.config import Config
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.http.parser import RequestParser
 
+from portal.config import ROOT
+from portal.contract.document import REQUEST_LINE_LIMIT, URI_TOO_LONG
 from portal.contract.schemas import ErrorBody
 from portal.db import MAX_ID
 
@@ -85,3 +91,35 @@ def test_every_operation_documents_the_401_of_a_bad_token(client):
     for path, item in document["paths"].items():
         for method, operation in item.items():
             assert "401" in operation["responses"], (method, path)
+
+
+def test_every_operation_with_a_query_documents_the_servers_414(client):
+    """A query string makes a request line as long as the caller likes; past gunicorn's
+    limit the server answers 414 with its own page, which the document says (no JSON body
+    promised)."""
+    document = client.get("/api/v1/openapi.json").json
+    with_query = 0
+    for item in document["paths"].values():
+        for operation in item.values():
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                with_query += 1
+                assert operation["responses"]["414"] == URI_TOO_LONG
+    assert with_query >= 5
+
+
+def _read_request_line(limit: int, length: int):
+    config = Config()
+    config.set("limit_request_line", limit)
+    start, end = b"GET /api/v1/payments/methods/?page=", b" HTTP/1.1"
+    line = start + b"1" * (length - len(start) - len(end)) + end
+    parser = RequestParser(config, iter([line + b"\r\nHost: portal\r\n\r\n"]), ("127.0.0.1", 1))
+    return next(parser)
+
+
+def test_gunicorn_reads_a_request_line_up_to_the_limit_the_document_names():
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    limit = conf["limit_request_line"]
+    assert limit == REQUEST_LINE_LIMIT
+    assert _read_request_line(limit, REQUEST_LINE_LIMIT).method == "GET"
+    with pytest.raises(LimitRequestLine):
+        _read_request_line(limit, REQUEST_LINE_LIMIT + 1)
