@@ -119,7 +119,11 @@ def give_back_lesson(booking: Booking) -> None:
     subscription = lock_subscription(booking.subscription_id)
     period = lock_period(booking.subscription_period_id)
     period.lessons_used -= 1
-    if period.closed_at is None and subscription.current_period_start == period.starts_at:
+    # The subscription's count mirrors its open period, the one lessons are taken from.
+    # Not found by date: after a plan change mid-period Stripe keeps the cycle's start
+    # as the subscription's, while the period the change opened starts later.
+    current = current_period(subscription)
+    if current is not None and current.id == period.id:
         subscription.lessons_used = period.lessons_used
     release_unreserved(period, period_key(period.id, f"booking:{booking.id}:unused"))
     db.session.flush()

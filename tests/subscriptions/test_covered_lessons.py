@@ -14,7 +14,7 @@ from portal.db import utcnow
 from portal.extensions import db
 from portal.payments.models import Payment
 from portal.subscriptions.models import SubscriptionPeriod, SubscriptionStatus
-from portal.subscriptions.periods import current_period
+from portal.subscriptions.periods import current_period, open_period
 from portal.subscriptions.quota import check_lesson_quota
 from portal.wallets.earnings import release_pending_earnings
 from portal.wallets.models import WalletTransaction
@@ -190,4 +190,26 @@ def test_a_trial_lesson_earns_nothing(client, bearer, student, tutor, admin):
     lesson = book(client, bearer(student), tutor).json["id"]
     assert _complete(lesson, admin).status == BookingStatus.COMPLETED
     assert count(WalletTransaction) == 0
+    assert_ledger_ok()
+
+
+def test_a_lesson_cancelled_after_a_plan_change_gives_the_count_back_too(
+    client, bearer, student, tutor
+):
+    """A plan changed mid-period opens a period of its own, but Stripe keeps the billing
+    cycle's start as the subscription's: the count still follows the open period."""
+    subscription = subscribe(student, make_plan(price=20000, lessons=3), invoice="in_1")
+    first = current_period(subscription)
+    change = open_period(subscription, starts_at=first.starts_at + timedelta(days=15),
+                         ends_at=first.ends_at, amount_paid=2500, currency="usd",
+                         provider_invoice_id="in_2")  # fmt: skip
+    subscription.current_period_start = first.starts_at  # as customer.subscription.updated says
+    db.session.commit()
+    headers = bearer(student)
+    lesson = book(client, headers, tutor, days=20).json
+    db.session.expire_all()
+    assert (change.lessons_used, subscription.lessons_used) == (1, 1)
+    client.post(f"/api/v1/bookings/{lesson['id']}/cancel/", headers=headers)
+    db.session.expire_all()
+    assert (change.lessons_used, subscription.lessons_used) == (0, 0)
     assert_ledger_ok()
