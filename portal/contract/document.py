@@ -28,6 +28,9 @@ ROLES_ATTRIBUTE = "api_roles"
 _UNSAFE = {"post", "put", "patch", "delete"}
 _ERROR_REF = {"$ref": f"#/components/schemas/{schema_name(ErrorBody)}"}
 
+# The longest request line gunicorn reads (`limit_request_line` in gunicorn.conf.py).
+REQUEST_LINE_LIMIT = 4094
+
 DESCRIPTION = """\
 The JSON API of the M4SH portal: lessons, payments, saved cards, refunds, wallets,
 payouts, subscriptions and invoices.
@@ -51,10 +54,11 @@ fields at fault), 401 not signed in, 403 wrong role, 404 missing or somebody els
 409 not allowed in the current state (e.g. insufficient funds, an invalid transition),
 413 a body too large, 415 a body that is not JSON, 429 too many requests, 502 the
 payment provider could not be reached (try again). A refused call changes nothing.
-A request line (method, path and query string) longer than 4,094 bytes is refused with
-414 by the HTTP server before the API reads it, so that answer is the server's page,
-not the API's JSON.
-"""
+""" + (
+    f"A request line (method, path and query string) longer than {REQUEST_LINE_LIMIT:,} "
+    "bytes is refused with 414 by the HTTP server before the API reads it, so that answer "
+    "is the server's page, not the API's JSON.\n"
+)
 
 SECURITY_SCHEMES = {
     "bearerAuth": {
@@ -109,8 +113,6 @@ ERRORS: dict[int, tuple[str, dict]] = {
            "please try again."}),
 }  # fmt: skip
 
-# The longest request line gunicorn reads (`limit_request_line` in gunicorn.conf.py).
-REQUEST_LINE_LIMIT = 4094
 URI_TOO_LONG = {
     "description": f"The request line is longer than {REQUEST_LINE_LIMIT:,} bytes: refused "
     "by the HTTP server before the API reads it, so the body is the server's page, not "
