@@ -8,10 +8,16 @@ and its 3 postings, move the wallet, write the statement line, commit (and the d
 zero-sum triggers run). Earnings go to `--tutors` tutors at random, so workers contend
 on wallet rows the way pgbench's clients contend on its branch rows.
 
-The two take turns for `--rounds` rounds (pgbench, then the ledger, each round), so a
-busier spell of the machine lands on both; prints each round's transactions per second,
-the ledger's postings per second and the ratio, and the median round's ratio: the goal is
-at least 40% of pgbench's TPS. Finishes with the ledger check.
+A third run shows what the database alone makes of the same unit of work: the one
+statement the portal sends for an earning (captured from a real call, parameters and
+all) run by pgbench's own client, 8 clients, each transaction BEGIN, the statement,
+COMMIT, as the portal's are. Between it and the ledger's figure lies what the Python
+side (the ORM session, the driver, the processes sharing the 2 cores) costs.
+
+The three take turns for `--rounds` rounds (pgbench, the statement, the ledger, each
+round), so a busier spell of the machine lands on all; prints each round's transactions
+per second, the ledger's postings per second and the ratios, and the median round's
+ratio: the goal is at least 40% of pgbench's TPS. Finishes with the ledger check.
 The two databases are named by `--prefix` (default m4sh_bench): <prefix>_ledger and
 <prefix>_pgbench, dropped and made again.
 
@@ -35,7 +41,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from bench.common import add_run_options, emit, profiled
+from bench.common import OUT, add_run_options, emit, profiled
 
 POSTINGS_PER_EARNING = 3
 
@@ -71,10 +77,12 @@ def prepare_pgbench(server: str, database: str, scale: int) -> None:
     )
 
 
-def run_pgbench(server: str, database: str, seconds: int, clients: int, threads: int) -> float:
+def run_pgbench(
+    server: str, database: str, seconds: int, clients: int, threads: int, extra: list[str] = ()
+) -> float:
     env = _pg_env(server)
     result = subprocess.run(
-        ["pgbench", "-c", str(clients), "-j", str(threads), "-T", str(seconds), database],
+        ["pgbench", "-c", str(clients), "-j", str(threads), "-T", str(seconds), *extra, database],
         env=env,
         check=True,
         capture_output=True,
@@ -84,6 +92,102 @@ def run_pgbench(server: str, database: str, seconds: int, clients: int, threads:
     if not match:
         raise RuntimeError(f"could not read pgbench's tps:\n{result.stdout}\n{result.stderr}")
     return float(match.group(1))
+
+
+def capture_earning(url: str, tutor_ids: list[int]) -> tuple[str, dict]:
+    """The one statement (SQL and parameters) `process_lesson_earning` sends once the
+    wallet and the platform accounts exist (a first earning opens those, committed)."""
+    from portal.extensions import db
+    from portal.wallets.earnings import process_lesson_earning
+
+    app = _app(url)
+    sent: list[tuple[str, dict]] = []
+
+    def note(conn, cursor, statement, parameters, *args):
+        sent.append((statement, parameters))
+
+    with app.app_context():
+        earning = {"tutor_id": tutor_ids[0], "gross": 5000, "fee": 750, "payment_id": 1}
+        process_lesson_earning(**earning, idempotency_key="bench:opening")
+        db.session.commit()
+        sa.event.listen(db.engine, "before_cursor_execute", note)
+        process_lesson_earning(**earning, idempotency_key="bench:captured")
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+        db.session.rollback()
+        db.engine.dispose()
+    if len(sent) != 1:
+        raise RuntimeError(f"an earning sent {len(sent)} statements, not the one expected")
+    return sent[0]
+
+
+def vary(parameters: dict, tutor_id, payment_id, key) -> dict:
+    """The captured parameters for another earning: its tutor, payment and key."""
+    return dict(
+        parameters,
+        lock_tutor_id=tutor_id,
+        tutor_id=tutor_id,
+        payment_id=payment_id,
+        line_payment_id=payment_id,
+        idempotency_key=key,
+    )
+
+
+# Stand-ins rendered into the statement, then replaced by pgbench's own expressions.
+_TUTOR, _PAYMENT, _KEY = 2_147_480_001, 2_147_480_002, "pgbench-key-stand-in"
+
+
+def write_pgbench_script(url: str, captured: tuple[str, dict], tutor_ids: list[int], path) -> None:
+    """The captured earning as a pgbench script: each transaction a random tutor and
+    payment id and a new key; BEGIN, the statement, COMMIT."""
+    import psycopg
+
+    statement, parameters = captured
+    with psycopg.connect(_driver_url(url)) as conn:
+        sql = psycopg.ClientCursor(conn).mogrify(
+            statement, vary(parameters, _TUTOR, _PAYMENT, _KEY)
+        )
+    sql = (
+        " ".join(sql.split())
+        .replace(str(_TUTOR), ":tutor")
+        .replace(str(_PAYMENT), ":payment")
+        .replace(f"'{_KEY}'", "('pgbench:' || :client_id || ':' || md5(clock_timestamp()::text))")
+    )
+    with open(path, "w") as script:
+        script.write(f"\\set tutor random({min(tutor_ids)}, {max(tutor_ids)})\n")
+        script.write("\\set payment random(1, 2000000000)\n")
+        script.write(f"BEGIN;\n{sql};\nCOMMIT;\n")
+
+
+def run_pgbench_script(server: str, database: str, script: str, seconds: int) -> float:
+    """Transactions per second of `script` by 8 pgbench clients on 2 threads."""
+    extra = ["-n", "-M", "prepared", "-f", script]
+    return run_pgbench(server, database, seconds, 8, 2, extra)
+
+
+def _driver_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def driver_worker(url, captured, tutor_ids, seconds, ready, n, out, run) -> None:
+    """The captured earning sent by psycopg alone (prepared, as the portal's is), one
+    transaction each: Python, without SQLAlchemy and the portal's code around it."""
+    import psycopg
+
+    statement, parameters = captured
+    rng = random.Random(n)
+    done = 0
+    with psycopg.connect(_driver_url(url)) as conn:
+        conn.execute("SELECT 1")
+        conn.rollback()
+        ready.wait()
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            key = f"driver:{run}:{n}:{done}"
+            values = vary(parameters, rng.choice(tutor_ids), n * 100_000_000 + done, key)
+            conn.execute(statement, values, prepare=True).fetchone()
+            conn.commit()
+            done += 1
+    out.put(done)
 
 
 def _app(url: str):
@@ -160,6 +264,16 @@ def worker(
 def run_ledger(
     url: str, tutor_ids: list[int], seconds: int, workers: int, profile: bool = False
 ) -> int:
+    """Earnings written in `seconds` by `workers` processes through the portal."""
+    return run_processes(worker, (url, tutor_ids, seconds), workers, (profile,))
+
+
+def run_driver(url: str, captured, tutor_ids: list[int], seconds: int, workers: int) -> int:
+    """Earnings written in `seconds` by `workers` processes sending the statement alone."""
+    return run_processes(driver_worker, (url, captured, tutor_ids, seconds), workers, ())
+
+
+def run_processes(target, head: tuple, workers: int, tail: tuple) -> int:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     # Every worker imports the app and connects, then all start on the same signal.
@@ -168,7 +282,7 @@ def run_ledger(
     # replay, a different and slower path than the posting measured here.
     run = uuid.uuid4().hex
     processes = [
-        ctx.Process(target=worker, args=(url, tutor_ids, seconds, ready, n, queue, profile, run))
+        ctx.Process(target=target, args=(*head, ready, n, queue, *tail, run))
         for n in range(workers)
     ]
     for process in processes:
@@ -211,41 +325,55 @@ def main() -> None:
     url = f"{_sa_url(args.server)}/{ledger_db}"
     recreate_database(args.server, ledger_db)
     tutor_ids = prepare_ledger(url, args.tutors)
+    captured = capture_earning(url, tutor_ids)
+    OUT.mkdir(exist_ok=True)
+    script = OUT / f"{args.prefix}_earning.pgbench"  # kept, to read or run again
+    write_pgbench_script(url, captured, tutor_ids, script)
 
-    # pgbench and the ledger take turns, round after round, so that a busier spell of this
-    # (shared) machine lands on both alike; the median round's ratio is reported.
+    # The runs take turns, round after round, so that a busier spell of this (shared)
+    # machine lands on all alike; the median round's ratios are reported.
     rounds, entries = [], 0
     for number in range(args.rounds):
         print(
-            f"round {number + 1}: pgbench -c 8 -j 2 -T {args.seconds}, then the ledger: "
-            f"{args.workers} workers, {args.tutors} wallets, {args.seconds} s",
+            f"round {number + 1}, {args.seconds} s each: pgbench -c 8 -j 2; the earning's "
+            f"statement by pgbench, then by psycopg; the ledger: {args.workers} workers, "
+            f"{args.tutors} wallets",
             flush=True,
         )
         tps = run_pgbench(args.server, pgbench_db, args.seconds, 8, 2)
+        alone = run_pgbench_script(args.server, ledger_db, str(script), args.seconds)
+        driver = run_driver(url, captured, tutor_ids, args.seconds, args.workers)
         written = run_ledger(
             url, tutor_ids, args.seconds, args.workers, args.profile and not number
         )
         entries += written
-        rounds.append((tps, written / args.seconds))
+        rounds.append((tps, alone, driver / args.seconds, written / args.seconds))
     drifts = check(url)
 
     print()
-    print(f"{'':<10}{'pgbench tx/s':>14}{'ledger tx/s':>13}{'postings/s':>12}{'ratio':>8}")
-    for number, (tps, ledger_tps) in enumerate(rounds, 1):
+    print("transactions per second, and their ratio to pgbench's TPC-B-like")
+    print(f"{'':<9}{'TPC-B':>7}{'statement by pgbench':>22}{'by psycopg':>18}"
+          f"{'the ledger':>18}{'postings/s':>12}")  # fmt: skip
+    for number, (tps, alone, driver, ledger_tps) in enumerate(rounds, 1):
         postings = ledger_tps * POSTINGS_PER_EARNING
-        print(f"{'round ' + str(number):<10}{tps:>14.0f}{ledger_tps:>13.0f}{postings:>12.0f}"
-              f"{ledger_tps / tps:>8.0%}")  # fmt: skip
-    ratio = median(ledger_tps / tps for tps, ledger_tps in rounds)
+        print(f"{'round ' + str(number):<9}{tps:>7.0f}{alone:>15.0f}{alone / tps:>7.0%}"
+              f"{driver:>11.0f}{driver / tps:>7.0%}{ledger_tps:>11.0f}{ledger_tps / tps:>7.0%}"
+              f"{postings:>12.0f}")  # fmt: skip
+    ratio = median(r[3] / r[0] for r in rounds)
     print(
-        f"ledger / pgbench TPC-B-like (-c 8 -j 2), median round: {ratio:.0%} (goal: at least 40%)"
+        f"median round: the statement by pgbench {median(r[1] / r[0] for r in rounds):.0%}, "
+        f"by psycopg {median(r[2] / r[0] for r in rounds):.0%}, the ledger {ratio:.0%} "
+        "(goal: at least 40%)"
     )
     print(f"entries written: {entries}; ledger check: {drifts if drifts else 'OK'}")
     emit(
         args,
         {
             "ratio": ratio,
-            "tps": median(tps for tps, _ in rounds),
-            "ledger_tps": median(ledger_tps for _, ledger_tps in rounds),
+            "tps": median(r[0] for r in rounds),
+            "statement_tps": median(r[1] for r in rounds),
+            "driver_tps": median(r[2] for r in rounds),
+            "ledger_tps": median(r[3] for r in rounds),
             "drifts": len(drifts),
         },
     )
