@@ -4,6 +4,7 @@ each under a key of its own, as the portal does (PostgreSQL, with pgbench instal
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import shutil
 
 import sqlalchemy as sa
@@ -33,6 +34,13 @@ GROUP BY 1
 """
 
 
+def in_own_process(function, *args):
+    """`function(*args)` in a process of its own: the bench's steps make apps of their own,
+    and the last app made is Celery's default, which this process's tests rely on."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
 def test_the_captured_earning_writes_whole_earnings_under_new_keys(tmp_path):
     url = database_url()
     if url is None or not url.startswith("postgresql"):
@@ -45,8 +53,8 @@ def test_the_captured_earning_writes_whole_earnings_under_new_keys(tmp_path):
     engine = sa.create_engine(f"{_sa_url(server)}/{name}")
     try:
         bench_url = f"{_sa_url(server)}/{name}"
-        tutors = prepare_ledger(bench_url, 2)
-        captured = capture_earning(bench_url, tutors)
+        tutors = in_own_process(prepare_ledger, bench_url, 2)
+        captured = in_own_process(capture_earning, bench_url, tutors)
         script = tmp_path / "earning.pgbench"
         write_pgbench_script(bench_url, captured, tutors, script)
         text = script.read_text()
@@ -64,7 +72,7 @@ def test_the_captured_earning_writes_whole_earnings_under_new_keys(tmp_path):
             assert row.entries >= 1
             assert row.postings == 3 * row.entries  # cash, fee revenue, tutor pending
             assert row.lines == row.entries
-        assert check(bench_url) == []
+        assert in_own_process(check, bench_url) == []
     finally:
         engine.dispose()
         admin = sa.create_engine(f"{_sa_url(server)}/postgres", isolation_level="AUTOCOMMIT")
