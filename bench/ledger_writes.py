@@ -8,16 +8,17 @@ and its 3 postings, move the wallet, write the statement line, commit (and the d
 zero-sum triggers run). Earnings go to `--tutors` tutors at random, so workers contend
 on wallet rows the way pgbench's clients contend on its branch rows.
 
-A third run shows what the database alone makes of the same unit of work: the one
-statement the portal sends for an earning (captured from a real call, parameters and
-all) run by pgbench's own client, 8 clients, each transaction BEGIN, the statement,
-COMMIT, as the portal's are. Between it and the ledger's figure lies what the Python
-side (the ORM session, the driver, the processes sharing the 2 cores) costs.
+Two more runs show where an earning's time goes: the one statement the portal sends for
+it (captured from a real call, parameters and all) run by pgbench's own client (what
+the database alone makes of this unit of work), then sent by psycopg alone from the same
+8 processes (Python without SQLAlchemy and the portal's code). Each transaction is
+BEGIN, the statement, COMMIT, as the portal's are.
 
-The three take turns for `--rounds` rounds (pgbench, the statement, the ledger, each
-round), so a busier spell of the machine lands on all; prints each round's transactions
-per second, the ledger's postings per second and the ratios, and the median round's
-ratio: the goal is at least 40% of pgbench's TPS. Finishes with the ledger check.
+The four take turns for `--rounds` rounds (pgbench, the statement by pgbench, by
+psycopg, the ledger, each round), so a busier spell of the machine lands on all; prints
+each round's transactions per second and their ratios to pgbench's, the ledger's
+postings per second, and the median round's ratios: the goal is the ledger at least 40%
+of pgbench's TPS. Finishes with the ledger check.
 The two databases are named by `--prefix` (default m4sh_bench): <prefix>_ledger and
 <prefix>_pgbench, dropped and made again.
 
@@ -37,6 +38,7 @@ import subprocess
 import time
 import uuid
 from statistics import median
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -46,11 +48,30 @@ from bench.common import OUT, add_run_options, emit, profiled
 POSTINGS_PER_EARNING = 3
 
 
+class Round(NamedTuple):
+    """One round's transactions per second."""
+
+    tps: float  # pgbench's TPC-B-like
+    statement: float  # the earning's statement by pgbench
+    driver: float  # the earning's statement by psycopg
+    ledger: float  # the portal
+
+
 def recreate_database(server: str, name: str) -> None:
+    _on_server(
+        server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+
+
+def drop_database(server: str, name: str) -> None:
+    _on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _on_server(server: str, *statements: str) -> None:
     engine = sa.create_engine(f"{_sa_url(server)}/postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        for statement in statements:
+            conn.execute(sa.text(statement))
     engine.dispose()
 
 
@@ -78,7 +99,7 @@ def prepare_pgbench(server: str, database: str, scale: int) -> None:
 
 
 def run_pgbench(
-    server: str, database: str, seconds: int, clients: int, threads: int, extra: list[str] = ()
+    server: str, database: str, seconds: int, clients: int, threads: int, extra: tuple = ()
 ) -> float:
     env = _pg_env(server)
     result = subprocess.run(
@@ -160,8 +181,7 @@ def write_pgbench_script(url: str, captured: tuple[str, dict], tutor_ids: list[i
 
 def run_pgbench_script(server: str, database: str, script: str, seconds: int) -> float:
     """Transactions per second of `script` by 8 pgbench clients on 2 threads."""
-    extra = ["-n", "-M", "prepared", "-f", script]
-    return run_pgbench(server, database, seconds, 8, 2, extra)
+    return run_pgbench(server, database, seconds, 8, 2, ("-n", "-M", "prepared", "-f", script))
 
 
 def _driver_url(url: str) -> str:
@@ -347,22 +367,22 @@ def main() -> None:
             url, tutor_ids, args.seconds, args.workers, args.profile and not number
         )
         entries += written
-        rounds.append((tps, alone, driver / args.seconds, written / args.seconds))
+        rounds.append(Round(tps, alone, driver / args.seconds, written / args.seconds))
     drifts = check(url)
 
     print()
     print("transactions per second, and their ratio to pgbench's TPC-B-like")
     print(f"{'':<9}{'TPC-B':>7}{'statement by pgbench':>22}{'by psycopg':>18}"
           f"{'the ledger':>18}{'postings/s':>12}")  # fmt: skip
-    for number, (tps, alone, driver, ledger_tps) in enumerate(rounds, 1):
-        postings = ledger_tps * POSTINGS_PER_EARNING
-        print(f"{'round ' + str(number):<9}{tps:>7.0f}{alone:>15.0f}{alone / tps:>7.0%}"
-              f"{driver:>11.0f}{driver / tps:>7.0%}{ledger_tps:>11.0f}{ledger_tps / tps:>7.0%}"
-              f"{postings:>12.0f}")  # fmt: skip
-    ratio = median(r[3] / r[0] for r in rounds)
+    for number, r in enumerate(rounds, 1):
+        postings = r.ledger * POSTINGS_PER_EARNING
+        print(f"{'round ' + str(number):<9}{r.tps:>7.0f}{r.statement:>15.0f}"
+              f"{r.statement / r.tps:>7.0%}{r.driver:>11.0f}{r.driver / r.tps:>7.0%}"
+              f"{r.ledger:>11.0f}{r.ledger / r.tps:>7.0%}{postings:>12.0f}")  # fmt: skip
+    ratio = median(r.ledger / r.tps for r in rounds)
     print(
-        f"median round: the statement by pgbench {median(r[1] / r[0] for r in rounds):.0%}, "
-        f"by psycopg {median(r[2] / r[0] for r in rounds):.0%}, the ledger {ratio:.0%} "
+        f"median round: the statement by pgbench {median(r.statement / r.tps for r in rounds):.0%}"
+        f", by psycopg {median(r.driver / r.tps for r in rounds):.0%}, the ledger {ratio:.0%} "
         "(goal: at least 40%)"
     )
     print(f"entries written: {entries}; ledger check: {drifts if drifts else 'OK'}")
@@ -370,10 +390,10 @@ def main() -> None:
         args,
         {
             "ratio": ratio,
-            "tps": median(r[0] for r in rounds),
-            "statement_tps": median(r[1] for r in rounds),
-            "driver_tps": median(r[2] for r in rounds),
-            "ledger_tps": median(r[3] for r in rounds),
+            "tps": median(r.tps for r in rounds),
+            "statement_tps": median(r.statement for r in rounds),
+            "driver_tps": median(r.driver for r in rounds),
+            "ledger_tps": median(r.ledger for r in rounds),
             "drifts": len(drifts),
         },
     )

@@ -13,9 +13,11 @@ from bench.ledger_writes import (
     _KEY,
     _PAYMENT,
     _TUTOR,
+    POSTINGS_PER_EARNING,
     _sa_url,
     capture_earning,
     check,
+    drop_database,
     prepare_ledger,
     recreate_database,
     run_driver,
@@ -50,9 +52,9 @@ def test_the_captured_earning_writes_whole_earnings_under_new_keys(tmp_path):
     server, _, test_database = url.partition("?")[0].rpartition("/")
     name = f"{test_database}_bench_statement"
     recreate_database(server, name)
-    engine = sa.create_engine(f"{_sa_url(server)}/{name}")
+    bench_url = f"{_sa_url(server)}/{name}"
+    engine = sa.create_engine(bench_url)
     try:
-        bench_url = f"{_sa_url(server)}/{name}"
         tutors = in_own_process(prepare_ledger, bench_url, 2)
         captured = in_own_process(capture_earning, bench_url, tutors)
         script = tmp_path / "earning.pgbench"
@@ -70,12 +72,9 @@ def test_the_captured_earning_writes_whole_earnings_under_new_keys(tmp_path):
         assert set(counts) == {"bench", "pgbench", "driver"}
         for row in counts.values():
             assert row.entries >= 1
-            assert row.postings == 3 * row.entries  # cash, fee revenue, tutor pending
+            assert row.postings == POSTINGS_PER_EARNING * row.entries
             assert row.lines == row.entries
         assert in_own_process(check, bench_url) == []
     finally:
         engine.dispose()
-        admin = sa.create_engine(f"{_sa_url(server)}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(server, name)
